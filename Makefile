@@ -1,0 +1,63 @@
+# mlstarter: the front door. Every target is a thin wrapper over the `mlstarter` command,
+# so without make (e.g. on Windows) run `.venv/bin/mlstarter <target> ...` instead.
+#
+#   make train PROJECT=credit_risk [ARGS="--set model.kind=logistic --dry-run"]
+#   make evaluate PROJECT=credit_risk [RUN=<run id>]
+#   make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000]
+
+PROJECT ?=
+FROM ?=
+RUN ?=
+PORT ?= 8000
+ARGS ?=
+PYTHON ?= python3
+
+VENV := .venv
+BIN := $(VENV)/bin
+# The set-up runs again only when a dependency file changes (stamp keyed on pyproject.toml).
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.DEFAULT_GOAL := help
+.PHONY: help setup train evaluate serve test lint bench new list clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "mlstarter needs Python 3.10 or newer; run make with PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+	@echo "Set-up done: $(VENV) holds mlstarter and its dependencies."
+
+setup: $(STAMP) ## create .venv and install everything (skipped when already done)
+
+train: $(STAMP) ## train PROJECT (ARGS="--set key=value --dry-run --data file")
+	$(BIN)/mlstarter train $(PROJECT) $(ARGS)
+
+evaluate: $(STAMP) ## evaluate the newest (or RUN=id) run of PROJECT on held-out data
+	$(BIN)/mlstarter evaluate $(PROJECT) $(if $(RUN),--run $(RUN)) $(ARGS)
+
+serve: $(STAMP) ## serve the newest (or RUN=id) run of PROJECT on 127.0.0.1:PORT
+	$(BIN)/mlstarter serve $(PROJECT) $(if $(RUN),--run $(RUN)) --port $(PORT)
+
+test: $(STAMP) ## the full offline test suite (what CI runs)
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: $(STAMP) ## check style with ruff
+	$(BIN)/ruff check src projects tests bench
+
+bench: $(STAMP) ## full-size training and measurement of PROJECT (or all); results in bench/results/
+	$(BIN)/mlstarter bench $(PROJECT) $(ARGS)
+
+new: $(STAMP) ## copy FROM into a new PROJECT: make new PROJECT=my_loans FROM=credit_risk
+	$(BIN)/mlstarter new $(PROJECT) --from $(FROM)
+
+list: $(STAMP) ## the projects, their datasets and whether each is available offline
+	$(BIN)/mlstarter list
+
+clean: ## remove caches and interrupted runs (keeps .venv, complete runs and downloads)
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache runs/*/.incomplete-*

@@ -1,0 +1,131 @@
+"""The models, the business decision and the explanations.
+
+Two models, chosen with `model.kind`:
+- logistic: one-hot categories + standardised numbers -> L2-regularised logistic regression.
+  Each coefficient is the change in log-odds of default for one category or one standard
+  deviation: a readable, scorecard-like baseline.
+- boosting: scikit-learn's HistGradientBoostingClassifier on the raw columns (it splits on
+  categories natively): shallow trees, slow learning rate, feature subsampling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import ParameterGrid
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .config import CostConfig, ModelConfig
+
+# Types a saved model may contain beyond skops' safe defaults. Loading refuses anything else
+# (see mlstarter.persistence); if you add a step to the pipeline, add its types here.
+TRUSTED_TYPES = [
+    "functools.partial",  # wraps check_array inside the boosting model's input validation
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+]
+
+
+def build_model(cfg: ModelConfig, X: pd.DataFrame, seed: int) -> Pipeline:
+    """An unfitted pipeline for the columns of `X` (categorical columns have a category dtype)."""
+    categorical = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+    numeric = [c for c in X.columns if c not in categorical]
+    if cfg.kind == "logistic":
+        encode = ColumnTransformer(
+            [
+                # one column per category; the full category list keeps serving stable for rare values
+                ("categories", OneHotEncoder(categories=[list(X[c].cat.categories) for c in categorical],
+                                             handle_unknown="ignore"), categorical),
+                ("numbers", StandardScaler(), numeric),  # (x - mean) / sd, so coefficients compare
+            ],
+            verbose_feature_names_out=False,
+        )
+        return Pipeline([("encode", encode), ("model", LogisticRegression(C=cfg.logistic_c[0], max_iter=5000))])
+    booster = HistGradientBoostingClassifier(
+        learning_rate=cfg.boosting_learning_rate[0],
+        max_depth=cfg.boosting_max_depth[0],
+        max_iter=cfg.boosting_max_iter,
+        max_features=cfg.boosting_max_features,
+        min_samples_leaf=cfg.boosting_min_samples_leaf,
+        categorical_features="from_dtype",
+        random_state=seed,
+    )
+    return Pipeline([("model", booster)])
+
+
+def search_space(cfg: ModelConfig) -> list[dict]:
+    """The hyperparameter candidates that cross-validation chooses from."""
+    if cfg.kind == "logistic":
+        return list(ParameterGrid({"model__C": list(cfg.logistic_c)}))
+    return list(ParameterGrid({
+        "model__learning_rate": list(cfg.boosting_learning_rate),
+        "model__max_depth": list(cfg.boosting_max_depth),
+    }))
+
+
+# ----- the business decision ---------------------------------------------------------------
+
+def expected_cost(y: np.ndarray, p_default: np.ndarray, threshold: float, cost: CostConfig) -> float:
+    """Average cost per applicant when we reject everyone with P(default) >= threshold.
+
+    cost = (bad_as_good * #defaulters approved + good_as_bad * #good payers rejected) / n
+    """
+    y = np.asarray(y)
+    reject = np.asarray(p_default) >= threshold
+    approved_defaulters = np.sum(~reject & (y == 1))
+    rejected_payers = np.sum(reject & (y == 0))
+    return float((cost.bad_as_good * approved_defaulters + cost.good_as_bad * rejected_payers) / len(y))
+
+
+def bayes_threshold(cost: CostConfig) -> float:
+    """With perfectly calibrated probabilities, rejecting is cheaper exactly when
+    p * bad_as_good > (1 - p) * good_as_bad, i.e. p > good_as_bad / (good_as_bad + bad_as_good)."""
+    return cost.good_as_bad / (cost.good_as_bad + cost.bad_as_good)
+
+
+def choose_threshold(y: np.ndarray, p_default: np.ndarray, cost: CostConfig) -> float:
+    """The threshold (on a 0.01 grid) with the lowest expected cost on these applicants;
+    among equally cheap ones, the closest to the Bayes threshold."""
+    grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
+    costs = np.array([expected_cost(y, p_default, t, cost) for t in grid])
+    cheapest = grid[np.isclose(costs, costs.min())]
+    return float(cheapest[np.argmin(np.abs(cheapest - bayes_threshold(cost)))])
+
+
+# ----- explanations --------------------------------------------------------------------------
+
+def reference_applicant(X: pd.DataFrame) -> pd.DataFrame:
+    """A typical applicant: the median of each number, the most common value of each category."""
+    row = {c: (X[c].mode().iloc[0] if isinstance(X[c].dtype, pd.CategoricalDtype) else int(X[c].median())) for c in X.columns}
+    return pd.DataFrame([row]).astype(X.dtypes.to_dict())
+
+
+def contributions(model: Pipeline, X: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """How much each attribute moves each applicant's log-odds of default.
+
+    contribution[f] = logit P(default | x) - logit P(default | x with f set to the typical value)
+    Positive values push towards default. One batched predict call: (1 + n_features) * n rows.
+    """
+    variants = [X]
+    for column in X.columns:
+        variant = X.copy()
+        variant[column] = pd.Series([reference[column].iloc[0]] * len(X), index=X.index, dtype=X[column].dtype)
+        variants.append(variant)
+    p = np.clip(model.predict_proba(pd.concat(variants, ignore_index=True))[:, 1], 1e-9, 1 - 1e-9)
+    logit = np.log(p / (1 - p)).reshape(len(variants), len(X))  # (1 + n_features, n)
+    return pd.DataFrame((logit[0] - logit[1:]).T, columns=X.columns, index=X.index)
+
+
+def global_importance(model: Pipeline, X: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, float]:
+    """Logistic: the coefficient of each one-hot column or standardised number (log-odds).
+    Boosting: permutation importance, the drop in ROC AUC when a column is shuffled."""
+    if isinstance(model.named_steps["model"], LogisticRegression):
+        names = model.named_steps["encode"].get_feature_names_out()
+        return dict(zip(names, model.named_steps["model"].coef_[0].round(6).tolist()))
+    result = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=10, random_state=seed)
+    return dict(zip(X.columns, result.importances_mean.round(6).tolist()))

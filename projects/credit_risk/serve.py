@@ -1,0 +1,141 @@
+"""Serve a trained credit-risk run over HTTP.
+
+    $ make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000]
+    $ curl -X POST localhost:8000/predict -d @projects/credit_risk/example.json
+    $ curl -X POST 'localhost:8000/predict?explain=true' -d @projects/credit_risk/example.json
+
+Open http://127.0.0.1:8000/docs for a form with an example applicant.
+`POST /predict` scores one applicant: the probability of default, the decision at the
+threshold chosen in training, and (with `?explain=true`) the attributes that moved the
+score most. `POST /predict/batch` scores up to 1000 applicants at once.
+"""
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlstarter import persistence, serving
+from mlstarter.paths import project_name
+from mlstarter.runs import Run
+
+from . import data
+from .model import TRUSTED_TYPES, contributions
+
+PROJECT = project_name(__package__)
+MAX_BATCH = 1000  # applicants per batch request: bounds memory and latency
+TOP_FEATURES = 5  # attributes returned by ?explain=true
+EXAMPLE = json.loads((Path(__file__).parent / "example.json").read_text())  # the first applicant in the data
+
+# One allowed-values type per categorical attribute, e.g. Choice["housing"] = Literal["rent", "own", "for free"]
+Choice = {column: Literal[tuple(values.values())] for column, values in data.CATEGORIES.items()}
+
+
+def whole_number(column: str, description: str):  # noqa: ANN201 (a pydantic Field)
+    low, high = data.NUMERIC_RANGES[column]
+    return Field(ge=low, le=high, strict=True, description=f"{description} ({low} to {high})")
+
+
+class Applicant(BaseModel):
+    """One loan applicant, in the readable values of the German Credit data."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
+
+    checking_account: Choice["checking_account"] = Field(description="Balance of the applicant's checking account")
+    duration_months: int = whole_number("duration_months", "Duration of the loan in months")
+    credit_history: Choice["credit_history"] = Field(description="Credit history")
+    purpose: Choice["purpose"] = Field(description="What the loan is for")
+    credit_amount: int = whole_number("credit_amount", "Amount of the loan in Deutsche Mark")
+    savings: Choice["savings"] = Field(description="Savings account or bonds")
+    employment_since: Choice["employment_since"] = Field(description="Present employment since")
+    installment_rate: int = whole_number("installment_rate", "Installment as a share of disposable income, in bands")
+    personal_status_sex: Choice["personal_status_sex"] = Field(description="Sex and personal status")
+    other_debtors: Choice["other_debtors"] = Field(description="Other debtors or guarantors")
+    residence_since: int = whole_number("residence_since", "Years at the present residence, in bands")
+    property: Choice["property"] = Field(description="Most valuable property")
+    age: int = whole_number("age", "Age in years")
+    other_installment_plans: Choice["other_installment_plans"] = Field(description="Other installment plans")
+    housing: Choice["housing"] = Field(description="Housing")
+    existing_credits: int = whole_number("existing_credits", "Number of existing credits at this bank")
+    job: Choice["job"] = Field(description="Job")
+    dependents: int = whole_number("dependents", "Number of people the applicant supports")
+    telephone: Choice["telephone"] = Field(description="Telephone registered in the applicant's name")
+    foreign_worker: Choice["foreign_worker"] = Field(description="Foreign worker")
+
+
+class Contribution(BaseModel):
+    feature: str
+    value: str | int = Field(description="The applicant's value")
+    effect: float = Field(description="Change in log-odds of default against a typical applicant; positive = riskier")
+
+
+class Prediction(BaseModel):
+    probability_of_default: float = Field(ge=0, le=1)
+    decision: Literal["approve", "reject"]
+    threshold: float = Field(description="Reject when the probability of default is at least this")
+    model_version: str = Field(description="The run id of the model that answered")
+    top_features: list[Contribution] | None = Field(default=None, description="With ?explain=true")
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"applicants": [EXAMPLE]}]})
+    applicants: list[Applicant] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class BatchPrediction(BaseModel):
+    model_version: str
+    predictions: list[Prediction]
+
+
+class CreditPredictor:
+    """The model of one run, loaded once at start-up."""
+
+    def __init__(self, run: Run):
+        self.run_id = run.run_id
+        self.model = persistence.load_sklearn(run.path / "model.skops", TRUSTED_TYPES)
+        decision = run.read_json("decision.json")
+        self.threshold = decision["threshold"]
+        self.features = decision["features"]
+        self.reference = data.to_frame([decision["reference_applicant"]])[self.features]
+
+    def predict(self, applicants: list[Applicant], explain: bool) -> list[Prediction]:
+        X = data.to_frame([a.model_dump() for a in applicants])[self.features]
+        p = self.model.predict_proba(X)[:, 1]
+        effects = contributions(self.model, X, self.reference) if explain else None
+        predictions = []
+        for i, p_default in enumerate(p):
+            top = None
+            if effects is not None:
+                row = effects.iloc[i]
+                top = [Contribution(feature=f, value=X[f].iloc[i], effect=round(float(row[f]), 4))
+                       for f in row.abs().sort_values(ascending=False).index[:TOP_FEATURES]]
+            predictions.append(Prediction(
+                probability_of_default=round(float(p_default), 4),
+                decision="reject" if p_default >= self.threshold else "approve",
+                threshold=self.threshold, model_version=self.run_id, top_features=top,
+            ))
+        return predictions
+
+
+router = APIRouter(tags=["credit risk"])
+PredictorDep = Annotated[CreditPredictor, Depends(serving.get_predictor)]
+
+
+@router.post("/predict")
+def predict(applicant: Applicant, predictor: PredictorDep, explain: bool = False) -> Prediction:
+    """Score one applicant."""
+    return predictor.predict([applicant], explain)[0]
+
+
+@router.post("/predict/batch")
+def predict_batch(batch: BatchRequest, predictor: PredictorDep, explain: bool = False) -> BatchPrediction:
+    """Score up to 1000 applicants in one call."""
+    return BatchPrediction(model_version=predictor.run_id, predictions=predictor.predict(batch.applicants, explain))
+
+
+def create_app(run_id: str | None = None) -> FastAPI:
+    """The app for `uvicorn --factory projects.credit_risk.serve:create_app` (newest run by default)."""
+    return serving.create_app(project=PROJECT, router=router, load_predictor=CreditPredictor,
+                              input_model=Applicant, run_id=run_id, description=__doc__)

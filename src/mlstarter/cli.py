@@ -1,0 +1,124 @@
+"""The `mlstarter` command: what every `make` target runs.
+
+    $ mlstarter list
+    $ mlstarter train credit_risk --set model.kind=boosting
+    $ mlstarter evaluate credit_risk [--run RUN_ID]
+    $ mlstarter serve credit_risk [--run RUN_ID] [--port 8000]
+    $ mlstarter bench credit_risk
+    $ mlstarter new my_loans --from credit_risk
+
+Each command imports `projects.<name>.<script>` from the repository and calls its `main`,
+the same function `python -m projects.<name>.<script>` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import sys
+from types import ModuleType
+
+from . import datasets, paths, runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mlstarter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, help_text in [
+        ("train", "train a project (extra arguments go to its train.py: --set, --data, --dry-run)"),
+        ("evaluate", "evaluate a run on held-out test data (extra arguments go to its evaluate.py: --run)"),
+        ("bench", "full-size training and measurement; results go to bench/results/"),
+    ]:
+        sub = commands.add_parser(name, help=help_text, add_help=False)
+        sub.add_argument("project", nargs="?")
+        sub.add_argument("args", nargs=argparse.REMAINDER)
+    serve = commands.add_parser("serve", help="serve a run over HTTP with uvicorn")
+    serve.add_argument("project")
+    serve.add_argument("--run", default=None, help="run id to serve (default: the newest complete run)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000)
+    new = commands.add_parser("new", help="copy a project under a new name")
+    new.add_argument("project", help="the new project's name (a Python identifier, e.g. my_loans)")
+    new.add_argument("--from", dest="source", required=True, help="the project to copy, e.g. credit_risk")
+    commands.add_parser("list", help="the projects, their datasets and whether each is available offline")
+
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(paths.repo_root()))  # so that `projects.<name>` imports from the repository
+    try:
+        if args.command == "list":
+            return list_projects()
+        if args.command == "new":
+            return new_project(args.project, args.source)
+        if args.command == "serve":
+            return serve_project(args.project, args.run, args.host, args.port)
+        if args.command == "bench" and args.project is None:
+            return max([_import(p, "bench").main([]) or 0 for p in project_names()], default=0)
+        if args.project is None or args.project.startswith("-"):
+            parser.error(f"{args.command} needs a project: one of {', '.join(project_names())}")
+        return _import(args.project, args.command).main(args.args) or 0
+    except (runs.RunNotFoundError, datasets.DatasetNotFoundError, datasets.ChecksumError, ProjectError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+class ProjectError(ValueError):
+    pass
+
+
+def project_names() -> list[str]:
+    root = paths.projects_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "__init__.py").is_file() and (p / "train.py").is_file())
+
+
+def _import(project: str, script: str) -> ModuleType:
+    if project not in project_names():
+        raise ProjectError(f"No project {project!r} in {paths.projects_dir()}. Projects: {', '.join(project_names())}")
+    return importlib.import_module(f"projects.{project}.{script}")
+
+
+def serve_project(project: str, run_id: str | None, host: str, port: int) -> int:
+    import uvicorn
+
+    module = _import(project, "serve")
+    run = runs.latest_run(project, run_id)  # refuse to start, with the command to fix it, before uvicorn starts
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: binding {host}: anyone who can reach this machine can call the model.", file=sys.stderr)
+    print(f"Serving {project} run {run.run_id} on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(module.create_app(run.run_id), host=host, port=port)
+    return 0
+
+
+def new_project(name: str, source: str) -> int:
+    if not name.isidentifier():
+        raise ProjectError(f"{name!r} is not a valid project name: use letters, digits and underscores, e.g. my_loans")
+    if source not in project_names():
+        raise ProjectError(f"No project {source!r} to copy. Projects: {', '.join(project_names())}")
+    target = paths.projects_dir() / name
+    if target.exists():
+        raise ProjectError(f"{target} already exists: pick another name or remove it first.")
+    shutil.copytree(paths.projects_dir() / source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    print(f"Created {target} from {source}. Next:\n  make train PROJECT={name}\n  make evaluate PROJECT={name}\n  make serve PROJECT={name}")
+    return 0
+
+
+def list_projects() -> int:
+    rows = []
+    for name in project_names():
+        dataset = getattr(_import(name, "data"), "DATASET", None)
+        if dataset is None:
+            rows.append((name, "-", "-"))
+            continue
+        found = datasets.status(dataset)
+        offline = "yes" if all(found.values()) else f"no: {', '.join(f for f, p in found.items() if p is None)} to download"
+        rows.append((name, dataset.name, offline))
+    width = [max(len(r[i]) for r in [("project", "dataset", "offline"), *rows]) for i in range(3)]
+    for row in [("project", "dataset", "offline"), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, width)).rstrip())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Run folders: everything one training run produced, in `runs/<project>/<run_id>/`.
+
+    with runs.new_run("credit_risk") as run_dir:      # writes into runs/credit_risk/.incomplete-<id>/
+        save_model(model, run_dir / "model.skops")
+        runs.write_json(run_dir / "metrics.json", metrics)
+    # only now is the folder renamed to runs/credit_risk/<id>/
+
+A run becomes visible only once everything is written (write to a hidden folder, then
+rename), so a crash never leaves a half run that `evaluate` or `serve` would pick up.
+`latest_run` returns the newest complete run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import paths
+
+INCOMPLETE_PREFIX = ".incomplete-"
+PACKAGES = ("numpy", "pandas", "scikit-learn", "torch", "fastapi", "pydantic", "skops", "fairlearn", "matplotlib")
+
+
+class RunNotFoundError(FileNotFoundError):
+    """No complete run exists (or the named one does not)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    project: str
+    run_id: str
+    path: Path
+
+    def read_json(self, name: str) -> dict[str, Any]:
+        return json.loads((self.path / name).read_text())
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.read_json("config.json")
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.read_json("metrics.json")
+
+
+def project_runs_dir(project: str) -> Path:
+    return paths.runs_dir() / project
+
+
+@contextlib.contextmanager
+def new_run(project: str) -> Iterator[Path]:
+    """Yield a hidden folder to write a run into; publish it under its run id on success."""
+    run_id = _new_run_id(project)
+    final = project_runs_dir(project) / run_id
+    work = final.with_name(INCOMPLETE_PREFIX + run_id)
+    work.mkdir(parents=True)
+    try:
+        yield work
+    except BaseException:
+        print(f"Run interrupted: its partial files stay in {work} (evaluate and serve ignore them).", file=sys.stderr)
+        raise
+    os.replace(work, final)
+
+
+def complete_runs(project: str) -> list[Run]:
+    """Every complete run of a project, oldest first."""
+    folder = project_runs_dir(project)
+    if not folder.is_dir():
+        return []
+    runs = [
+        Run(project, p.name, p)
+        for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file()
+    ]
+    return sorted(runs, key=lambda r: _sort_key(r.run_id))
+
+
+def latest_run(project: str, run_id: str | None = None) -> Run:
+    """The named run, or the newest complete one; a clear error if there is none."""
+    runs = complete_runs(project)
+    if run_id is not None:
+        for run in runs:
+            if run.run_id == run_id:
+                return run
+        known = ", ".join(r.run_id for r in runs) or "none yet"
+        raise RunNotFoundError(f"No complete run {run_id!r} for {project} in {project_runs_dir(project)}. Runs: {known}")
+    if not runs:
+        raise RunNotFoundError(
+            f"No trained run of {project} in {project_runs_dir(project)}. "
+            f"Train one first: make train PROJECT={project}  (or: mlstarter train {project})"
+        )
+    return runs[-1]
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def update_json(path: Path, data: dict[str, Any]) -> dict[str, Any]:
+    """Merge `data` into the JSON object at `path` (atomically) and return the result."""
+    merged = {**(json.loads(path.read_text()) if path.is_file() else {}), **data}
+    write_json(path, merged)
+    return merged
+
+
+def environment(*, seed: int, dataset_checksums: dict[str, str], dry_run: bool) -> dict[str, Any]:
+    """What is needed to reproduce a run: versions, seed, data checksums, git commit."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "packages": versions,
+        "seed": seed,
+        "dry_run": dry_run,
+        "dataset_sha256": dataset_checksums,
+        "git": _git_state(),
+    }
+
+
+def _new_run_id(project: str) -> str:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder = project_runs_dir(project)
+    run_id, n = stamp, 1
+    while (folder / run_id).exists() or (folder / (INCOMPLETE_PREFIX + run_id)).exists():
+        n += 1
+        run_id = f"{stamp}-{n}"
+    return run_id
+
+
+def _sort_key(run_id: str) -> tuple[str, int]:
+    parts = run_id.split("-")
+    counter = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
+    return ("-".join(parts[:2]), counter)
+
+
+def _git_state() -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", *args], cwd=paths.repo_root(), capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain")
+    return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist"):  # numpy arrays
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,98 @@
+"""The one FastAPI app factory that every project's `serve.py` uses.
+
+A project writes only its own endpoints (an `APIRouter` with Pydantic request and
+response models) and a function that loads its predictor from a run. `create_app` adds:
+
+- `GET /health` and `GET /metadata` (project, run id, metrics, input schema);
+- loading the model once, at start-up, from the newest complete run (or a named one);
+  with no trained run the app refuses to start and names the command that trains one;
+- 422 answers that name the offending field for any malformed request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from . import runs
+
+logger = logging.getLogger("mlstarter.serving")
+
+
+class InvalidInputError(ValueError):
+    """Raised by a predictor for input that passed the schema but cannot be scored; answered with 422."""
+
+
+def get_predictor(request: Request) -> Any:
+    """FastAPI dependency: the predictor loaded at start-up."""
+    return request.app.state.predictor
+
+
+def create_app(
+    *,
+    project: str,
+    router: Any,
+    load_predictor: Callable[[runs.Run], Any],
+    input_model: type[BaseModel],
+    run_id: str | None = None,
+    description: str = "",
+) -> FastAPI:
+    """Build the app for `project`, serving `run_id` (default: the newest complete run)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        run = runs.latest_run(project, run_id)  # RunNotFoundError says which command trains one
+        app.state.run = run
+        app.state.predictor = load_predictor(run)
+        logger.info("Serving %s run %s from %s", project, run.run_id, run.path)
+        yield
+
+    app = FastAPI(title=f"mlstarter · {project}", description=description, lifespan=lifespan)
+    app.add_middleware(CurlFormAsJson)
+
+    @app.get("/health", tags=["service"])
+    def health(request: Request) -> dict[str, str]:
+        return {"status": "ok", "project": project, "run_id": request.app.state.run.run_id}
+
+    @app.get("/metadata", tags=["service"])
+    def metadata(request: Request) -> dict[str, Any]:
+        run = request.app.state.run
+        return {
+            "project": project,
+            "run_id": run.run_id,
+            "metrics": run.metrics,
+            "input_schema": input_model.model_json_schema(),
+        }
+
+    @app.exception_handler(InvalidInputError)
+    async def invalid_input(request: Request, error: InvalidInputError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": str(error)})
+
+    app.include_router(router)
+    return app
+
+
+class CurlFormAsJson:
+    """Read `application/x-www-form-urlencoded` POST bodies as JSON.
+
+    `curl -d @example.json URL` sends JSON but labels it as a form, unless you add
+    `-H 'Content-Type: application/json'`. Our endpoints take JSON only, so we read such
+    a body as JSON; if it is not JSON, the answer is a 422 that says so.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            headers = scope["headers"]
+            if any(k == b"content-type" and v.startswith(b"application/x-www-form-urlencoded") for k, v in headers):
+                swapped = [(k, b"application/json") if k == b"content-type" else (k, v) for k, v in headers]
+                scope = {**scope, "headers": swapped}
+        await self.app(scope, receive, send)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlstarter import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def in_repo(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MLSTARTER_ROOT", str(REPO))
+
+
+def test_list_shows_every_project_and_offline_availability(in_repo, capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "credit_risk" in out and "german_credit" in out and "yes" in out
+
+
+def test_unknown_project_lists_the_real_ones(in_repo, capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["train", "no_such_project"]) == 1
+    assert "credit_risk" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, message", [("my-loans", "not a valid project name"), ("credit_risk", "already exists")])
+def test_new_refuses_bad_names(in_repo, name: str, message: str, capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["new", name, "--from", "credit_risk"]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_serve_without_a_run_says_how_to_train(in_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path))
+    assert cli.main(["serve", "credit_risk"]) == 1
+    assert "make train PROJECT=credit_risk" in capsys.readouterr().err

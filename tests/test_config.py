@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from mlstarter.config import ConfigError, apply_overrides, from_args, from_dict, to_dict, train_parser, valid_keys
+
+
+@dataclass
+class Model:
+    kind: Literal["logistic", "boosting"] = "logistic"
+    c: tuple[float, ...] = (0.1, 1.0)
+    depth: int | None = None
+
+
+@dataclass
+class Data:
+    path: str = ""
+    test_size: float = 0.2
+
+
+@dataclass
+class Cfg:
+    seed: int = 42
+    verbose: bool = False
+    model: Model = field(default_factory=Model)
+    data: Data = field(default_factory=Data)
+
+
+def test_overrides_convert_to_the_declared_types():
+    cfg = apply_overrides(Cfg(), ["seed=7", "verbose=true", "model.kind=boosting", "model.c=0.5,2", "model.depth=3", "data.test_size=0.25"])
+    assert (cfg.seed, cfg.verbose, cfg.model.kind, cfg.model.c, cfg.model.depth, cfg.data.test_size) == (7, True, "boosting", (0.5, 2.0), 3, 0.25)
+    assert apply_overrides(cfg, ["model.depth=none"]).model.depth is None
+
+
+def test_overrides_leave_the_defaults_untouched():
+    default = Cfg()
+    apply_overrides(default, ["seed=1", "model.kind=boosting"])
+    assert default == Cfg()
+
+
+def test_unknown_key_lists_the_valid_ones():
+    with pytest.raises(ConfigError) as error:
+        apply_overrides(Cfg(), ["model.knd=boosting"])
+    assert "model.knd" in str(error.value)
+    assert "model.kind" in str(error.value) and "data.test_size" in str(error.value)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("seed=seven", "seed must be an integer"),
+    ("data.test_size=big", "must be a number"),
+    ("verbose=maybe", "true or false"),
+    ("model.kind=forest", "logistic, boosting"),
+    ("model=3", "is a section"),
+    ("seed", "has no '='"),
+])
+def test_bad_values_are_rejected_with_a_reason(override, message):
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(Cfg(), [override])
+
+
+def test_round_trip_through_a_dict():
+    cfg = apply_overrides(Cfg(), ["seed=3", "model.c=0.3", "data.path=my file.csv"])
+    assert from_dict(Cfg, to_dict(cfg)) == cfg
+
+
+def test_valid_keys_are_dotted():
+    assert valid_keys(Cfg()) == ["seed", "verbose", "model.kind", "model.c", "model.depth", "data.path", "data.test_size"]
+
+
+def test_data_flag_sets_data_path_and_set_wins():
+    args = train_parser("doc").parse_args(["--data", "a.csv", "--set", "seed=1", "--dry-run"])
+    assert isinstance(args, argparse.Namespace) and args.dry_run
+    cfg = from_args(Cfg, args)
+    assert cfg.data.path == "a.csv" and cfg.seed == 1

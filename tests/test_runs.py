@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlstarter import runs
+
+
+def write_run(project: str) -> Path:
+    with runs.new_run(project) as run_dir:
+        runs.write_json(run_dir / "config.json", {"seed": 1})
+        runs.write_json(run_dir / "metrics.json", {"val_auc": 0.8})
+    return run_dir.with_name(run_dir.name.removeprefix(runs.INCOMPLETE_PREFIX))
+
+
+def test_a_run_appears_only_once_complete(tmp_root: Path):
+    with runs.new_run("demo") as run_dir:
+        assert run_dir.name.startswith(runs.INCOMPLETE_PREFIX)
+        runs.write_json(run_dir / "config.json", {"seed": 1})
+        assert runs.complete_runs("demo") == []
+    [run] = runs.complete_runs("demo")
+    assert run.config == {"seed": 1} and run.path.parent == tmp_root / "runs" / "demo"
+
+
+def test_an_interrupted_run_is_never_chosen(tmp_root: Path):
+    good = write_run("demo")
+    with pytest.raises(KeyboardInterrupt):
+        with runs.new_run("demo") as run_dir:
+            runs.write_json(run_dir / "config.json", {"seed": 2})
+            raise KeyboardInterrupt
+    assert runs.latest_run("demo").path == good
+    assert any(p.name.startswith(runs.INCOMPLETE_PREFIX) for p in good.parent.iterdir())  # kept for inspection
+
+
+def test_latest_is_the_newest_and_runs_can_be_named(tmp_root: Path):
+    first, second, third = write_run("demo"), write_run("demo"), write_run("demo")
+    assert len({first.name, second.name, third.name}) == 3
+    assert runs.latest_run("demo").path == third
+    assert runs.latest_run("demo", first.name).path == first
+
+
+def test_no_run_says_how_to_train_one(tmp_root: Path):
+    with pytest.raises(runs.RunNotFoundError, match="make train PROJECT=demo"):
+        runs.latest_run("demo")
+    write_run("demo")
+    with pytest.raises(runs.RunNotFoundError, match="No complete run 'nope'"):
+        runs.latest_run("demo", "nope")
+
+
+def test_update_json_merges(tmp_path: Path):
+    path = tmp_path / "metrics.json"
+    runs.write_json(path, {"val_auc": 0.8})
+    assert runs.update_json(path, {"test_auc": 0.7}) == {"val_auc": 0.8, "test_auc": 0.7}
+    assert json.loads(path.read_text()) == {"val_auc": 0.8, "test_auc": 0.7}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temp file left behind
+
+
+def test_environment_records_what_reproduces_a_run(tmp_root: Path):
+    env = runs.environment(seed=7, dataset_checksums={"a.data": "abc"}, dry_run=False)
+    assert env["seed"] == 7 and env["dataset_sha256"] == {"a.data": "abc"}
+    assert env["packages"]["scikit-learn"] and env["python"]
+    assert set(env["git"]) == {"commit", "dirty"}

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pytest
+from fastapi import APIRouter, Depends
+from fastapi.testclient import TestClient
+from pydantic import BaseModel, Field
+
+from mlstarter import runs, serving
+
+
+class Item(BaseModel):
+    x: float = Field(ge=0, le=10)
+
+
+class Doubler:
+    def __init__(self, run: runs.Run):
+        self.factor = run.config["factor"]
+
+    def __call__(self, x: float) -> float:
+        if x == 7:
+            raise serving.InvalidInputError("7 cannot be doubled here")
+        return self.factor * x
+
+
+router = APIRouter()
+
+
+@router.post("/predict")
+def predict(item: Item, model: Annotated[Doubler, Depends(serving.get_predictor)]) -> dict:
+    return {"y": model(item.x)}
+
+
+def make_app(run_id: str | None = None):
+    return serving.create_app(project="demo", router=router, load_predictor=Doubler, input_model=Item, run_id=run_id)
+
+
+@pytest.fixture
+def client(tmp_root: Path):
+    with runs.new_run("demo") as run_dir:
+        runs.write_json(run_dir / "config.json", {"factor": 2})
+        runs.write_json(run_dir / "metrics.json", {"val_auc": 0.9})
+    with TestClient(make_app()) as c:
+        yield c
+
+
+def test_health_and_metadata(client: TestClient):
+    assert client.get("/health").json()["status"] == "ok"
+    meta = client.get("/metadata").json()
+    assert meta["project"] == "demo" and meta["metrics"] == {"val_auc": 0.9}
+    assert meta["input_schema"]["properties"]["x"]["maximum"] == 10
+
+
+def test_predict_and_the_curl_default_content_type(client: TestClient):
+    assert client.post("/predict", json={"x": 3}).json() == {"y": 6}
+    # what `curl -d @file.json` sends: JSON labelled as a form
+    response = client.post("/predict", content=b'{"x": 3}', headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.json() == {"y": 6}
+
+
+@pytest.mark.parametrize("body, field", [
+    (b'{"x": 11}', "x"),
+    (b'{"y": 1}', "x"),
+    (b'{"x": "three"}', "x"),
+    (b'{"x": ', None),
+    (b"", None),
+])
+def test_bad_input_is_a_422_that_says_what_is_wrong(client: TestClient, body: bytes, field: str | None):
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail and all("msg" in d for d in detail)
+    if field:
+        assert detail[0]["loc"][-1] == field
+
+
+def test_predictor_input_errors_are_422(client: TestClient):
+    response = client.post("/predict", json={"x": 7})
+    assert response.status_code == 422 and "cannot be doubled" in response.json()["detail"]
+
+
+def test_no_trained_run_refuses_to_start_and_names_the_command(tmp_root: Path):
+    with pytest.raises(runs.RunNotFoundError, match="make train PROJECT=demo"):
+        with TestClient(make_app()):
+            pass
