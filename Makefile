@@ -47,7 +47,8 @@ test: $(STAMP) ## the full offline test suite (what CI runs)
 	$(BIN)/python -m pytest $(ARGS)
 
 lint: $(STAMP) ## check style with ruff
-	$(BIN)/ruff check src projects tests bench
+	$(BIN)/ruff check src projects tests
+	$(BIN)/ruff format --check src projects tests
 
 bench: $(STAMP) ## full-size training and measurement of PROJECT (or all); results in bench/results/
 	$(BIN)/mlstarter bench $(PROJECT) $(ARGS)

@@ -31,7 +31,9 @@ def test_new_refuses_bad_names(in_repo, name: str, message: str, capsys: pytest.
     assert message in capsys.readouterr().err
 
 
-def test_serve_without_a_run_says_how_to_train(in_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+def test_serve_without_a_run_says_how_to_train(
+    in_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
     monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path))
     assert cli.main(["serve", "credit_risk"]) == 1
     assert "make train PROJECT=credit_risk" in capsys.readouterr().err

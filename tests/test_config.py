@@ -31,8 +31,18 @@ class Cfg:
 
 
 def test_overrides_convert_to_the_declared_types():
-    cfg = apply_overrides(Cfg(), ["seed=7", "verbose=true", "model.kind=boosting", "model.c=0.5,2", "model.depth=3", "data.test_size=0.25"])
-    assert (cfg.seed, cfg.verbose, cfg.model.kind, cfg.model.c, cfg.model.depth, cfg.data.test_size) == (7, True, "boosting", (0.5, 2.0), 3, 0.25)
+    cfg = apply_overrides(
+        Cfg(),
+        ["seed=7", "verbose=true", "model.kind=boosting", "model.c=0.5,2", "model.depth=3", "data.test_size=0.25"],
+    )
+    assert (cfg.seed, cfg.verbose, cfg.model.kind, cfg.model.c, cfg.model.depth, cfg.data.test_size) == (
+        7,
+        True,
+        "boosting",
+        (0.5, 2.0),
+        3,
+        0.25,
+    )
     assert apply_overrides(cfg, ["model.depth=none"]).model.depth is None
 
 
@@ -49,14 +59,17 @@ def test_unknown_key_lists_the_valid_ones():
     assert "model.kind" in str(error.value) and "data.test_size" in str(error.value)
 
 
-@pytest.mark.parametrize("override, message", [
-    ("seed=seven", "seed must be an integer"),
-    ("data.test_size=big", "must be a number"),
-    ("verbose=maybe", "true or false"),
-    ("model.kind=forest", "logistic, boosting"),
-    ("model=3", "is a section"),
-    ("seed", "has no '='"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("seed=seven", "seed must be an integer"),
+        ("data.test_size=big", "must be a number"),
+        ("verbose=maybe", "true or false"),
+        ("model.kind=forest", "logistic, boosting"),
+        ("model=3", "is a section"),
+        ("seed", "has no '='"),
+    ],
+)
 def test_bad_values_are_rejected_with_a_reason(override, message):
     with pytest.raises(ConfigError, match=message):
         apply_overrides(Cfg(), [override])
@@ -68,7 +81,15 @@ def test_round_trip_through_a_dict():
 
 
 def test_valid_keys_are_dotted():
-    assert valid_keys(Cfg()) == ["seed", "verbose", "model.kind", "model.c", "model.depth", "data.path", "data.test_size"]
+    assert valid_keys(Cfg()) == [
+        "seed",
+        "verbose",
+        "model.kind",
+        "model.c",
+        "model.depth",
+        "data.path",
+        "data.test_size",
+    ]
 
 
 def test_data_flag_sets_data_path_and_set_wins():

@@ -59,8 +59,13 @@ def server() -> Iterator[Server]:
 
 
 def make_dataset(url: str) -> Dataset:
-    return Dataset(name="toy", files=(DataFile("toy.txt", url=f"{url}/toy.txt", sha256=SHA),),
-                   license="CC0", citation="Toy (2026)", homepage=url)
+    return Dataset(
+        name="toy",
+        files=(DataFile("toy.txt", url=f"{url}/toy.txt", sha256=SHA),),
+        license="CC0",
+        citation="Toy (2026)",
+        homepage=url,
+    )
 
 
 def test_downloads_into_the_cache_and_then_works_offline(tmp_root: Path, server: Server):
@@ -99,7 +104,9 @@ def test_corrupted_cache_copy_is_replaced(tmp_root: Path, server: Server):
     assert datasets.fetch(make_dataset(server.url))["toy.txt"].read_bytes() == GOOD
 
 
-def test_server_gone_names_every_place_tried_and_the_fix(tmp_root: Path, tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch):
+def test_server_gone_names_every_place_tried_and_the_fix(
+    tmp_root: Path, tmp_path: Path, server: Server, monkeypatch: pytest.MonkeyPatch
+):
     user_dir = tmp_path / "my_data"
     monkeypatch.setenv("MLSTARTER_DATA_DIR", str(user_dir))
     dataset = make_dataset(server.url)
@@ -121,7 +128,9 @@ def test_data_dir_is_searched_before_the_cache(tmp_root: Path, tmp_path: Path, m
     assert datasets.fetch(make_dataset("http://127.0.0.1:9"), download=False)["toy.txt"] == user_dir / "toy" / "toy.txt"
 
 
-def test_wrong_file_in_a_data_dir_is_never_used_silently(tmp_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_wrong_file_in_a_data_dir_is_never_used_silently(
+    tmp_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     user_dir = tmp_path / "my_data"
     (user_dir / "toy").mkdir(parents=True)
     (user_dir / "toy" / "toy.txt").write_bytes(b"another version")

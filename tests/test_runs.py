@@ -26,10 +26,9 @@ def test_a_run_appears_only_once_complete(tmp_root: Path):
 
 def test_an_interrupted_run_is_never_chosen(tmp_root: Path):
     good = write_run("demo")
-    with pytest.raises(KeyboardInterrupt):
-        with runs.new_run("demo") as run_dir:
-            runs.write_json(run_dir / "config.json", {"seed": 2})
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), runs.new_run("demo") as run_dir:
+        runs.write_json(run_dir / "config.json", {"seed": 2})
+        raise KeyboardInterrupt
     assert runs.latest_run("demo").path == good
     assert any(p.name.startswith(runs.INCOMPLETE_PREFIX) for p in good.parent.iterdir())  # kept for inspection
 

@@ -56,17 +56,22 @@ def test_health_and_metadata(client: TestClient):
 def test_predict_and_the_curl_default_content_type(client: TestClient):
     assert client.post("/predict", json={"x": 3}).json() == {"y": 6}
     # what `curl -d @file.json` sends: JSON labelled as a form
-    response = client.post("/predict", content=b'{"x": 3}', headers={"content-type": "application/x-www-form-urlencoded"})
+    response = client.post(
+        "/predict", content=b'{"x": 3}', headers={"content-type": "application/x-www-form-urlencoded"}
+    )
     assert response.json() == {"y": 6}
 
 
-@pytest.mark.parametrize("body, field", [
-    (b'{"x": 11}', "x"),
-    (b'{"y": 1}', "x"),
-    (b'{"x": "three"}', "x"),
-    (b'{"x": ', None),
-    (b"", None),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (b'{"x": 11}', "x"),
+        (b'{"y": 1}', "x"),
+        (b'{"x": "three"}', "x"),
+        (b'{"x": ', None),
+        (b"", None),
+    ],
+)
 def test_bad_input_is_a_422_that_says_what_is_wrong(client: TestClient, body: bytes, field: str | None):
     response = client.post("/predict", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422
@@ -82,6 +87,5 @@ def test_predictor_input_errors_are_422(client: TestClient):
 
 
 def test_no_trained_run_refuses_to_start_and_names_the_command(tmp_root: Path):
-    with pytest.raises(runs.RunNotFoundError, match="make train PROJECT=demo"):
-        with TestClient(make_app()):
-            pass
+    with pytest.raises(runs.RunNotFoundError, match="make train PROJECT=demo"), TestClient(make_app()):
+        pass

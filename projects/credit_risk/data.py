@@ -38,25 +38,61 @@ TARGET = "default"  # 1 = the loan went bad (UCI class 2), 0 = it was repaid (UC
 CATEGORIES: dict[str, dict[str, str]] = {
     "checking_account": {"A11": "< 0 DM", "A12": "0 to 200 DM", "A13": ">= 200 DM", "A14": "no account"},
     "credit_history": {
-        "A30": "no credits / all paid back", "A31": "all paid back at this bank", "A32": "existing paid back duly",
-        "A33": "delays in the past", "A34": "critical account",
+        "A30": "no credits / all paid back",
+        "A31": "all paid back at this bank",
+        "A32": "existing paid back duly",
+        "A33": "delays in the past",
+        "A34": "critical account",
     },
     "purpose": {
-        "A40": "new car", "A41": "used car", "A42": "furniture", "A43": "radio/television", "A44": "appliances",
-        "A45": "repairs", "A46": "education", "A47": "vacation", "A48": "retraining", "A49": "business",
+        "A40": "new car",
+        "A41": "used car",
+        "A42": "furniture",
+        "A43": "radio/television",
+        "A44": "appliances",
+        "A45": "repairs",
+        "A46": "education",
+        "A47": "vacation",
+        "A48": "retraining",
+        "A49": "business",
         "A410": "other",
     },
-    "savings": {"A61": "< 100 DM", "A62": "100 to 500 DM", "A63": "500 to 1000 DM", "A64": ">= 1000 DM", "A65": "unknown/none"},
-    "employment_since": {"A71": "unemployed", "A72": "< 1 year", "A73": "1 to 4 years", "A74": "4 to 7 years", "A75": ">= 7 years"},
+    "savings": {
+        "A61": "< 100 DM",
+        "A62": "100 to 500 DM",
+        "A63": "500 to 1000 DM",
+        "A64": ">= 1000 DM",
+        "A65": "unknown/none",
+    },
+    "employment_since": {
+        "A71": "unemployed",
+        "A72": "< 1 year",
+        "A73": "1 to 4 years",
+        "A74": "4 to 7 years",
+        "A75": ">= 7 years",
+    },
     "personal_status_sex": {
-        "A91": "male: divorced/separated", "A92": "female: divorced/separated/married", "A93": "male: single",
-        "A94": "male: married/widowed", "A95": "female: single",
+        "A91": "male: divorced/separated",
+        "A92": "female: divorced/separated/married",
+        "A93": "male: single",
+        "A94": "male: married/widowed",
+        "A95": "female: single",
     },
     "other_debtors": {"A101": "none", "A102": "co-applicant", "A103": "guarantor"},
-    "property": {"A121": "real estate", "A122": "savings agreement/life insurance", "A123": "car or other", "A124": "unknown/none"},
+    "property": {
+        "A121": "real estate",
+        "A122": "savings agreement/life insurance",
+        "A123": "car or other",
+        "A124": "unknown/none",
+    },
     "other_installment_plans": {"A141": "bank", "A142": "stores", "A143": "none"},
     "housing": {"A151": "rent", "A152": "own", "A153": "for free"},
-    "job": {"A171": "unskilled, non-resident", "A172": "unskilled, resident", "A173": "skilled", "A174": "highly qualified"},
+    "job": {
+        "A171": "unskilled, non-resident",
+        "A172": "unskilled, resident",
+        "A173": "skilled",
+        "A174": "highly qualified",
+    },
     "telephone": {"A191": "none", "A192": "yes"},
     "foreign_worker": {"A201": "yes", "A202": "no"},
 }
@@ -74,10 +110,26 @@ NUMERIC_RANGES: dict[str, tuple[int, int]] = {
 
 # The 20 attributes in the order of the UCI file.
 FEATURES = [
-    "checking_account", "duration_months", "credit_history", "purpose", "credit_amount", "savings",
-    "employment_since", "installment_rate", "personal_status_sex", "other_debtors", "residence_since",
-    "property", "age", "other_installment_plans", "housing", "existing_credits", "job", "dependents",
-    "telephone", "foreign_worker",
+    "checking_account",
+    "duration_months",
+    "credit_history",
+    "purpose",
+    "credit_amount",
+    "savings",
+    "employment_since",
+    "installment_rate",
+    "personal_status_sex",
+    "other_debtors",
+    "residence_since",
+    "property",
+    "age",
+    "other_installment_plans",
+    "housing",
+    "existing_credits",
+    "job",
+    "dependents",
+    "telephone",
+    "foreign_worker",
 ]
 CATEGORICAL = [f for f in FEATURES if f in CATEGORIES]
 NUMERIC = [f for f in FEATURES if f in NUMERIC_RANGES]
@@ -113,17 +165,24 @@ def read_uci(path: Path) -> pd.DataFrame:
             continue
         fields = line.split()
         if len(fields) != len(FEATURES) + 1:
-            raise DataError(f"{path}, line {line_number}: {len(fields)} fields, expected {len(FEATURES) + 1} (20 attributes and the class)")
+            raise DataError(
+                f"{path}, line {line_number}: {len(fields)} fields, expected {len(FEATURES) + 1} (20 attributes and the class)"
+            )
         rows.append([line_number, *fields])
     raw = pd.DataFrame(rows, columns=["line", *FEATURES, "class"], dtype=str)
     errors = []
     for column, codes in CATEGORIES.items():
         unknown = ~raw[column].isin(list(codes))
-        errors += [f"line {n}, column {column}: unknown code {v!r}; expected one of {', '.join(codes)}"
-                   for n, v in zip(raw.loc[unknown, "line"], raw.loc[unknown, column])]
+        errors += [
+            f"line {n}, column {column}: unknown code {v!r}; expected one of {', '.join(codes)}"
+            for n, v in zip(raw.loc[unknown, "line"], raw.loc[unknown, column], strict=True)
+        ]
         raw[column] = raw[column].map(codes)
     bad_class = ~raw["class"].isin(["1", "2"])
-    errors += [f"line {n}, column class: {v!r} is not 1 (good) or 2 (bad)" for n, v in zip(raw.loc[bad_class, "line"], raw.loc[bad_class, "class"])]
+    errors += [
+        f"line {n}, column class: {v!r} is not 1 (good) or 2 (bad)"
+        for n, v in zip(raw.loc[bad_class, "line"], raw.loc[bad_class, "class"], strict=True)
+    ]
     raw[TARGET] = (raw["class"] == "2").astype(int)
     return _finish(raw.drop(columns="class"), errors, path, "line")
 
@@ -134,16 +193,23 @@ def read_csv(path: Path) -> pd.DataFrame:
     missing = [c for c in [*FEATURES, TARGET] if c not in raw.columns]
     extra = [c for c in raw.columns if c not in [*FEATURES, TARGET]]
     if missing or extra:
-        raise DataError(f"{path}: missing columns {missing or 'none'}, unexpected columns {extra or 'none'}. "
-                        f"Expected exactly: {', '.join([*FEATURES, TARGET])}")
+        raise DataError(
+            f"{path}: missing columns {missing or 'none'}, unexpected columns {extra or 'none'}. "
+            f"Expected exactly: {', '.join([*FEATURES, TARGET])}"
+        )
     raw.insert(0, "line", [str(i) for i in range(2, len(raw) + 2)])  # line 1 is the header
     errors = []
     for column, codes in CATEGORIES.items():
         unknown = ~raw[column].isin(list(codes.values()))
-        errors += [f"row {n}, column {column}: unknown value {v!r}; expected one of {', '.join(codes.values())}"
-                   for n, v in zip(raw.loc[unknown, "line"], raw.loc[unknown, column])]
+        errors += [
+            f"row {n}, column {column}: unknown value {v!r}; expected one of {', '.join(codes.values())}"
+            for n, v in zip(raw.loc[unknown, "line"], raw.loc[unknown, column], strict=True)
+        ]
     bad_target = ~raw[TARGET].isin(["0", "1"])
-    errors += [f"row {n}, column {TARGET}: {v!r} is not 0 (repaid) or 1 (defaulted)" for n, v in zip(raw.loc[bad_target, "line"], raw.loc[bad_target, TARGET])]
+    errors += [
+        f"row {n}, column {TARGET}: {v!r} is not 0 (repaid) or 1 (defaulted)"
+        for n, v in zip(raw.loc[bad_target, "line"], raw.loc[bad_target, TARGET], strict=True)
+    ]
     raw[TARGET] = pd.to_numeric(raw[TARGET], errors="coerce")
     return _finish(raw, errors, path, "row")
 
@@ -153,8 +219,10 @@ def _finish(raw: pd.DataFrame, errors: list[str], path: Path, unit: str) -> pd.D
     for column, (low, high) in NUMERIC_RANGES.items():
         values = pd.to_numeric(raw[column], errors="coerce")
         bad = values.isna() | (values < low) | (values > high) | (values != values.round())
-        errors += [f"{unit} {n}, column {column}: {v!r} is not a whole number from {low} to {high}"
-                   for n, v in zip(raw.loc[bad, "line"], raw.loc[bad, column])]
+        errors += [
+            f"{unit} {n}, column {column}: {v!r} is not a whole number from {low} to {high}"
+            for n, v in zip(raw.loc[bad, "line"], raw.loc[bad, column], strict=True)
+        ]
         raw[column] = values
     if errors:
         shown = "\n  ".join(errors[:10])
@@ -176,11 +244,13 @@ def to_frame(records: pd.DataFrame | list[dict]) -> pd.DataFrame:
     return frame
 
 
-def split(frame: pd.DataFrame, cfg: DataConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Stratified train / validation / test split (same seed, same split: evaluate relies on it)."""
-    rest, test = train_test_split(frame, test_size=cfg.test_size, stratify=frame[TARGET], random_state=seed)
-    train, val = train_test_split(rest, test_size=cfg.val_size / (1 - cfg.test_size), stratify=rest[TARGET], random_state=seed)
-    return train, val, test
+def split(frame: pd.DataFrame, cfg: DataConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stratified split into the development part (train and validate) and the held-out test part.
+
+    Same seed, same split: evaluate.py relies on it to find the test part again.
+    """
+    develop, test = train_test_split(frame, test_size=cfg.test_size, stratify=frame[TARGET], random_state=seed)
+    return develop, test
 
 
 def sensitive_features(frame: pd.DataFrame) -> pd.DataFrame:

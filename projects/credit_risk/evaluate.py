@@ -26,6 +26,11 @@ from .config import Config
 from .model import TRUSTED_TYPES, expected_cost, global_importance
 
 PROJECT = project_name(__package__)
+KIND_DESCRIPTIONS = {
+    "logistic": "cost-weighted L2 logistic regression on one-hot categories and standardised numbers",
+    "boosting": "scikit-learn HistGradientBoostingClassifier",
+    "blend": "the average of the logistic and boosting models' probabilities",
+}
 
 
 def fairness_report(y: np.ndarray, reject: np.ndarray, groups: pd.DataFrame) -> dict[str, dict]:
@@ -45,7 +50,9 @@ def fairness_report(y: np.ndarray, reject: np.ndarray, groups: pd.DataFrame) -> 
                 "true_positive_rate": true_positive_rate,
                 "false_positive_rate": false_positive_rate,
             },
-            y_true=y, y_pred=reject.astype(int), sensitive_features=groups[attribute],
+            y_true=y,
+            y_pred=reject.astype(int),
+            sensitive_features=groups[attribute],
         )
         by_group = frame.by_group.astype(float).round(3)
         report[attribute] = {
@@ -62,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     decision = run.read_json("decision.json")
     model = persistence.load_sklearn(run.path / "model.skops", TRUSTED_TYPES)
 
-    # 1. The same data and seed as training give the same split; we use only its test part.
+    # 1. The same data and seed as training give the same split; we use only its test set.
     frame, files = data.load(cfg.data)
     if datasets.checksums(files) != run.read_json("environment.json")["dataset_sha256"]:
         print("warning: the data file differs from the one this run was trained on; the test split may differ too.")
-    _, _, test = data.split(frame, cfg.data, cfg.seed)
+    _, test = data.split(frame, cfg.data, cfg.seed)
     X_test, y_test = data.features(test, cfg.data.drop_features), test[data.TARGET].to_numpy()
     p_test = model.predict_proba(X_test)[:, 1]
     threshold = decision["threshold"]
@@ -85,18 +92,38 @@ def main(argv: list[str] | None = None) -> int:
     # 3. Plots.
     plot_dir = run.path / "plots"
     plots.roc(y_test, p_test, plot_dir / "roc.png", title="ROC curve (test)")
-    plots.precision_recall(y_test, p_test, plot_dir / "precision_recall.png", title="Precision-recall, default = positive (test)")
+    plots.precision_recall(
+        y_test, p_test, plot_dir / "precision_recall.png", title="Precision-recall, default = positive (test)"
+    )
     plots.calibration(y_test, p_test, plot_dir / "calibration.png", n_bins=5, title="Calibration (test)")
     grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
-    plots.curve(grid, [expected_cost(y_test, p_test, t, cfg.cost) for t in grid], plot_dir / "cost_vs_threshold.png",
-                title="Expected cost per applicant (test)", xlabel="Threshold on P(default)", ylabel="Cost",
-                mark_x=threshold, mark_label=f"chosen on validation: {threshold:.2f}")
+    plots.curve(
+        grid,
+        [expected_cost(y_test, p_test, t, cfg.cost) for t in grid],
+        plot_dir / "cost_vs_threshold.png",
+        title="Expected cost per applicant (test)",
+        xlabel="Threshold on P(default)",
+        ylabel="Cost",
+        mark_x=threshold,
+        mark_label=f"chosen on validation: {threshold:.2f}",
+    )
     confusion = np.array([[metrics["test_tn"], metrics["test_fp"]], [metrics["test_fn"], metrics["test_tp"]]])
-    plots.confusion(confusion, ["repaid", "defaulted"], plot_dir / "confusion_matrix.png", title="Confusion matrix (test)")
+    plots.confusion(
+        confusion, ["repaid", "defaulted"], plot_dir / "confusion_matrix.png", title="Confusion matrix (test)"
+    )
     top = sorted(importance.items(), key=lambda kv: abs(kv[1]), reverse=True)[:20]
-    kind_label = "coefficient (log-odds of default)" if cfg.model.kind == "logistic" else "drop in ROC AUC when shuffled"
-    plots.bars([k for k, _ in top], [v for _, v in top], plot_dir / "importance.png",
-               title=f"Feature importance ({cfg.model.kind})", xlabel=kind_label)
+    kind_label = (
+        "coefficient (log-odds of default)"
+        if cfg.model.kind == "logistic"
+        else "drop in ROC AUC when shuffled (permutation importance)"
+    )
+    plots.bars(
+        [k for k, _ in top],
+        [v for _, v in top],
+        plot_dir / "importance.png",
+        title=f"Feature importance ({cfg.model.kind})",
+        xlabel=kind_label,
+    )
 
     # 4. Write everything into the run folder (each file atomically).
     all_metrics = runs.update_json(run.path / "metrics.json", metrics)
@@ -105,82 +132,138 @@ def main(argv: list[str] | None = None) -> int:
     runs.write_text(run.path / "MODEL_CARD.md", render_card(run, cfg, decision, all_metrics, fairness, top, kind_label))
 
     print(f"***** Evaluation of {PROJECT} run {run.run_id} on {len(test)} held-out applicants *****")
-    print(model_card.table([
-        {"metric": "ROC AUC", "model": metrics["test_roc_auc"], "baseline": 0.5},
-        {"metric": "PR AUC", "model": metrics["test_pr_auc"], "baseline": float(np.mean(y_test))},
-        {"metric": "Brier score", "model": metrics["test_brier"], "baseline": float(np.mean(y_test) * (1 - np.mean(y_test)))},
-        {"metric": "KS statistic", "model": metrics["test_ks"], "baseline": 0.0},
-        {"metric": f"cost per applicant (threshold {threshold:.2f})", "model": metrics["test_cost"],
-         "baseline": metrics["test_cost_reject_all"]},
-    ]))
+    print(
+        model_card.table(
+            [
+                {"metric": "ROC AUC", "model": metrics["test_roc_auc"], "baseline": 0.5},
+                {"metric": "PR AUC", "model": metrics["test_pr_auc"], "baseline": float(np.mean(y_test))},
+                {
+                    "metric": "Brier score",
+                    "model": metrics["test_brier"],
+                    "baseline": float(np.mean(y_test) * (1 - np.mean(y_test))),
+                },
+                {"metric": "KS statistic", "model": metrics["test_ks"], "baseline": 0.0},
+                {
+                    "metric": f"cost per applicant (threshold {threshold:.2f})",
+                    "model": metrics["test_cost"],
+                    "baseline": metrics["test_cost_reject_all"],
+                },
+            ]
+        )
+    )
     gaps = ", ".join(f"{a}: {r['difference']['false_positive_rate']:.3f}" for a, r in fairness.items())
     print(f"Gap in wrongly rejected good payers between groups: {gaps}")
     print(f"Plots and MODEL_CARD.md written to {run.path}")
     return 0
 
 
-def render_card(run: runs.Run, cfg: Config, decision: dict, metrics: dict, fairness: dict,
-                top: list[tuple[str, float]], kind_label: str) -> str:
-    base_rate = (metrics["test_tp"] + metrics["test_fn"]) / (metrics["test_tp"] + metrics["test_fn"] + metrics["test_tn"] + metrics["test_fp"])
+def render_card(
+    run: runs.Run,
+    cfg: Config,
+    decision: dict,
+    metrics: dict,
+    fairness: dict,
+    top: list[tuple[str, float]],
+    kind_label: str,
+) -> str:
+    base_rate = (metrics["test_tp"] + metrics["test_fn"]) / (
+        metrics["test_tp"] + metrics["test_fn"] + metrics["test_tn"] + metrics["test_fp"]
+    )
     fairness_tables = []
     for attribute, report in fairness.items():
-        rows = [{"group": g, **{k: (int(v) if k == "applicants" else v) for k, v in values.items()}} for g, values in report["by_group"].items()]
-        rows.append({"group": "**largest gap**", "applicants": "", "default_rate": "",
-                     **{k: v for k, v in report["difference"].items()}})
+        rows = [
+            {"group": g, **{k: (int(v) if k == "applicants" else v) for k, v in values.items()}}
+            for g, values in report["by_group"].items()
+        ]
+        rows.append(
+            {
+                "group": "**largest gap**",
+                "applicants": "",
+                "default_rate": "",
+                **{k: v for k, v in report["difference"].items()},
+            }
+        )
         fairness_tables.append(f"**By {attribute.replace('_', ' ')}**\n\n{model_card.table(rows)}")
-    return model_card.render(f"{run.project} · run {run.run_id}", {
-        "Model details": (
-            f"- Kind: **{cfg.model.kind}** ({'L2 logistic regression on one-hot categories and standardised numbers' if cfg.model.kind == 'logistic' else 'scikit-learn HistGradientBoostingClassifier'}), "
-            f"hyperparameters chosen by {cfg.model.cv_folds}-fold stratified CV: `{decision['params']}`\n"
-            f"- Output: the probability that the applicant defaults; the loan is rejected when it is at least **{decision['threshold']:.2f}**\n"
-            f"- Trained by mlstarter's `{run.project}` project, seed {cfg.seed}; full config in `config.json`, versions in `environment.json`"
-        ),
-        "Intended use": (
-            "Teaching: how to build, evaluate and explain a credit-scoring model end to end. "
-            "It is **not** fit to decide on real loans: the data are 1000 German applicants from the 1970s–90s, "
-            "and a real lender must meet legal duties (e.g. adverse-action reasons, anti-discrimination law) that this project does not."
-        ),
-        "Data": (
-            f"{data.DATASET.citation} License {data.DATASET.license}.\n\n"
-            f"Stratified split with seed {cfg.seed}: {1 - cfg.data.test_size - cfg.data.val_size:.0%} train, "
-            f"{cfg.data.val_size:.0%} validation (threshold), {cfg.data.test_size:.0%} test (this card). "
-            f"Dropped attributes: {', '.join(cfg.data.drop_features) or 'none'}."
-        ),
-        "Test metrics": model_card.table([
-            {"metric": "ROC AUC", "value": metrics["test_roc_auc"], "baseline": "0.500 (no skill)"},
-            {"metric": "PR AUC (default = positive)", "value": metrics["test_pr_auc"], "baseline": f"{base_rate:.3f} (default rate)"},
-            {"metric": "Brier score", "value": metrics["test_brier"], "baseline": f"{base_rate * (1 - base_rate):.3f} (always predict the default rate)"},
-            {"metric": "Expected calibration error", "value": metrics["test_ece"], "baseline": "0 (perfect)"},
-            {"metric": "KS statistic", "value": metrics["test_ks"], "baseline": "0.000"},
-            {"metric": f"Cost per applicant at {decision['threshold']:.2f}", "value": metrics["test_cost"],
-             "baseline": f"{metrics['test_cost_reject_all']:.3f} (reject everyone), {metrics['test_cost_approve_all']:.3f} (approve everyone)"},
-            {"metric": "Sensitivity (defaulters rejected)", "value": metrics["test_sensitivity"], "baseline": ""},
-            {"metric": "Specificity (good payers approved)", "value": metrics["test_specificity"], "baseline": ""},
-        ]) + f"\n\nConfusion matrix (rows: actual, columns: decision): repaid → approved {metrics['test_tn']}, rejected {metrics['test_fp']}; "
-             f"defaulted → approved {metrics['test_fn']}, rejected {metrics['test_tp']}.\n\n"
-             f"Validation (used to pick the threshold): ROC AUC {metrics['val_roc_auc']:.3f}; "
-             f"cross-validation on the training part: ROC AUC {metrics['cv_roc_auc_mean']:.3f} ± {metrics['cv_roc_auc_std']:.3f}. "
-             f"With 200 test applicants, ROC AUC moves by about ±0.05 from one split to another: see `make bench` for repeated cross-validation.",
-        "Business decision": (
-            f"Cost matrix: approving a defaulter costs {cfg.cost.bad_as_good:g}, rejecting a good payer {cfg.cost.good_as_bad:g}. "
-            f"The threshold {decision['threshold']:.2f} minimised the expected cost on the validation applicants "
-            f"(a perfectly calibrated model would use {decision['bayes_threshold']:.3f}). Plot: `plots/cost_vs_threshold.png`."
-        ),
-        "Fairness": (
-            "Decisions on the test applicants by group. A true positive is a defaulter we reject; a false positive is a good payer we reject. "
-            "Groups are small (some under 40 people), so gaps of several points can be noise.\n\n" + "\n\n".join(fairness_tables)
-        ),
-        "What drives the score": (
-            f"Top attributes, {kind_label} (`plots/importance.png`):\n\n"
-            + model_card.table([{"feature": k, "importance": v} for k, v in top[:10]])
-        ),
-        "Limitations and ethical considerations": (
-            "- Sex (through personal status), age and foreign-worker status are model inputs by default, as in the original data; "
-            "many jurisdictions forbid using them for credit. Try `--set data.drop_features=personal_status_sex,age,foreign_worker` and compare the fairness tables.\n"
-            "- 1000 applicants: every metric here has wide error bars.\n"
-            "- The labels describe loans that were granted; rejected applicants never got the chance to repay (selection bias)."
-        ),
-    })
+    return model_card.render(
+        f"{run.project} · run {run.run_id}",
+        {
+            "Model details": (
+                f"- Kind: **{cfg.model.kind}** ({KIND_DESCRIPTIONS[cfg.model.kind]}), "
+                f"hyperparameters chosen by {cfg.model.cv_folds}-fold stratified CV: `{decision['params']}`\n"
+                f"- Output: the probability that the applicant defaults; the loan is rejected when it is at least **{decision['threshold']:.2f}**\n"
+                f"- Trained by mlstarter's `{run.project}` project, seed {cfg.seed}; full config in `config.json`, versions in `environment.json`"
+            ),
+            "Intended use": (
+                "Teaching: how to build, evaluate and explain a credit-scoring model end to end. "
+                "It is **not** fit to decide on real loans: the data are 1000 German applicants, published in 1994, "
+                "and a real lender must meet legal duties (e.g. adverse-action reasons, anti-discrimination law) that this project does not."
+            ),
+            "Data": (
+                f"{data.DATASET.citation} License {data.DATASET.license}.\n\n"
+                f"Stratified split with seed {cfg.seed}: {1 - cfg.data.test_size:.0%} development "
+                f"({cfg.model.cv_folds}-fold cross-validation chose the hyperparameters and the threshold, then the model was refit on all of it), "
+                f"{cfg.data.test_size:.0%} test (this card). "
+                f"Dropped attributes: {', '.join(cfg.data.drop_features) or 'none'}."
+            ),
+            "Test metrics": model_card.table(
+                [
+                    {"metric": "ROC AUC", "value": metrics["test_roc_auc"], "baseline": "0.500 (no skill)"},
+                    {
+                        "metric": "PR AUC (default = positive)",
+                        "value": metrics["test_pr_auc"],
+                        "baseline": f"{base_rate:.3f} (default rate)",
+                    },
+                    {
+                        "metric": "Brier score",
+                        "value": metrics["test_brier"],
+                        "baseline": f"{base_rate * (1 - base_rate):.3f} (always predict the default rate)",
+                    },
+                    {"metric": "Expected calibration error", "value": metrics["test_ece"], "baseline": "0 (perfect)"},
+                    {"metric": "KS statistic", "value": metrics["test_ks"], "baseline": "0.000"},
+                    {
+                        "metric": f"Cost per applicant at {decision['threshold']:.2f}",
+                        "value": metrics["test_cost"],
+                        "baseline": f"{metrics['test_cost_reject_all']:.3f} (reject everyone), {metrics['test_cost_approve_all']:.3f} (approve everyone)",
+                    },
+                    {
+                        "metric": "Sensitivity (defaulters rejected)",
+                        "value": metrics["test_sensitivity"],
+                        "baseline": "",
+                    },
+                    {
+                        "metric": "Specificity (good payers approved)",
+                        "value": metrics["test_specificity"],
+                        "baseline": "",
+                    },
+                ]
+            )
+            + f"\n\nConfusion matrix (rows: actual, columns: decision): repaid → approved {metrics['test_tn']}, rejected {metrics['test_fp']}; "
+            f"defaulted → approved {metrics['test_fn']}, rejected {metrics['test_tp']}.\n\n"
+            f"Cross-validation on the development set: ROC AUC {metrics['cv_roc_auc_mean']:.3f} ± {metrics['cv_roc_auc_std']:.3f} over folds, "
+            f"cost {metrics['val_cost']:.3f} per applicant (out-of-fold predictions). "
+            f"With 200 test applicants, ROC AUC moves by about ±0.05 from one split to another: see `make bench` for repeated cross-validation.",
+            "Business decision": (
+                f"Cost matrix: approving a defaulter costs {cfg.cost.bad_as_good:g}, rejecting a good payer {cfg.cost.good_as_bad:g}. "
+                f"The threshold {decision['threshold']:.2f} minimised the expected cost on the out-of-fold (validation) predictions "
+                f"(a perfectly calibrated model would use {decision['bayes_threshold']:.3f}). Plot: `plots/cost_vs_threshold.png`."
+            ),
+            "Fairness": (
+                "Decisions on the test applicants by group. A true positive is a defaulter we reject; a false positive is a good payer we reject. "
+                "Groups are small (some under 40 people), so gaps of several points can be noise.\n\n"
+                + "\n\n".join(fairness_tables)
+            ),
+            "What drives the score": (
+                f"Top attributes, {kind_label} (`plots/importance.png`):\n\n"
+                + model_card.table([{"feature": k, "importance": v} for k, v in top[:10]])
+            ),
+            "Limitations and ethical considerations": (
+                "- Sex (through personal status), age and foreign-worker status are model inputs by default, as in the original data; "
+                "many jurisdictions forbid using them for credit. Try `--set data.drop_features=personal_status_sex,age,foreign_worker` and compare the fairness tables.\n"
+                "- 1000 applicants: every metric here has wide error bars.\n"
+                "- The labels describe loans that were granted; rejected applicants never got the chance to repay (selection bias)."
+            ),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """The models, the business decision and the explanations.
 
-Two models, chosen with `model.kind`:
-- logistic: one-hot categories + standardised numbers -> L2-regularised logistic regression.
-  Each coefficient is the change in log-odds of default for one category or one standard
-  deviation: a readable, scorecard-like baseline.
+Three models, chosen with `model.kind`:
+- logistic: one-hot categories + standardised numbers -> L2-regularised logistic regression,
+  fitted with defaulters weighted by the cost ratio. Each coefficient is the change in
+  log-odds of default for one category or one standard deviation: a readable scorecard.
 - boosting: scikit-learn's HistGradientBoostingClassifier on the raw columns (it splits on
   categories natively): shallow trees, slow learning rate, feature subsampling.
+- blend: the average of the two models' probabilities (a soft vote).
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import ParameterGrid
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from .config import CostConfig, ModelConfig
+from .config import Config, CostConfig, ModelConfig
 
 # Types a saved model may contain beyond skops' safe defaults. Loading refuses anything else
 # (see mlstarter.persistence); if you add a step to the pipeline, add its types here.
@@ -28,47 +29,91 @@ TRUSTED_TYPES = [
     "functools.partial",  # wraps check_array inside the boosting model's input validation
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
+    "sklearn.utils._bunch.Bunch",  # the blend's named members
 ]
 
 
-def build_model(cfg: ModelConfig, X: pd.DataFrame, seed: int) -> Pipeline:
+def build_model(cfg: Config, X: pd.DataFrame) -> Pipeline:
     """An unfitted pipeline for the columns of `X` (categorical columns have a category dtype)."""
+    if cfg.model.kind == "logistic":
+        return logistic_pipeline(cfg, X)
+    if cfg.model.kind == "boosting":
+        return boosting_pipeline(cfg)
+    # blend: average the two models' probabilities (a soft vote): their errors differ, so the average ranks better
+    members = [("logistic", logistic_pipeline(cfg, X)), ("boosting", boosting_pipeline(cfg))]
+    return Pipeline([("model", VotingClassifier(members, voting="soft"))])
+
+
+def logistic_pipeline(cfg: Config, X: pd.DataFrame) -> Pipeline:
     categorical = [c for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
     numeric = [c for c in X.columns if c not in categorical]
-    if cfg.kind == "logistic":
-        encode = ColumnTransformer(
-            [
-                # one column per category; the full category list keeps serving stable for rare values
-                ("categories", OneHotEncoder(categories=[list(X[c].cat.categories) for c in categorical],
-                                             handle_unknown="ignore"), categorical),
-                ("numbers", StandardScaler(), numeric),  # (x - mean) / sd, so coefficients compare
-            ],
-            verbose_feature_names_out=False,
-        )
-        return Pipeline([("encode", encode), ("model", LogisticRegression(C=cfg.logistic_c[0], max_iter=5000))])
+    encode = ColumnTransformer(
+        [
+            # one column per category; the full category list keeps serving stable for rare values
+            (
+                "categories",
+                OneHotEncoder(categories=[list(X[c].cat.categories) for c in categorical], handle_unknown="ignore"),
+                categorical,
+            ),
+            ("numbers", StandardScaler(), numeric),  # (x - mean) / sd, so coefficients compare
+        ],
+        verbose_feature_names_out=False,
+    )
+    weights = {0: 1.0, 1: cost_ratio(cfg.cost)} if cfg.model.logistic_cost_weighted else None
+    classifier = LogisticRegression(C=cfg.model.logistic_c[0], class_weight=weights, max_iter=5000)
+    return Pipeline([("encode", encode), ("model", classifier)])
+
+
+def boosting_pipeline(cfg: Config) -> Pipeline:
     booster = HistGradientBoostingClassifier(
-        learning_rate=cfg.boosting_learning_rate[0],
-        max_depth=cfg.boosting_max_depth[0],
-        max_iter=cfg.boosting_max_iter,
-        max_features=cfg.boosting_max_features,
-        min_samples_leaf=cfg.boosting_min_samples_leaf,
-        categorical_features="from_dtype",
-        random_state=seed,
+        learning_rate=cfg.model.boosting_learning_rate[0],
+        max_depth=cfg.model.boosting_max_depth,
+        max_iter=cfg.model.boosting_max_iter,
+        max_features=cfg.model.boosting_max_features,
+        min_samples_leaf=cfg.model.boosting_min_samples_leaf,
+        categorical_features="from_dtype",  # splits on the category columns directly
+        random_state=cfg.seed,
     )
     return Pipeline([("model", booster)])
 
 
 def search_space(cfg: ModelConfig) -> list[dict]:
     """The hyperparameter candidates that cross-validation chooses from."""
+    c, rate = list(cfg.logistic_c), list(cfg.boosting_learning_rate)
     if cfg.kind == "logistic":
-        return list(ParameterGrid({"model__C": list(cfg.logistic_c)}))
-    return list(ParameterGrid({
-        "model__learning_rate": list(cfg.boosting_learning_rate),
-        "model__max_depth": list(cfg.boosting_max_depth),
-    }))
+        return list(ParameterGrid({"model__C": c}))
+    if cfg.kind == "boosting":
+        return list(ParameterGrid({"model__learning_rate": rate}))
+    return list(ParameterGrid({"model__logistic__model__C": c, "model__boosting__model__learning_rate": rate}))
+
+
+def fit_model(cfg: Config, X: pd.DataFrame, y: np.ndarray, params: dict) -> Pipeline:
+    """Build, set the chosen hyperparameters, fit; outputs are probabilities of default.
+
+    Cost-weighted logistic regression: weighting defaulters by w = bad_as_good / good_as_bad
+    makes the fit care most about the costly mistakes, but multiplies the odds it predicts by w
+    (logit p_weighted = logit p + log w). Subtracting log w from the intercept undoes that,
+    so predict_proba is again P(default).
+    """
+    model = build_model(cfg, X).set_params(**params).fit(X, y)
+    final = model.named_steps["model"]
+    fitted = (
+        [member.named_steps["model"] for member in final.estimators_]
+        if isinstance(final, VotingClassifier)
+        else [final]
+    )
+    for classifier in fitted:
+        if isinstance(classifier, LogisticRegression) and classifier.class_weight:
+            classifier.intercept_ -= np.log(classifier.class_weight[1] / classifier.class_weight[0])
+    return model
+
+
+def cost_ratio(cost: CostConfig) -> float:
+    return cost.bad_as_good / cost.good_as_bad
 
 
 # ----- the business decision ---------------------------------------------------------------
+
 
 def expected_cost(y: np.ndarray, p_default: np.ndarray, threshold: float, cost: CostConfig) -> float:
     """Average cost per applicant when we reject everyone with P(default) >= threshold.
@@ -99,9 +144,13 @@ def choose_threshold(y: np.ndarray, p_default: np.ndarray, cost: CostConfig) -> 
 
 # ----- explanations --------------------------------------------------------------------------
 
+
 def reference_applicant(X: pd.DataFrame) -> pd.DataFrame:
     """A typical applicant: the median of each number, the most common value of each category."""
-    row = {c: (X[c].mode().iloc[0] if isinstance(X[c].dtype, pd.CategoricalDtype) else int(X[c].median())) for c in X.columns}
+    row = {
+        c: (X[c].mode().iloc[0] if isinstance(X[c].dtype, pd.CategoricalDtype) else int(X[c].median()))
+        for c in X.columns
+    }
     return pd.DataFrame([row]).astype(X.dtypes.to_dict())
 
 
@@ -126,6 +175,6 @@ def global_importance(model: Pipeline, X: pd.DataFrame, y: np.ndarray, seed: int
     Boosting: permutation importance, the drop in ROC AUC when a column is shuffled."""
     if isinstance(model.named_steps["model"], LogisticRegression):
         names = model.named_steps["encode"].get_feature_names_out()
-        return dict(zip(names, model.named_steps["model"].coef_[0].round(6).tolist()))
+        return dict(zip(names, model.named_steps["model"].coef_[0].round(6).tolist(), strict=True))
     result = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=10, random_state=seed)
-    return dict(zip(X.columns, result.importances_mean.round(6).tolist()))
+    return dict(zip(X.columns, result.importances_mean.round(6).tolist(), strict=True))

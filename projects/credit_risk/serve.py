@@ -12,7 +12,7 @@ score most. `POST /predict/batch` scores up to 1000 applicants at once.
 
 import json
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +33,8 @@ EXAMPLE = json.loads((Path(__file__).parent / "example.json").read_text())  # th
 Choice = {column: Literal[tuple(values.values())] for column, values in data.CATEGORIES.items()}
 
 
-def whole_number(column: str, description: str):  # noqa: ANN201 (a pydantic Field)
+def whole_number(column: str, description: str) -> Any:
+    """A pydantic Field for an integer attribute, limited to its valid range."""
     low, high = data.NUMERIC_RANGES[column]
     return Field(ge=low, le=high, strict=True, description=f"{description} ({low} to {high})")
 
@@ -109,13 +110,19 @@ class CreditPredictor:
             top = None
             if effects is not None:
                 row = effects.iloc[i]
-                top = [Contribution(feature=f, value=X[f].iloc[i], effect=round(float(row[f]), 4))
-                       for f in row.abs().sort_values(ascending=False).index[:TOP_FEATURES]]
-            predictions.append(Prediction(
-                probability_of_default=round(float(p_default), 4),
-                decision="reject" if p_default >= self.threshold else "approve",
-                threshold=self.threshold, model_version=self.run_id, top_features=top,
-            ))
+                top = [
+                    Contribution(feature=f, value=X[f].iloc[i], effect=round(float(row[f]), 4))
+                    for f in row.abs().sort_values(ascending=False).index[:TOP_FEATURES]
+                ]
+            predictions.append(
+                Prediction(
+                    probability_of_default=round(float(p_default), 4),
+                    decision="reject" if p_default >= self.threshold else "approve",
+                    threshold=self.threshold,
+                    model_version=self.run_id,
+                    top_features=top,
+                )
+            )
         return predictions
 
 
@@ -137,5 +144,11 @@ def predict_batch(batch: BatchRequest, predictor: PredictorDep, explain: bool = 
 
 def create_app(run_id: str | None = None) -> FastAPI:
     """The app for `uvicorn --factory projects.credit_risk.serve:create_app` (newest run by default)."""
-    return serving.create_app(project=PROJECT, router=router, load_predictor=CreditPredictor,
-                              input_model=Applicant, run_id=run_id, description=__doc__)
+    return serving.create_app(
+        project=PROJECT,
+        router=router,
+        load_predictor=CreditPredictor,
+        input_model=Applicant,
+        run_id=run_id,
+        description=__doc__,
+    )

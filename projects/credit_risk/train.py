@@ -1,13 +1,16 @@
 """Train the credit-risk model on the German Credit data and save a run.
 
     $ make train PROJECT=credit_risk
-    $ python -m projects.credit_risk.train --set model.kind=logistic
+    $ python -m projects.credit_risk.train --set model.kind=boosting
     $ python -m projects.credit_risk.train --dry-run        # a few seconds, on a tiny subset
 
-Steps: load and split the data -> choose hyperparameters by stratified k-fold
-cross-validation on the training part -> fit -> choose the decision threshold that
-minimises the expected cost on the validation part -> save the run. The test part is
-not touched here: evaluate.py measures on it.
+Steps:
+1. split off 20% of the applicants as the test set: only evaluate.py looks at it;
+2. stratified k-fold cross-validation on the other 80%, the development set: each applicant
+   is validation data exactly once. The out-of-fold predictions choose the hyperparameters
+   (best ROC AUC) and then the decision threshold (lowest expected cost);
+3. refit the chosen model on all development applicants;
+4. save the run.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
@@ -30,15 +32,18 @@ from mlstarter.seeding import seed_everything
 
 from . import data
 from .config import Config
-from .model import bayes_threshold, build_model, choose_threshold, expected_cost, reference_applicant, search_space
+from .model import bayes_threshold, choose_threshold, expected_cost, fit_model, reference_applicant, search_space
 
 PROJECT = project_name(__package__)  # the folder name, so a copied project names its own runs
 
-# --dry-run: the same code path, on 120 applicants, with one candidate and tiny models.
+# --dry-run: the same code path on 120 applicants, with one candidate and tiny models.
 DRY_RUN_ROWS = 120
 DRY_RUN_OVERRIDES = [
-    "model.cv_folds=2", "model.logistic_c=0.1",
-    "model.boosting_learning_rate=0.1", "model.boosting_max_depth=2", "model.boosting_max_iter=20",
+    "model.cv_folds=2",
+    "model.logistic_c=0.1",
+    "model.boosting_learning_rate=0.1",
+    "model.boosting_max_depth=2",
+    "model.boosting_max_iter=20",
 ]
 
 
@@ -46,39 +51,40 @@ DRY_RUN_OVERRIDES = [
 class FitResult:
     model: Any  # the fitted scikit-learn pipeline
     params: dict[str, Any]  # the hyperparameters cross-validation chose
-    cv_auc_mean: float
-    cv_auc_std: float
+    fold_aucs: list[float]  # ROC AUC on each validation fold, for the chosen hyperparameters
+    oof: np.ndarray  # out-of-fold P(default) of every development applicant
     threshold: float  # reject when P(default) >= threshold
     reference: pd.DataFrame  # the typical applicant that explanations compare against
 
 
-def cross_validate(cfg: Config, X: pd.DataFrame, y: np.ndarray, progress: bool = True) -> tuple[dict, float, float]:
-    """Stratified k-fold ROC AUC of every candidate in the search space; returns the best."""
+def cross_validate(
+    cfg: Config, X: pd.DataFrame, y: np.ndarray, progress: bool = True
+) -> tuple[dict, np.ndarray, list[float]]:
+    """Stratified k-fold CV of every candidate; returns the best one's params, out-of-fold predictions and fold AUCs."""
     folds = list(StratifiedKFold(cfg.model.cv_folds, shuffle=True, random_state=cfg.seed).split(X, y))
     candidates = search_space(cfg.model)
-    base = build_model(cfg.model, X, cfg.seed)
-    scores = []
+    best: tuple[dict, np.ndarray, list[float]] | None = None
     with tqdm(total=len(candidates) * len(folds), desc="cross-validation", unit="fit", disable=not progress) as bar:
         for params in candidates:
-            aucs = []
-            for fit_idx, score_idx in folds:
-                model = clone(base).set_params(**params).fit(X.iloc[fit_idx], y[fit_idx])
-                aucs.append(roc_auc_score(y[score_idx], model.predict_proba(X.iloc[score_idx])[:, 1]))
+            oof, aucs = np.zeros(len(y)), []
+            for fit_idx, val_idx in folds:
+                model = fit_model(cfg, X.iloc[fit_idx], y[fit_idx], params)
+                oof[val_idx] = model.predict_proba(X.iloc[val_idx])[:, 1]
+                aucs.append(float(roc_auc_score(y[val_idx], oof[val_idx])))
                 bar.update()
-            scores.append((float(np.mean(aucs)), float(np.std(aucs)), params))
-            bar.set_postfix(best_auc=f"{max(s[0] for s in scores):.3f}")
-    mean, std, params = max(scores, key=lambda s: s[0])
-    return params, mean, std
+            if best is None or np.mean(aucs) > np.mean(best[2]):
+                best = (params, oof, aucs)
+            bar.set_postfix(best_auc=f"{np.mean(best[2]):.3f}")
+    return best
 
 
-def fit(cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True) -> FitResult:
-    """Choose hyperparameters by CV on `train`, fit on `train`, choose the threshold on `val`."""
-    X_train, y_train = data.features(train, cfg.data.drop_features), train[data.TARGET].to_numpy()
-    X_val, y_val = data.features(val, cfg.data.drop_features), val[data.TARGET].to_numpy()
-    params, cv_mean, cv_std = cross_validate(cfg, X_train, y_train, progress)
-    model = build_model(cfg.model, X_train, cfg.seed).set_params(**params).fit(X_train, y_train)
-    threshold = choose_threshold(y_val, model.predict_proba(X_val)[:, 1], cfg.cost)
-    return FitResult(model, params, cv_mean, cv_std, threshold, reference_applicant(X_train))
+def fit(cfg: Config, develop: pd.DataFrame, progress: bool = True) -> FitResult:
+    """Choose hyperparameters and threshold by cross-validation, then refit on all of `develop`."""
+    X, y = data.features(develop, cfg.data.drop_features), develop[data.TARGET].to_numpy()
+    params, oof, fold_aucs = cross_validate(cfg, X, y, progress)
+    threshold = choose_threshold(y, oof, cfg.cost)  # on validation predictions only: each is out-of-fold
+    model = fit_model(cfg, X, y, params)
+    return FitResult(model, params, fold_aucs, oof, threshold, reference_applicant(X))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,35 +94,38 @@ def main(argv: list[str] | None = None) -> int:
         cfg = cli.apply_overrides(cfg, DRY_RUN_OVERRIDES)
     seed_everything(cfg.seed)
 
-    # 1. Data: the same seed always gives the same split, so evaluate.py finds the same test part.
+    # 1. Data: the same seed always gives the same split, so evaluate.py finds the same test set.
     frame, files = data.load(cfg.data)
-    train, val, test = data.split(frame, cfg.data, cfg.seed)
+    develop, test = data.split(frame, cfg.data, cfg.seed)
     if args.dry_run:
-        train = train.groupby(data.TARGET, group_keys=False).sample(frac=DRY_RUN_ROWS / len(train), random_state=cfg.seed)
+        develop = develop.groupby(data.TARGET, group_keys=False).sample(
+            frac=DRY_RUN_ROWS / len(develop), random_state=cfg.seed
+        )
 
     print("***** Training credit risk *****")
-    print(f"  applicants: {len(train)} train / {len(val)} validation / {len(test)} test (held out), "
-          f"{frame[data.TARGET].mean():.0%} defaulted")
-    print(f"  model: {cfg.model.kind}, {len(search_space(cfg.model))} candidate(s) x {cfg.model.cv_folds}-fold CV, seed {cfg.seed}")
+    print(
+        f"  applicants: {len(develop)} for development ({cfg.model.cv_folds}-fold CV), {len(test)} held out for the test; "
+        f"{frame[data.TARGET].mean():.0%} defaulted"
+    )
+    print(f"  model: {cfg.model.kind}, {len(search_space(cfg.model))} candidate(s), seed {cfg.seed}")
     print(f"  cost: approving a defaulter {cfg.cost.bad_as_good:g}, rejecting a good payer {cfg.cost.good_as_bad:g}")
 
-    # 2. Fit: CV picks the hyperparameters, the validation part picks the threshold.
-    result = fit(cfg, train, val)
-    X_val, y_val = data.features(val, cfg.data.drop_features), val[data.TARGET].to_numpy()
-    p_val = result.model.predict_proba(X_val)[:, 1]
+    # 2. Fit: cross-validation picks the hyperparameters and the threshold, then a refit on all development data.
+    result = fit(cfg, develop)
+    y = develop[data.TARGET].to_numpy()
     metrics = {
-        "cv_roc_auc_mean": result.cv_auc_mean,
-        "cv_roc_auc_std": result.cv_auc_std,
-        **prefixed(binary_metrics(y_val, p_val, result.threshold), "val"),
-        "val_cost": expected_cost(y_val, p_val, result.threshold, cfg.cost),
-        "val_cost_reject_all": expected_cost(y_val, p_val, 0.0, cfg.cost),
-        "val_cost_approve_all": expected_cost(y_val, p_val, 1.01, cfg.cost),
+        "cv_roc_auc_mean": float(np.mean(result.fold_aucs)),
+        "cv_roc_auc_std": float(np.std(result.fold_aucs)),
+        **prefixed(binary_metrics(y, result.oof, result.threshold), "val"),  # out-of-fold predictions
+        "val_cost": expected_cost(y, result.oof, result.threshold, cfg.cost),
+        "val_cost_reject_all": expected_cost(y, result.oof, 0.0, cfg.cost),
+        "val_cost_approve_all": expected_cost(y, result.oof, 1.01, cfg.cost),
     }
     decision = {
         "threshold": result.threshold,
         "bayes_threshold": bayes_threshold(cfg.cost),
         "params": result.params,
-        "features": list(data.features(val, cfg.data.drop_features).columns),
+        "features": list(result.reference.columns),
         "reference_applicant": result.reference.iloc[0].to_dict(),
     }
 
@@ -125,15 +134,19 @@ def main(argv: list[str] | None = None) -> int:
         persistence.save_sklearn(result.model, run_dir / "model.skops")
         runs.write_json(run_dir / "decision.json", decision)
         runs.write_json(run_dir / "metrics.json", metrics)
-        runs.write_json(run_dir / "environment.json", runs.environment(
-            seed=cfg.seed, dataset_checksums=datasets.checksums(files), dry_run=args.dry_run))
+        runs.write_json(
+            run_dir / "environment.json",
+            runs.environment(seed=cfg.seed, dataset_checksums=datasets.checksums(files), dry_run=args.dry_run),
+        )
         runs.write_json(run_dir / "config.json", cli.to_dict(cfg))
     run_path = run_dir.with_name(run_dir.name.removeprefix(runs.INCOMPLETE_PREFIX))
 
     print(f"\nRun saved to {run_path}")
-    print(f"Validation ROC AUC {metrics['val_roc_auc']:.3f} (5-fold CV on train {result.cv_auc_mean:.3f} ± {result.cv_auc_std:.3f}; "
-          f"chance 0.500). Cost per applicant {metrics['val_cost']:.3f} at threshold {result.threshold:.2f} "
-          f"(reject everyone {metrics['val_cost_reject_all']:.3f}, approve everyone {metrics['val_cost_approve_all']:.3f}).")
+    print(
+        f"Cross-validated ROC AUC {metrics['cv_roc_auc_mean']:.3f} ± {metrics['cv_roc_auc_std']:.3f} (chance 0.500). "
+        f"Cost per applicant {metrics['val_cost']:.3f} at threshold {result.threshold:.2f} "
+        f"(reject everyone {metrics['val_cost_reject_all']:.3f}, approve everyone {metrics['val_cost_approve_all']:.3f})."
+    )
     print(f"Next: make evaluate PROJECT={PROJECT}")
     return 0
 

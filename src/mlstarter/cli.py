@@ -23,7 +23,9 @@ from . import datasets, paths, runs
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="mlstarter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="mlstarter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in [
         ("train", "train a project (extra arguments go to its train.py: --set, --data, --dry-run)"),
@@ -100,7 +102,9 @@ def new_project(name: str, source: str) -> int:
     if target.exists():
         raise ProjectError(f"{target} already exists: pick another name or remove it first.")
     shutil.copytree(paths.projects_dir() / source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    print(f"Created {target} from {source}. Next:\n  make train PROJECT={name}\n  make evaluate PROJECT={name}\n  make serve PROJECT={name}")
+    print(
+        f"Created {target} from {source}. Next:\n  make train PROJECT={name}\n  make evaluate PROJECT={name}\n  make serve PROJECT={name}"
+    )
     return 0
 
 
@@ -112,11 +116,13 @@ def list_projects() -> int:
             rows.append((name, "-", "-"))
             continue
         found = datasets.status(dataset)
-        offline = "yes" if all(found.values()) else f"no: {', '.join(f for f, p in found.items() if p is None)} to download"
+        offline = (
+            "yes" if all(found.values()) else f"no: {', '.join(f for f, p in found.items() if p is None)} to download"
+        )
         rows.append((name, dataset.name, offline))
     width = [max(len(r[i]) for r in [("project", "dataset", "offline"), *rows]) for i in range(3)]
     for row in [("project", "dataset", "offline"), *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, width)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, width, strict=True)).rstrip())
     return 0
 
 

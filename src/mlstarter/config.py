@@ -25,15 +25,22 @@ def train_parser(description: str | None) -> argparse.ArgumentParser:
     """The arguments every `train.py` takes: `--set`, `--data` and `--dry-run`."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="Override one config value, e.g. --set model.kind=boosting. Repeat for several.",
     )
     parser.add_argument(
-        "--data", default=None, metavar="PATH",
+        "--data",
+        default=None,
+        metavar="PATH",
         help="Train on your own file in the dataset's format instead of the canonical dataset.",
     )
     parser.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help="Train on a tiny subset for a few seconds, to check that everything runs.",
     )
     return parser
@@ -42,7 +49,9 @@ def train_parser(description: str | None) -> argparse.ArgumentParser:
 def run_parser(description: str | None) -> argparse.ArgumentParser:
     """The arguments every `evaluate.py` takes: which run to load."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", default=None, metavar="RUN_ID", help="The run to use (default: the newest complete run).")
+    parser.add_argument(
+        "--run", default=None, metavar="RUN_ID", help="The run to use (default: the newest complete run)."
+    )
     return parser
 
 

@@ -79,8 +79,17 @@ def bars(names: Sequence[str], values: Sequence[float], path: Path, title: str, 
     return save(fig, path)
 
 
-def curve(x: np.ndarray, y: np.ndarray, path: Path, *, title: str, xlabel: str, ylabel: str,
-          mark_x: float | None = None, mark_label: str = "") -> Path:
+def curve(
+    x: np.ndarray,
+    y: np.ndarray,
+    path: Path,
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    mark_x: float | None = None,
+    mark_label: str = "",
+) -> Path:
     """A single line, with an optional vertical marker (e.g. the chosen threshold)."""
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()

@@ -93,7 +93,9 @@ def latest_run(project: str, run_id: str | None = None) -> Run:
             if run.run_id == run_id:
                 return run
         known = ", ".join(r.run_id for r in runs) or "none yet"
-        raise RunNotFoundError(f"No complete run {run_id!r} for {project} in {project_runs_dir(project)}. Runs: {known}")
+        raise RunNotFoundError(
+            f"No complete run {run_id!r} for {project} in {project_runs_dir(project)}. Runs: {known}"
+        )
     if not runs:
         raise RunNotFoundError(
             f"No trained run of {project} in {project_runs_dir(project)}. "

@@ -1,0 +1,242 @@
+"""Benchmark the credit-risk project: quality by repeated cross-validation, speed, serving latency.
+
+    $ make bench PROJECT=credit_risk
+    $ python -m projects.credit_risk.bench
+
+A single 200-applicant test split moves ROC AUC by 0.05 or more, so quality is measured
+the way the published results were:
+- ROC AUC by 5 x 5-fold stratified cross-validation: in each fold, the training part
+  chooses hyperparameters by inner CV exactly as train.py does, then the model is scored
+  on the held-out fold;
+- the expected cost per applicant by 10-fold CV (the StatLog protocol): in each fold,
+  train.py's whole procedure (CV, fit, threshold on a validation part) on the training
+  folds, cost on the held-out fold.
+Speed is the wall time and peak memory of `train` and `evaluate` run as a user runs them;
+serving is a load test of a real uvicorn server on 127.0.0.1 from this (second) process.
+Results go to bench/results/credit_risk.{json,md} and into this project's README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from unittest import mock
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold, train_test_split
+from tqdm import tqdm
+
+from mlstarter import bench, config, runs
+from mlstarter.model_card import table
+from mlstarter.paths import project_name
+
+from . import data
+from .config import Config
+from .model import bayes_threshold, choose_threshold, expected_cost, fit_model
+from .serve import EXAMPLE
+from .train import cross_validate, fit
+
+PROJECT = project_name(__package__)
+KINDS = ("logistic", "boosting", "blend")
+# Published results on this dataset (5-fold CV ROC AUC; StatLog 10-fold average cost).
+PUBLISHED_AUC = {"logistic regression": 0.780, "random forest": 0.791, "boosting": 0.799}
+PUBLISHED_COST = {"LDA (best in StatLog)": 0.535, "logistic (StatLog)": 0.538, "reject everyone": 0.700}
+
+
+def cv_auc(cfg: Config, frame, repeats: int, folds: int) -> list[float]:
+    """ROC AUC on each held-out fold of repeated stratified k-fold CV (hyperparameters chosen inside)."""
+    X, y = data.features(frame, cfg.data.drop_features), frame[data.TARGET].to_numpy()
+    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=cfg.seed)
+    aucs = []
+    for fit_idx, test_idx in tqdm(
+        list(splitter.split(X, y)), desc=f"{cfg.model.kind}: {repeats}x{folds}-fold AUC", unit="fold"
+    ):
+        params, _, _ = cross_validate(cfg, X.iloc[fit_idx], y[fit_idx], progress=False)
+        model = fit_model(cfg, X.iloc[fit_idx], y[fit_idx], params)
+        aucs.append(float(roc_auc_score(y[test_idx], model.predict_proba(X.iloc[test_idx])[:, 1])))
+    return aucs
+
+
+def cv_cost(cfg: Config, frame, folds: int, threshold_from: str = "cv") -> tuple[list[float], list[float]]:
+    """Expected cost per applicant on each held-out fold, and the threshold used in each.
+
+    threshold_from="cv": train.py's procedure (out-of-fold predictions choose it);
+    "split": a single 25% validation split chooses it instead (the model is still refit on all);
+    "bayes": the theoretical good_as_bad / (good_as_bad + bad_as_good), no data needed.
+    """
+    y = frame[data.TARGET].to_numpy()
+    costs, thresholds = [], []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cfg.seed)
+    for fit_idx, test_idx in tqdm(
+        list(splitter.split(frame, y)), desc=f"{cfg.model.kind}: {folds}-fold cost ({threshold_from})", unit="fold"
+    ):
+        develop, test = frame.iloc[fit_idx], frame.iloc[test_idx]
+        result = fit(cfg, develop, progress=False)
+        threshold = result.threshold
+        if threshold_from == "split":
+            train, val = train_test_split(develop, test_size=0.25, stratify=develop[data.TARGET], random_state=cfg.seed)
+            model = fit_model(
+                cfg, data.features(train, cfg.data.drop_features), train[data.TARGET].to_numpy(), result.params
+            )
+            p_val = model.predict_proba(data.features(val, cfg.data.drop_features))[:, 1]
+            threshold = choose_threshold(val[data.TARGET].to_numpy(), p_val, cfg.cost)
+        elif threshold_from == "bayes":
+            threshold = bayes_threshold(cfg.cost)
+        p = result.model.predict_proba(data.features(test, cfg.data.drop_features))[:, 1]
+        costs.append(expected_cost(test[data.TARGET].to_numpy(), p, threshold, cfg.cost))
+        thresholds.append(threshold)
+    return costs, thresholds
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"mean": round(float(np.mean(values)), 4), "sd": round(float(np.std(values)), 4), "n": len(values)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=5, help="Repeats of 5-fold CV for ROC AUC (default 5).")
+    parser.add_argument("--requests", type=int, default=1000, help="Requests per serving scenario (default 1000).")
+    args = parser.parse_args(argv)
+    frame, _ = data.load(Config().data)
+    results: dict = {
+        "project": PROJECT,
+        "machine": bench.machine(),
+        "quality": {},
+        "ablations": {},
+        "speed": {},
+        "serving": {},
+    }
+
+    # 1. Quality of both model kinds, with the project's defaults.
+    for kind in KINDS:
+        cfg = config.apply_overrides(Config(), [f"model.kind={kind}"])
+        costs, thresholds = cv_cost(cfg, frame, 10)
+        results["quality"][kind] = {
+            "roc_auc": summary(cv_auc(cfg, frame, args.repeats, 5)),
+            "cost": summary(costs),
+            "threshold": summary(thresholds),
+        }
+
+    # 2. Ablations of the logistic model's cost: what each design choice is worth.
+    logistic = config.apply_overrides(Config(), ["model.kind=logistic"])
+    variants = {
+        "threshold from a single 25% validation split": (logistic, "split"),
+        "Bayes threshold 1/6, no tuning": (logistic, "bayes"),
+        "without cost weighting": (config.apply_overrides(logistic, ["model.logistic_cost_weighted=false"]), "cv"),
+    }
+    for name, (cfg, threshold_from) in variants.items():
+        costs, thresholds = cv_cost(cfg, frame, 10, threshold_from)
+        results["ablations"][name] = {"cost": summary(costs), "threshold": summary(thresholds)}
+
+    # 3. Speed: train + evaluate with the defaults, as `make train` / `make evaluate` run them.
+    with tempfile.TemporaryDirectory() as runs_dir, mock.patch.dict(os.environ, {"MLSTARTER_RUNS_DIR": runs_dir}):
+        for step in ("train", "evaluate"):
+            results["speed"][step] = bench.timed_subprocess([sys.executable, "-m", f"projects.{PROJECT}.{step}"])
+        run_id = runs.latest_run(PROJECT).run_id
+
+        # 4. Serving: a real server in a subprocess, load from this process.
+        with bench.serve_in_subprocess(PROJECT, run_id) as url:
+            batch = {"applicants": [EXAMPLE] * 100}
+            scenarios = {
+                "single, 1 client": (f"{url}/predict", EXAMPLE, 1, args.requests),
+                "single, 8 clients": (f"{url}/predict", EXAMPLE, 8, args.requests),
+                "single with explanation, 1 client": (f"{url}/predict?explain=true", EXAMPLE, 1, args.requests // 2),
+                "batch of 100, 1 client": (f"{url}/predict/batch", batch, 1, args.requests // 10),
+            }
+            for name, (endpoint, body, concurrency, n) in scenarios.items():
+                results["serving"][name] = bench.load_test(endpoint, body, concurrency=concurrency, requests=n)
+
+    best = max(results["quality"], key=lambda kind: results["quality"][kind]["roc_auc"]["mean"])
+    cheapest = min(results["quality"], key=lambda kind: results["quality"][kind]["cost"]["mean"])
+    results["summary"] = {
+        "project": f"[{PROJECT}](projects/{PROJECT}/README.md)",
+        "task": "loan default, tabular",
+        "dataset": "German Credit (UCI), 1000 rows",
+        "result (5-fold CV)": f"ROC AUC {results['quality'][best]['roc_auc']['mean']:.3f} ({best}); "
+        f"cost {results['quality'][cheapest]['cost']['mean']:.3f} ({cheapest})",
+        "published": "ROC AUC 0.780–0.799; cost 0.535",
+        "train + evaluate": f"{sum(v['seconds'] for v in results['speed'].values()):.0f} s",
+        "measured": results["machine"]["date"],
+    }
+    path = bench.write_results(PROJECT, results, render(results))
+    print(render(results))
+    print(f"\nResults written to {path} and projects/{PROJECT}/README.md")
+    return 0
+
+
+def render(results: dict) -> str:
+    q, m = results["quality"], results["machine"]
+    quality = table(
+        [
+            {
+                "model": f"**{kind}** (this project)",
+                "ROC AUC, 5-fold CV": f"{v['roc_auc']['mean']:.3f} ± {v['roc_auc']['sd']:.3f}",
+                "cost per applicant, 10-fold CV": f"{v['cost']['mean']:.3f} ± {v['cost']['sd']:.3f}",
+                "threshold": f"{v['threshold']['mean']:.2f} ± {v['threshold']['sd']:.2f}",
+            }
+            for kind, v in q.items()
+        ]
+        + [
+            {
+                "model": f"{name} (published)",
+                "ROC AUC, 5-fold CV": f"{auc:.3f}",
+                "cost per applicant, 10-fold CV": "",
+                "threshold": "",
+            }
+            for name, auc in PUBLISHED_AUC.items()
+        ]
+        + [
+            {
+                "model": f"{name} (published)",
+                "ROC AUC, 5-fold CV": "",
+                "cost per applicant, 10-fold CV": f"{cost:.3f}",
+                "threshold": "",
+            }
+            for name, cost in PUBLISHED_COST.items()
+        ]
+    )
+    ablations = table(
+        [
+            {
+                "logistic model, changed": name,
+                "cost per applicant, 10-fold CV": f"{v['cost']['mean']:.3f} ± {v['cost']['sd']:.3f}",
+                "threshold": f"{v['threshold']['mean']:.2f} ± {v['threshold']['sd']:.2f}",
+            }
+            for name, v in results["ablations"].items()
+        ]
+    )
+    speed = table(
+        [
+            {"step": step, "wall time (s)": f"{v['seconds']:.1f}", "peak memory (MiB)": v["peak_rss_mib"]}
+            for step, v in results["speed"].items()
+        ]
+    )
+    serving = table(
+        [
+            {
+                "scenario": name,
+                "requests/s": f"{v['requests_per_s']:.0f}",
+                "p50 (ms)": f"{v['p50_ms']:.1f}",
+                "p95 (ms)": f"{v['p95_ms']:.1f}",
+                "p99 (ms)": f"{v['p99_ms']:.1f}",
+                "errors": f"{v['errors']}/{v['requests']}",
+            }
+            for name, v in results["serving"].items()
+        ]
+    )
+    auc_folds = next(iter(q.values()))["roc_auc"]["n"]
+    return (
+        f"Measured by `make bench PROJECT={results['project']}` on {bench.machine_line(m)}.\n\n"
+        f"**Quality** (mean ± sd over {auc_folds} held-out folds for ROC AUC and 10 for cost; "
+        f"hyperparameters and threshold chosen inside each fold, as train.py does):\n\n{quality}\n\n"
+        f"**What each choice is worth** (the logistic model, 10-fold CV cost; lower is better):\n\n{ablations}\n\n"
+        f"**Speed** (default config, each step run as `python -m projects.{results['project']}.<step>`):\n\n{speed}\n\n"
+        f"**Serving** (uvicorn, 1 worker, on 127.0.0.1; load from a second process):\n\n{serving}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

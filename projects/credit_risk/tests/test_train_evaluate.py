@@ -1,0 +1,89 @@
+"""Train and evaluate end to end: what a run folder holds, reproducibility, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlstarter import runs
+from mlstarter.config import ConfigError
+
+from .. import data, evaluate, train
+from .conftest import PROJECT, train_run
+
+
+def test_dry_run_writes_a_complete_run(runs_dir: Path):
+    run = train_run("--dry-run")
+    assert {p.name for p in run.path.iterdir()} >= {
+        "config.json",
+        "metrics.json",
+        "environment.json",
+        "decision.json",
+        "model.skops",
+    }
+    env = run.read_json("environment.json")
+    assert env["dry_run"] is True and env["dataset_sha256"] == {"german.data": data.DATASET.files[0].sha256}
+    assert 0 < run.read_json("decision.json")["threshold"] < 1
+    assert run.metrics["val_cost_reject_all"] == pytest.approx(0.7)
+
+
+def test_evaluate_writes_metrics_plots_and_card(runs_dir: Path, capsys: pytest.CaptureFixture[str]):
+    run = train_run("--dry-run", "--set", "model.kind=logistic")
+    assert evaluate.main([]) == 0
+    metrics = run.metrics
+    assert {"val_roc_auc", "test_roc_auc", "test_pr_auc", "test_brier", "test_ks", "test_cost"} <= set(metrics)
+    assert {p.name for p in (run.path / "plots").iterdir()} == {
+        "roc.png",
+        "precision_recall.png",
+        "calibration.png",
+        "cost_vs_threshold.png",
+        "confusion_matrix.png",
+        "importance.png",
+    }
+    card = (run.path / "MODEL_CARD.md").read_text()
+    assert "## Fairness" in card and "By sex" in card and "By age group" in card
+    fairness = json.loads((run.path / "fairness.json").read_text())
+    assert set(fairness["sex"]["by_group"]) == {"female", "male"}
+    assert "Evaluation of credit_risk" in capsys.readouterr().out
+
+
+def test_same_seed_same_metrics(runs_dir: Path):
+    first = train_run("--dry-run", "--set", "model.kind=boosting").metrics
+    second = train_run("--dry-run", "--set", "model.kind=boosting").metrics
+    assert first == second
+    third = train_run("--dry-run", "--set", "model.kind=boosting", "--set", "seed=7").metrics
+    assert third != first
+
+
+def test_interrupted_training_leaves_the_last_good_run(runs_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    good = train_run("--dry-run")
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train.runs, "environment", crash)  # dies halfway through writing the run
+    with pytest.raises(KeyboardInterrupt):
+        train.main(["--dry-run"])
+    assert runs.latest_run(PROJECT).path == good.path
+    assert evaluate.main([]) == 0  # evaluate still finds the good run
+
+
+def test_unknown_config_key_is_an_error_listing_the_valid_ones(runs_dir: Path):
+    with pytest.raises(ConfigError, match="model.kind"):
+        train.main(["--set", "model.knd=logistic"])
+
+
+def test_train_on_your_own_csv(runs_dir: Path, frame, tmp_path: Path):
+    path = tmp_path / "my_loans.csv"
+    frame.sample(400, random_state=1).to_csv(path, index=False)
+    run = train_run("--dry-run", "--data", str(path))
+    assert run.config["data"]["path"] == str(path)
+    assert list(run.read_json("environment.json")["dataset_sha256"]) == ["my_loans.csv"]
+
+
+def test_dropping_sensitive_attributes(runs_dir: Path):
+    run = train_run("--dry-run", "--set", "data.drop_features=personal_status_sex,age")
+    assert "age" not in run.read_json("decision.json")["features"]
+    assert evaluate.main([]) == 0  # the fairness report still groups by sex and age
