@@ -9,25 +9,25 @@ from mlstarter import runs
 
 
 def write_run(project: str) -> Path:
-    with runs.new_run(project) as run_dir:
-        runs.write_json(run_dir / "config.json", {"seed": 1})
-        runs.write_json(run_dir / "metrics.json", {"val_auc": 0.8})
-    return run_dir.with_name(run_dir.name.removeprefix(runs.INCOMPLETE_PREFIX))
+    with runs.new_run(project) as run:
+        runs.write_json(run.dir / "config.json", {"seed": 1})
+        runs.write_json(run.dir / "metrics.json", {"val_auc": 0.8})
+    return run.path
 
 
 def test_a_run_appears_only_once_complete(tmp_root: Path):
-    with runs.new_run("demo") as run_dir:
-        assert run_dir.name.startswith(runs.INCOMPLETE_PREFIX)
-        runs.write_json(run_dir / "config.json", {"seed": 1})
+    with runs.new_run("demo") as new:
+        assert new.dir.name.startswith(runs.INCOMPLETE_PREFIX)
+        runs.write_json(new.dir / "config.json", {"seed": 1})
         assert runs.complete_runs("demo") == []
     [run] = runs.complete_runs("demo")
-    assert run.config == {"seed": 1} and run.path.parent == tmp_root / "runs" / "demo"
+    assert run.config == {"seed": 1} and run.path == new.path == tmp_root / "runs" / "demo" / new.run_id
 
 
 def test_an_interrupted_run_is_never_chosen(tmp_root: Path):
     good = write_run("demo")
-    with pytest.raises(KeyboardInterrupt), runs.new_run("demo") as run_dir:
-        runs.write_json(run_dir / "config.json", {"seed": 2})
+    with pytest.raises(KeyboardInterrupt), runs.new_run("demo") as run:
+        runs.write_json(run.dir / "config.json", {"seed": 2})
         raise KeyboardInterrupt
     assert runs.latest_run("demo").path == good
     assert any(p.name.startswith(runs.INCOMPLETE_PREFIX) for p in good.parent.iterdir())  # kept for inspection

@@ -39,9 +39,9 @@ def make_app(run_id: str | None = None):
 
 @pytest.fixture
 def client(tmp_root: Path):
-    with runs.new_run("demo") as run_dir:
-        runs.write_json(run_dir / "config.json", {"factor": 2})
-        runs.write_json(run_dir / "metrics.json", {"val_auc": 0.9})
+    with runs.new_run("demo") as run:
+        runs.write_json(run.dir / "config.json", {"factor": 2})
+        runs.write_json(run.dir / "metrics.json", {"val_auc": 0.9})
     with TestClient(make_app()) as c:
         yield c
 

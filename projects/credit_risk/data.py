@@ -133,6 +133,12 @@ FEATURES = [
 ]
 CATEGORICAL = [f for f in FEATURES if f in CATEGORIES]
 NUMERIC = [f for f in FEATURES if f in NUMERIC_RANGES]
+# Every category column lists all its possible values, seen in the data or not (nobody asked for a vacation loan).
+COLUMN_DTYPES = {
+    **{column: pd.CategoricalDtype(list(values.values())) for column, values in CATEGORIES.items()},
+    **{column: "int64" for column in NUMERIC},
+    TARGET: "int64",
+}
 
 
 class DataError(ValueError):
@@ -236,12 +242,7 @@ def _finish(raw: pd.DataFrame, errors: list[str], path: Path, unit: str) -> pd.D
 def to_frame(records: pd.DataFrame | list[dict]) -> pd.DataFrame:
     """Type the columns the way the model expects: fixed category sets, integer numbers."""
     frame = pd.DataFrame(records).reset_index(drop=True)
-    for column in frame.columns:
-        if column in CATEGORIES:
-            frame[column] = pd.Categorical(frame[column], categories=list(CATEGORIES[column].values()))
-        elif column in NUMERIC_RANGES:
-            frame[column] = frame[column].astype("int64")
-    return frame
+    return frame.astype({c: COLUMN_DTYPES[c] for c in frame.columns if c in COLUMN_DTYPES})
 
 
 def split(frame: pd.DataFrame, cfg: DataConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

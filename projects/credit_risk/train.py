@@ -130,18 +130,17 @@ def main(argv: list[str] | None = None) -> int:
     }
 
     # 3. Save the run: it appears under runs/ only once every file is written.
-    with runs.new_run(PROJECT) as run_dir:
-        persistence.save_sklearn(result.model, run_dir / "model.skops")
-        runs.write_json(run_dir / "decision.json", decision)
-        runs.write_json(run_dir / "metrics.json", metrics)
+    with runs.new_run(PROJECT) as run:
+        persistence.save_sklearn(result.model, run.dir / "model.skops")
+        runs.write_json(run.dir / "decision.json", decision)
+        runs.write_json(run.dir / "metrics.json", metrics)
         runs.write_json(
-            run_dir / "environment.json",
+            run.dir / "environment.json",
             runs.environment(seed=cfg.seed, dataset_checksums=datasets.checksums(files), dry_run=args.dry_run),
         )
-        runs.write_json(run_dir / "config.json", cli.to_dict(cfg))
-    run_path = run_dir.with_name(run_dir.name.removeprefix(runs.INCOMPLETE_PREFIX))
+        runs.write_json(run.dir / "config.json", cli.to_dict(cfg))
 
-    print(f"\nRun saved to {run_path}")
+    print(f"\nRun saved to {run.path}")
     print(
         f"Cross-validated ROC AUC {metrics['cv_roc_auc_mean']:.3f} ± {metrics['cv_roc_auc_std']:.3f} (chance 0.500). "
         f"Cost per applicant {metrics['val_cost']:.3f} at threshold {result.threshold:.2f} "

@@ -1,9 +1,9 @@
 """Run folders: everything one training run produced, in `runs/<project>/<run_id>/`.
 
-    with runs.new_run("credit_risk") as run_dir:      # writes into runs/credit_risk/.incomplete-<id>/
-        save_model(model, run_dir / "model.skops")
-        runs.write_json(run_dir / "metrics.json", metrics)
-    # only now is the folder renamed to runs/credit_risk/<id>/
+    with runs.new_run("credit_risk") as run:           # run.dir is runs/credit_risk/.incomplete-<id>/
+        save_model(model, run.dir / "model.skops")
+        runs.write_json(run.dir / "metrics.json", metrics)
+    print(run.path)                                    # only now renamed to runs/credit_risk/<id>/
 
 A run becomes visible only once everything is written (write to a hidden folder, then
 rename), so a crash never leaves a half run that `evaluate` or `serve` would pick up.
@@ -57,19 +57,28 @@ def project_runs_dir(project: str) -> Path:
     return paths.runs_dir() / project
 
 
+@dataclass(frozen=True)
+class NewRun:
+    run_id: str
+    dir: Path  # write the run's files here: a hidden folder until the run is complete
+    path: Path  # where the run lives once complete
+
+
 @contextlib.contextmanager
-def new_run(project: str) -> Iterator[Path]:
+def new_run(project: str) -> Iterator[NewRun]:
     """Yield a hidden folder to write a run into; publish it under its run id on success."""
     run_id = _new_run_id(project)
     final = project_runs_dir(project) / run_id
-    work = final.with_name(INCOMPLETE_PREFIX + run_id)
-    work.mkdir(parents=True)
+    run = NewRun(run_id, final.with_name(INCOMPLETE_PREFIX + run_id), final)
+    run.dir.mkdir(parents=True)
     try:
-        yield work
+        yield run
     except BaseException:
-        print(f"Run interrupted: its partial files stay in {work} (evaluate and serve ignore them).", file=sys.stderr)
+        print(
+            f"Run interrupted: its partial files stay in {run.dir} (evaluate and serve ignore them).", file=sys.stderr
+        )
         raise
-    os.replace(work, final)
+    os.replace(run.dir, run.path)
 
 
 def complete_runs(project: str) -> list[Run]:
