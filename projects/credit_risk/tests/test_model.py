@@ -83,7 +83,7 @@ def test_no_checking_account_is_safer_than_an_overdrawn_one(kind, trained, split
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_longer_loans_are_riskier_on_average(kind, trained, splits):
-    # Default rate rises with duration: 20% for loans of a year or less, 50% beyond 3 years.
+    # Default rate rises with duration: 21% for loans of a year or less, 52% beyond 3 years.
     model, X = load_model(trained[kind]), data.features(splits[1])
     p_short = model.predict_proba(with_value(X, "duration_months", 6))[:, 1]
     p_long = model.predict_proba(with_value(X, "duration_months", 48))[:, 1]
