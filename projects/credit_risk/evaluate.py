@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         xlabel="Threshold on P(default)",
         ylabel="Cost",
         mark_x=threshold,
-        mark_label=f"chosen on validation: {threshold:.2f}",
+        mark_label=f"chosen by cross-validation: {threshold:.2f}",
     )
     confusion = np.array([[metrics["test_tn"], metrics["test_fp"]], [metrics["test_fn"], metrics["test_tp"]]])
     plots.confusion(

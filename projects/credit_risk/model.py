@@ -174,7 +174,11 @@ def global_importance(model: Pipeline, X: pd.DataFrame, y: np.ndarray, seed: int
     """Logistic: the coefficient of each one-hot column or standardised number (log-odds).
     Boosting: permutation importance, the drop in ROC AUC when a column is shuffled."""
     if isinstance(model.named_steps["model"], LogisticRegression):
-        names = model.named_steps["encode"].get_feature_names_out()
+        # one-hot columns are named "<attribute>_<category>": show them as "<attribute> = <category>"
+        names = [
+            next((f"{c} = {name[len(c) + 1 :]}" for c in X.columns if name.startswith(f"{c}_") and name != c), name)
+            for name in model.named_steps["encode"].get_feature_names_out()
+        ]
         return dict(zip(names, model.named_steps["model"].coef_[0].round(6).tolist(), strict=True))
     result = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=10, random_state=seed)
     return dict(zip(X.columns, result.importances_mean.round(6).tolist(), strict=True))
