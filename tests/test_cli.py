@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,16 @@ def test_serve_without_a_run_says_how_to_train(
     monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path))
     assert cli.main(["serve", "credit_risk"]) == 1
     assert "make train PROJECT=credit_risk" in capsys.readouterr().err
+
+
+def test_new_copies_a_project_and_renames_its_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "projects", root / "projects", ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    (root / "pyproject.toml").write_text("")
+    monkeypatch.setenv("MLSTARTER_ROOT", str(root))
+    assert cli.main(["new", "my_loans", "--from", "credit_risk"]) == 0
+    copy = root / "projects" / "my_loans"
+    assert {p.name for p in copy.iterdir()} == {p.name for p in (root / "projects" / "credit_risk").iterdir()}
+    assert "make train PROJECT=my_loans" in (copy / "train.py").read_text()
+    assert "credit_risk" not in (copy / "README.md").read_text()
+    assert "german_credit" in (copy / "data.py").read_text()  # the dataset keeps its name

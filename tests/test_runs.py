@@ -61,3 +61,11 @@ def test_environment_records_what_reproduces_a_run(tmp_root: Path):
     assert env["seed"] == 7 and env["dataset_sha256"] == {"a.data": "abc"}
     assert env["packages"]["scikit-learn"] and env["python"]
     assert set(env["git"]) == {"commit", "dirty"}
+
+
+def test_a_dry_run_as_the_newest_run_is_flagged(tmp_root: Path, capsys: pytest.CaptureFixture[str]):
+    with runs.new_run("demo") as run:
+        runs.write_json(run.dir / "config.json", {})
+        runs.write_json(run.dir / "environment.json", {"dry_run": True})
+    assert runs.latest_run("demo").dry_run
+    assert "is a --dry-run model" in capsys.readouterr().err

@@ -29,7 +29,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold, train_test_split
 from tqdm import tqdm
 
-from mlstarter import bench, config, runs
+from mlstarter import bench, runs
+from mlstarter.cli import run_script
+from mlstarter.config import apply_overrides
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
 
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. Quality of both model kinds, with the project's defaults.
     for kind in KINDS:
-        cfg = config.apply_overrides(Config(), [f"model.kind={kind}"])
+        cfg = apply_overrides(Config(), [f"model.kind={kind}"])
         costs, thresholds = cv_cost(cfg, frame, 10)
         results["quality"][kind] = {
             "roc_auc": summary(cv_auc(cfg, frame, args.repeats, 5)),
@@ -121,11 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     # 2. Ablations of the logistic model's cost: what each design choice is worth.
-    logistic = config.apply_overrides(Config(), ["model.kind=logistic"])
+    logistic = apply_overrides(Config(), ["model.kind=logistic"])
     variants = {
         "threshold from a single 25% validation split": (logistic, "split"),
         "Bayes threshold 1/6, no tuning": (logistic, "bayes"),
-        "without cost weighting": (config.apply_overrides(logistic, ["model.logistic_cost_weighted=false"]), "cv"),
+        "without cost weighting": (apply_overrides(logistic, ["model.logistic_cost_weighted=false"]), "cv"),
     }
     for name, (cfg, threshold_from) in variants.items():
         costs, thresholds = cv_cost(cfg, frame, 10, threshold_from)
@@ -239,4 +241,4 @@ def render(results: dict) -> str:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

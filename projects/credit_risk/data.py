@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from mlstarter.datasets import DataFile, Dataset, fetch
+from mlstarter.datasets import DataError, DataFile, Dataset, fetch
 
 from .config import DataConfig
 
@@ -139,10 +139,6 @@ COLUMN_DTYPES = {
     **{column: "int64" for column in NUMERIC},
     TARGET: "int64",
 }
-
-
-class DataError(ValueError):
-    """A data file that does not match the German Credit format; the message names row and column."""
 
 
 def load(cfg: DataConfig) -> tuple[pd.DataFrame, dict[str, Path]]:

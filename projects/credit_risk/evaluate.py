@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_rate
 
-from mlstarter import config as cli
 from mlstarter import datasets, model_card, persistence, plots, runs
+from mlstarter.cli import run_script
+from mlstarter.config import from_dict, run_parser
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 
@@ -63,9 +64,9 @@ def fairness_report(y: np.ndarray, reject: np.ndarray, groups: pd.DataFrame) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cli.run_parser(__doc__).parse_args(argv)
+    args = run_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
-    cfg = cli.from_dict(Config, run.config)
+    cfg = from_dict(Config, run.config)
     decision = run.read_json("decision.json")
     model = persistence.load_sklearn(run.path / "model.skops", TRUSTED_TYPES)
 
@@ -267,4 +268,4 @@ def render_card(
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

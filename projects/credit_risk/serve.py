@@ -1,6 +1,7 @@
 """Serve a trained credit-risk run over HTTP.
 
     $ make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000]
+    $ python -m projects.credit_risk.serve [--run <run id>] [--port 8000]
     $ curl -X POST localhost:8000/predict -d @projects/credit_risk/example.json
     $ curl -X POST 'localhost:8000/predict?explain=true' -d @projects/credit_risk/example.json
 
@@ -11,13 +12,14 @@ score most. `POST /predict/batch` scores up to 1000 applicants at once.
 """
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlstarter import persistence, serving
+from mlstarter import cli, persistence, serving
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
@@ -152,3 +154,7 @@ def create_app(run_id: str | None = None) -> FastAPI:
         run_id=run_id,
         description=__doc__,
     )
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli.main(["serve", PROJECT, *sys.argv[1:]]))

@@ -24,8 +24,9 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
-from mlstarter import config as cli
 from mlstarter import datasets, persistence, runs
+from mlstarter.cli import run_script
+from mlstarter.config import apply_overrides, from_args, to_dict, train_parser
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.seeding import seed_everything
@@ -88,10 +89,10 @@ def fit(cfg: Config, develop: pd.DataFrame, progress: bool = True) -> FitResult:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cli.train_parser(__doc__).parse_args(argv)
-    cfg = cli.from_args(Config, args)
+    args = train_parser(__doc__).parse_args(argv)
+    cfg = from_args(Config, args)
     if args.dry_run:
-        cfg = cli.apply_overrides(cfg, DRY_RUN_OVERRIDES)
+        cfg = apply_overrides(cfg, DRY_RUN_OVERRIDES)
     seed_everything(cfg.seed)
 
     # 1. Data: the same seed always gives the same split, so evaluate.py finds the same test set.
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             frac=DRY_RUN_ROWS / len(develop), random_state=cfg.seed
         )
 
-    print("***** Training credit risk *****")
+    print(f"***** Training {PROJECT} *****")
     print(
         f"  applicants: {len(develop)} for development ({cfg.model.cv_folds}-fold CV), {len(test)} held out for the test; "
         f"{frame[data.TARGET].mean():.0%} defaulted"
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             run.dir / "environment.json",
             runs.environment(seed=cfg.seed, dataset_checksums=datasets.checksums(files), dry_run=args.dry_run),
         )
-        runs.write_json(run.dir / "config.json", cli.to_dict(cfg))
+        runs.write_json(run.dir / "config.json", to_dict(cfg))
 
     print(f"\nRun saved to {run.path}")
     print(
@@ -151,4 +152,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import shutil
 import sys
+from collections.abc import Callable
 from types import ModuleType
 
-from . import datasets, paths, runs
+from . import datasets, paths, persistence, runs
+from .config import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,19 +62,43 @@ def main(argv: list[str] | None = None) -> int:
         if args.project is None or args.project.startswith("-"):
             parser.error(f"{args.command} needs a project: one of {', '.join(project_names())}")
         return _import(args.project, args.command).main(args.args) or 0
-    except (runs.RunNotFoundError, datasets.DatasetNotFoundError, datasets.ChecksumError, ProjectError) as error:
+    except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 
 
 class ProjectError(ValueError):
-    pass
+    """No such project, or a bad name for a new one."""
+
+
+# Errors that a user's input causes: printed as one clear line, without a traceback.
+USER_ERRORS = (
+    ConfigError,
+    ProjectError,
+    runs.RunNotFoundError,
+    datasets.DataError,
+    datasets.DatasetNotFoundError,
+    datasets.ChecksumError,
+    persistence.UntrustedModelError,
+)
+
+
+def run_script(main: Callable[[list[str] | None], int]) -> int:
+    """What a project script's `if __name__ == "__main__":` calls: its main, with clear errors."""
+    try:
+        return main(None) or 0
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 def project_names() -> list[str]:
     root = paths.projects_dir()
     if not root.is_dir():
-        return []
+        raise ProjectError(
+            f"No projects/ folder in {paths.repo_root()} or above: run mlstarter from the repository, "
+            f"or set MLSTARTER_ROOT to it."
+        )
     return sorted(p.name for p in root.iterdir() if (p / "__init__.py").is_file() and (p / "train.py").is_file())
 
 
@@ -102,6 +129,12 @@ def new_project(name: str, source: str) -> int:
     if target.exists():
         raise ProjectError(f"{target} already exists: pick another name or remove it first.")
     shutil.copytree(paths.projects_dir() / source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # The code finds its own name from its folder; only the docs and comments name the source project.
+    for path in [*target.rglob("*.py"), *target.rglob("*.md")]:
+        text = path.read_text()
+        renamed = re.sub(rf"\b{re.escape(source)}\b", name, text)
+        if renamed != text:
+            path.write_text(renamed)
     print(
         f"Created {target} from {source}. Next:\n  make train PROJECT={name}\n  make evaluate PROJECT={name}\n  make serve PROJECT={name}"
     )

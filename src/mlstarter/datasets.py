@@ -56,6 +56,10 @@ class ChecksumError(ValueError):
     """A file in a data directory is not the file the dataset declares."""
 
 
+class DataError(ValueError):
+    """A data file that does not match the format a project expects; the message names row and column."""
+
+
 def sha256sum(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -52,6 +52,12 @@ class Run:
     def metrics(self) -> dict[str, Any]:
         return self.read_json("metrics.json")
 
+    @property
+    def dry_run(self) -> bool:
+        """Whether the run was trained with --dry-run (a tiny subset: not a real model)."""
+        path = self.path / "environment.json"
+        return bool(path.is_file() and json.loads(path.read_text()).get("dry_run"))
+
 
 def project_runs_dir(project: str) -> Path:
     return paths.runs_dir() / project
@@ -109,6 +115,12 @@ def latest_run(project: str, run_id: str | None = None) -> Run:
         raise RunNotFoundError(
             f"No trained run of {project} in {project_runs_dir(project)}. "
             f"Train one first: make train PROJECT={project}  (or: mlstarter train {project})"
+        )
+    if runs[-1].dry_run:
+        print(
+            f"warning: the newest run of {project}, {runs[-1].run_id}, is a --dry-run model trained on a tiny subset. "
+            f"Train a real one with: make train PROJECT={project}",
+            file=sys.stderr,
         )
     return runs[-1]
 

@@ -46,7 +46,7 @@ def test_evaluate_writes_metrics_plots_and_card(runs_dir: Path, capsys: pytest.C
     assert "## Fairness" in card and "By sex" in card and "By age group" in card
     fairness = json.loads((run.path / "fairness.json").read_text())
     assert set(fairness["sex"]["by_group"]) == {"female", "male"}
-    assert "Evaluation of credit_risk" in capsys.readouterr().out
+    assert f"Evaluation of {PROJECT}" in capsys.readouterr().out
 
 
 def test_same_seed_same_metrics(runs_dir: Path):
