@@ -33,3 +33,20 @@ def test_calibration_error():
 
 def test_prefixed():
     assert prefixed({"roc_auc": 0.8}, "test") == {"test_roc_auc": 0.8}
+
+
+def test_plots_are_written_as_png(tmp_path):
+    from mlstarter import plots
+
+    y, p = np.array([0, 0, 1, 1, 0, 1]), np.array([0.1, 0.4, 0.35, 0.8, 0.2, 0.9])
+    paths = [
+        plots.roc(y, p, tmp_path / "roc.png"),
+        plots.precision_recall(y, p, tmp_path / "pr.png"),
+        plots.calibration(y, p, tmp_path / "cal.png", n_bins=2),
+        plots.confusion(np.array([[2, 1], [0, 3]]), ["no", "yes"], tmp_path / "cm.png"),
+        plots.bars(["a", "b"], [0.3, -0.1], tmp_path / "bars.png", title="t", xlabel="x"),
+        plots.curve(np.arange(3), np.arange(3), tmp_path / "c.png", title="t", xlabel="x", ylabel="y", mark_x=1),
+    ]
+    for path in paths:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)  # no temp files left

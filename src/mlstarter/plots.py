@@ -6,6 +6,7 @@ display or global backend is involved: this works on servers, in tests and in CI
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,9 +17,12 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 
 
 def save(fig: Figure, path: Path) -> Path:
+    """Save as PNG atomically: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=110, format="png")
+    os.replace(tmp, path)
     return path
 
 
@@ -96,6 +100,7 @@ def curve(
     ax.plot(x, y)
     if mark_x is not None:
         ax.axvline(mark_x, linestyle="--", color="tab:red", label=mark_label)
-        ax.legend()
+        if mark_label:
+            ax.legend()
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     return save(fig, path)
