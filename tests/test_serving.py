@@ -89,3 +89,10 @@ def test_predictor_input_errors_are_422(client: TestClient):
 def test_no_trained_run_refuses_to_start_and_names_the_command(tmp_root: Path):
     with pytest.raises(runs.RunNotFoundError, match="make train PROJECT=demo"), TestClient(make_app()):
         pass
+
+
+def test_docs_work_offline(client: TestClient):
+    page = client.get("/docs").text
+    assert "cdn." not in page  # no script or stylesheet from a CDN
+    [script] = [line.split('"')[1] for line in page.splitlines() if "<script src=" in line]
+    assert client.get(script).status_code == 200

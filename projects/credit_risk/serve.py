@@ -75,6 +75,20 @@ class Contribution(BaseModel):
 
 
 class Prediction(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "probability_of_default": 0.0526,
+                    "decision": "approve",
+                    "threshold": 0.19,
+                    "model_version": "20261126-134730",
+                    "top_features": None,
+                }
+            ]
+        }
+    )
+
     probability_of_default: float = Field(ge=0, le=1)
     decision: Literal["approve", "reject"]
     threshold: float = Field(description="Reject when the probability of default is at least this")

@@ -4,6 +4,7 @@ A project writes only its own endpoints (an `APIRouter` with Pydantic request an
 response models) and a function that loads its predictor from a run. `create_app` adds:
 
 - `GET /health` and `GET /metadata` (project, run id, metrics, input schema);
+- `/docs`, a form for every endpoint, that works offline;
 - loading the model once, at start-up, from the newest complete run (or a named one);
   with no trained run the app refuses to start and names the command that trains one;
 - 422 answers that name the offending field for any malformed request.
@@ -18,6 +19,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from threadpoolctl import threadpool_limits
 
@@ -62,7 +64,8 @@ def create_app(
         with threadpool_limits(limits=native_threads):
             yield
 
-    app = FastAPI(title=f"mlstarter · {project}", description=description, lifespan=lifespan)
+    # FastAPIOffline is FastAPI with the /docs page's scripts served from the package, not a CDN
+    app = FastAPIOffline(title=f"mlstarter · {project}", description=description, lifespan=lifespan)
     app.add_middleware(CurlFormAsJson)
 
     @app.get("/health", tags=["service"])
