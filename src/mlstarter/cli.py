@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return serve_project(args.project, args.run, args.host, args.port)
         if args.command == "bench" and args.project is None:
-            return max([_import(p, "bench").main([]) or 0 for p in project_names()], default=0)
+            benched = [p for p in project_names() if (paths.projects_dir() / p / "bench.py").is_file()]
+            return max([_import(p, "bench").main(args.args) or 0 for p in benched], default=0)
         if args.project is None or args.project.startswith("-"):
             parser.error(f"{args.command} needs a project: one of {', '.join(project_names())}")
         return _import(args.project, args.command).main(args.args) or 0

@@ -21,7 +21,6 @@ and `fetch(GERMAN_CREDIT)` returns the local path of each file, resolved in this
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,9 +137,7 @@ def _download(dataset: Dataset, file: DataFile, folder: Path, retries: int) -> P
         urls={file.name: file.url},
         retry_if_failed=retries,
     )
-    logging.getLogger("pooch").setLevel(logging.WARNING)
-    print(f"Downloading {dataset.name}/{file.name} from {file.url}")
-    return Path(fetcher.fetch(file.name, progressbar=True))
+    return Path(fetcher.fetch(file.name, progressbar=True))  # pooch logs each attempt to stderr
 
 
 def _describe(error: Exception) -> str:
