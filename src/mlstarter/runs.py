@@ -102,38 +102,36 @@ def complete_runs(project: str) -> list[Run]:
 
 def latest_run(project: str, run_id: str | None = None) -> Run:
     """The named run, or the newest complete one; a clear error if there is none."""
-    runs = complete_runs(project)
+    found = complete_runs(project)
     if run_id is not None:
-        for run in runs:
+        for run in found:
             if run.run_id == run_id:
                 return run
-        known = ", ".join(r.run_id for r in runs) or "none yet"
+        known = ", ".join(r.run_id for r in found) or "none yet"
         raise RunNotFoundError(
             f"No complete run {run_id!r} for {project} in {project_runs_dir(project)}. Runs: {known}"
         )
-    if not runs:
+    if not found:
         raise RunNotFoundError(
             f"No trained run of {project} in {project_runs_dir(project)}. "
             f"Train one first: make train PROJECT={project}  (or: mlstarter train {project})"
         )
-    if runs[-1].dry_run:
+    if found[-1].dry_run:
         print(
-            f"warning: the newest run of {project}, {runs[-1].run_id}, is a --dry-run model trained on a tiny subset. "
+            f"warning: the newest run of {project}, {found[-1].run_id}, is a --dry-run model trained on a tiny subset. "
             f"Train a real one with: make train PROJECT={project}",
             file=sys.stderr,
         )
-    return runs[-1]
+    return found[-1]
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically: a reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
-    os.replace(tmp, path)
+    """Write JSON atomically (numpy numbers and paths included)."""
+    write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write atomically: a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
