@@ -242,7 +242,7 @@ def render_card(
             f"defaulted → approved {metrics['test_fn']}, rejected {metrics['test_tp']}.\n\n"
             f"Cross-validation on the development set: ROC AUC {metrics['cv_roc_auc_mean']:.3f} ± {metrics['cv_roc_auc_std']:.3f} over folds, "
             f"cost {metrics['val_cost']:.3f} per applicant (out-of-fold predictions). "
-            f"With 200 test applicants, ROC AUC moves by about ±0.05 from one split to another: see `make bench` for repeated cross-validation.",
+            f"With 200 test applicants, ROC AUC moves by about ±0.03 from one split to another: see `make bench` for repeated cross-validation.",
             "Business decision": (
                 f"Cost matrix: approving a defaulter costs {cfg.cost.bad_as_good:g}, rejecting a good payer {cfg.cost.good_as_bad:g}. "
                 f"The threshold {decision['threshold']:.2f} minimised the expected cost on the out-of-fold (validation) predictions "
