@@ -9,12 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mlstarter.config import ConfigError
+
 
 @dataclass
 class DataConfig:
     path: str = ""  # your own file in the same format (--data); empty = the canonical German Credit file
     test_size: float = 0.2  # 200 applicants held out, touched only by evaluate.py
     drop_features: tuple[str, ...] = ()  # e.g. personal_status_sex,age to train without sensitive attributes
+
+    def __post_init__(self) -> None:
+        if not 0.05 <= self.test_size <= 0.5:
+            raise ConfigError(f"data.test_size must be between 0.05 and 0.5; got {self.test_size}")
 
 
 @dataclass
@@ -40,6 +46,16 @@ class ModelConfig:
     )
     boosting_min_samples_leaf: int = 20  # no leaf describes fewer than 20 applicants
 
+    def __post_init__(self) -> None:
+        if self.cv_folds < 2:
+            raise ConfigError(f"model.cv_folds must be at least 2; got {self.cv_folds}")
+        if not 0 < self.boosting_max_features <= 1:
+            raise ConfigError(
+                f"model.boosting_max_features is a share of the features, in (0, 1]; got {self.boosting_max_features}"
+            )
+        if min(self.logistic_c, default=0) <= 0 or min(self.boosting_learning_rate, default=0) <= 0:
+            raise ConfigError("model.logistic_c and model.boosting_learning_rate need at least one value, all above 0")
+
 
 @dataclass
 class CostConfig:
@@ -47,6 +63,12 @@ class CostConfig:
     # as much as turning away a good one.
     bad_as_good: float = 5.0  # a defaulter classified as good (false negative)
     good_as_bad: float = 1.0  # a good payer classified as bad (false positive)
+
+    def __post_init__(self) -> None:
+        if self.bad_as_good <= 0 or self.good_as_bad <= 0:
+            raise ConfigError(
+                f"both costs must be above 0; got bad_as_good={self.bad_as_good}, good_as_bad={self.good_as_bad}"
+            )
 
 
 @dataclass

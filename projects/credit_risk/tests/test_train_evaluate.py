@@ -87,3 +87,18 @@ def test_dropping_sensitive_attributes(runs_dir: Path):
     run = train_run("--dry-run", "--set", "data.drop_features=personal_status_sex,age")
     assert "age" not in run.read_json("decision.json")["features"]
     assert evaluate.main([]) == 0  # the fairness report still groups by sex and age
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.test_size=1.5", "between 0.05 and 0.5"),
+        ("model.cv_folds=1", "at least 2"),
+        ("cost.bad_as_good=0", "above 0"),
+        ("model.kind=forest", "logistic, boosting, blend"),
+    ],
+)
+def test_impossible_settings_are_refused_before_training(runs_dir: Path, override: str, message: str):
+    with pytest.raises(ConfigError, match=message):
+        train.main(["--set", override])
+    assert not runs_dir.exists()  # nothing was written
