@@ -96,4 +96,18 @@ def test_data_flag_sets_data_path_and_set_wins():
     args = train_parser("doc").parse_args(["--data", "a.csv", "--set", "seed=1", "--dry-run"])
     assert isinstance(args, argparse.Namespace) and args.dry_run
     cfg = from_args(Cfg, args)
-    assert cfg.data.path == "a.csv" and cfg.seed == 1
+    assert cfg.data.path.endswith("a.csv") and cfg.seed == 1
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_numbers_are_rejected(value):
+    with pytest.raises(ConfigError, match="finite"):
+        apply_overrides(Cfg(), [f"data.test_size={value}"])
+
+
+def test_first_overrides_come_before_the_users(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = train_parser("doc").parse_args(["--set", "seed=1", "--data", "mine.csv"])
+    cfg = from_args(Cfg, args, first=["seed=5", "model.kind=boosting"])
+    assert cfg.seed == 1 and cfg.model.kind == "boosting"  # the user's --set wins
+    assert cfg.data.path == str(tmp_path / "mine.csv")  # stored absolute: evaluate may run elsewhere

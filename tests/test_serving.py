@@ -70,6 +70,9 @@ def test_predict_and_the_curl_default_content_type(client: TestClient):
         (b'{"x": "three"}', "x"),
         (b'{"x": ', None),
         (b"", None),
+        (b'{"x": NaN}', "x"),  # NaN and infinity are not JSON, but Python's parser lets them through
+        (b'{"x": Infinity}', "x"),
+        (b"1e999", None),
     ],
 )
 def test_bad_input_is_a_422_that_says_what_is_wrong(client: TestClient, body: bytes, field: str | None):

@@ -49,6 +49,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.cv_folds < 2:
             raise ConfigError(f"model.cv_folds must be at least 2; got {self.cv_folds}")
+        for key in ("boosting_max_depth", "boosting_max_iter", "boosting_min_samples_leaf"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"model.{key} must be at least 1; got {getattr(self, key)}")
         if not 0 < self.boosting_max_features <= 1:
             raise ConfigError(
                 f"model.boosting_max_features is a share of the features, in (0, 1]; got {self.boosting_max_features}"

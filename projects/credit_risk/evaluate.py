@@ -24,7 +24,7 @@ from mlstarter.paths import project_name
 
 from . import data
 from .config import Config
-from .model import TRUSTED_TYPES, expected_cost, global_importance
+from .model import THRESHOLD_GRID, TRUSTED_TYPES, decision_costs, expected_cost, global_importance
 
 PROJECT = project_name(__package__)
 KIND_DESCRIPTIONS = {
@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     # 2. Metrics, against the two trivial policies (approve everyone, reject everyone).
     metrics = {
         **prefixed(binary_metrics(y_test, p_test, threshold), "test"),
-        "test_cost": expected_cost(y_test, p_test, threshold, cfg.cost),
-        "test_cost_reject_all": expected_cost(y_test, p_test, 0.0, cfg.cost),
-        "test_cost_approve_all": expected_cost(y_test, p_test, 1.01, cfg.cost),
+        **prefixed(decision_costs(y_test, p_test, threshold, cfg.cost), "test"),
     }
     fairness = fairness_report(y_test, reject, data.sensitive_features(test))
     importance = global_importance(model, X_test, y_test, cfg.seed)
@@ -97,10 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         y_test, p_test, plot_dir / "precision_recall.png", title="Precision-recall, default = positive (test)"
     )
     plots.calibration(y_test, p_test, plot_dir / "calibration.png", n_bins=5, title="Calibration (test)")
-    grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
     plots.curve(
-        grid,
-        [expected_cost(y_test, p_test, t, cfg.cost) for t in grid],
+        THRESHOLD_GRID,
+        [expected_cost(y_test, p_test, t, cfg.cost) for t in THRESHOLD_GRID],
         plot_dir / "cost_vs_threshold.png",
         title="Expected cost per applicant (test)",
         xlabel="Threshold on P(default)",
@@ -114,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     top = sorted(importance.items(), key=lambda kv: abs(kv[1]), reverse=True)[:20]
     kind_label = (
-        "coefficient (log-odds of default)"
+        "coefficient (log-odds of default; compare categories within an attribute)"
         if cfg.model.kind == "logistic"
         else "drop in ROC AUC when shuffled (permutation importance)"
     )
@@ -130,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     all_metrics = runs.update_json(run.path / "metrics.json", metrics)
     runs.write_json(run.path / "fairness.json", fairness)
     runs.write_json(run.path / "importance.json", dict(top))
-    runs.write_text(run.path / "MODEL_CARD.md", render_card(run, cfg, decision, all_metrics, fairness, top, kind_label))
+    card = render_card(run, cfg, decision, all_metrics, fairness, top, kind_label, n_applicants=len(frame))
+    runs.write_text(run.path / "MODEL_CARD.md", card)
 
     print(f"***** Evaluation of {PROJECT} run {run.run_id} on {len(test)} held-out applicants *****")
     print(
@@ -166,10 +164,15 @@ def render_card(
     fairness: dict,
     top: list[tuple[str, float]],
     kind_label: str,
+    n_applicants: int,
 ) -> str:
-    base_rate = (metrics["test_tp"] + metrics["test_fn"]) / (
-        metrics["test_tp"] + metrics["test_fn"] + metrics["test_tn"] + metrics["test_fp"]
-    )
+    n_test = metrics["test_tp"] + metrics["test_fn"] + metrics["test_tn"] + metrics["test_fp"]
+    base_rate = (metrics["test_tp"] + metrics["test_fn"]) / n_test
+    if cfg.data.path:
+        source, population = f"Your own file: `{cfg.data.path}`.", f"{n_applicants} applicants from your file"
+    else:
+        source = f"{data.DATASET.citation} License {data.DATASET.license}."
+        population = f"{n_applicants} German applicants, published in 1994"
     fairness_tables = []
     for attribute, report in fairness.items():
         rows = [
@@ -196,11 +199,11 @@ def render_card(
             ),
             "Intended use": (
                 "Teaching: how to build, evaluate and explain a credit-scoring model end to end. "
-                "It is **not** fit to decide on real loans: the data are 1000 German applicants, published in 1994, "
+                f"It is **not** fit to decide on real loans: the data are {population}, "
                 "and a real lender must meet legal duties (e.g. adverse-action reasons, anti-discrimination law) that this project does not."
             ),
             "Data": (
-                f"{data.DATASET.citation} License {data.DATASET.license}.\n\n"
+                f"{source}\n\n"
                 f"Stratified split with seed {cfg.seed}: {1 - cfg.data.test_size:.0%} development "
                 f"({cfg.model.cv_folds}-fold cross-validation chose the hyperparameters and the threshold, then the model was refit on all of it), "
                 f"{cfg.data.test_size:.0%} test (this card). "
@@ -241,8 +244,9 @@ def render_card(
             + f"\n\nConfusion matrix (rows: actual, columns: decision): repaid → approved {metrics['test_tn']}, rejected {metrics['test_fp']}; "
             f"defaulted → approved {metrics['test_fn']}, rejected {metrics['test_tp']}.\n\n"
             f"Cross-validation on the development set: ROC AUC {metrics['cv_roc_auc_mean']:.3f} ± {metrics['cv_roc_auc_std']:.3f} over folds, "
-            f"cost {metrics['val_cost']:.3f} per applicant (out-of-fold predictions). "
-            f"With 200 test applicants, ROC AUC moves by about ±0.03 from one split to another: see `make bench` for repeated cross-validation.",
+            f"cost {metrics['val_cost']:.3f} per applicant on the out-of-fold predictions (a little optimistic: the threshold was chosen on them). "
+            f"With {n_test} test applicants, ROC AUC moves by about ±0.03 from one split to another (measured on 200): "
+            f"see `make bench` for repeated cross-validation.",
             "Business decision": (
                 f"Cost matrix: approving a defaulter costs {cfg.cost.bad_as_good:g}, rejecting a good payer {cfg.cost.good_as_bad:g}. "
                 f"The threshold {decision['threshold']:.2f} minimised the expected cost on the out-of-fold (validation) predictions "

@@ -2,8 +2,9 @@
 
 Three models, chosen with `model.kind`:
 - logistic: one-hot categories + standardised numbers -> L2-regularised logistic regression,
-  fitted with defaulters weighted by the cost ratio. Each coefficient is the change in
-  log-odds of default for one category or one standard deviation: a readable scorecard.
+  fitted with defaulters weighted by the cost ratio. A readable scorecard: within one
+  attribute, the difference between two categories' coefficients is the change in log-odds
+  of default between them; a number's coefficient is the change per standard deviation.
 - boosting: scikit-learn's HistGradientBoostingClassifier on the raw columns (it splits on
   categories natively): shallow trees, slow learning rate, feature subsampling.
 - blend: the average of the two models' probabilities (a soft vote).
@@ -114,6 +115,8 @@ def cost_ratio(cost: CostConfig) -> float:
 
 # ----- the business decision ---------------------------------------------------------------
 
+THRESHOLD_GRID = np.round(np.arange(0.01, 1.0, 0.01), 2)  # thresholds tried: 0.01, 0.02, ..., 0.99
+
 
 def expected_cost(y: np.ndarray, p_default: np.ndarray, threshold: float, cost: CostConfig) -> float:
     """Average cost per applicant when we reject everyone with P(default) >= threshold.
@@ -136,10 +139,18 @@ def bayes_threshold(cost: CostConfig) -> float:
 def choose_threshold(y: np.ndarray, p_default: np.ndarray, cost: CostConfig) -> float:
     """The threshold (on a 0.01 grid) with the lowest expected cost on these applicants;
     among equally cheap ones, the closest to the Bayes threshold."""
-    grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
-    costs = np.array([expected_cost(y, p_default, t, cost) for t in grid])
-    cheapest = grid[np.isclose(costs, costs.min())]
+    costs = np.array([expected_cost(y, p_default, t, cost) for t in THRESHOLD_GRID])
+    cheapest = THRESHOLD_GRID[np.isclose(costs, costs.min())]
     return float(cheapest[np.argmin(np.abs(cheapest - bayes_threshold(cost)))])
+
+
+def decision_costs(y: np.ndarray, p_default: np.ndarray, threshold: float, cost: CostConfig) -> dict[str, float]:
+    """Cost per applicant at the threshold, and of the two policies that need no model."""
+    return {
+        "cost": expected_cost(y, p_default, threshold, cost),
+        "cost_reject_all": expected_cost(y, p_default, 0.0, cost),
+        "cost_approve_all": expected_cost(y, p_default, 1.01, cost),
+    }
 
 
 # ----- explanations --------------------------------------------------------------------------
@@ -171,14 +182,19 @@ def contributions(model: Pipeline, X: pd.DataFrame, reference: pd.DataFrame) -> 
 
 
 def global_importance(model: Pipeline, X: pd.DataFrame, y: np.ndarray, seed: int) -> dict[str, float]:
-    """Logistic: the coefficient of each one-hot column or standardised number (log-odds).
-    Boosting: permutation importance, the drop in ROC AUC when a column is shuffled."""
+    """Logistic: the coefficient of each category and of each standardised number (log-odds;
+    compare categories within one attribute). Boosting and blend: permutation importance,
+    the drop in ROC AUC when one column is shuffled."""
     if isinstance(model.named_steps["model"], LogisticRegression):
-        # one-hot columns are named "<attribute>_<category>": show them as "<attribute> = <category>"
-        names = [
-            next((f"{c} = {name[len(c) + 1 :]}" for c in X.columns if name.startswith(f"{c}_") and name != c), name)
-            for name in model.named_steps["encode"].get_feature_names_out()
-        ]
+        names = [readable_name(name, X.columns) for name in model.named_steps["encode"].get_feature_names_out()]
         return dict(zip(names, model.named_steps["model"].coef_[0].round(6).tolist(), strict=True))
     result = permutation_importance(model, X, y, scoring="roc_auc", n_repeats=10, random_state=seed)
     return dict(zip(X.columns, result.importances_mean.round(6).tolist(), strict=True))
+
+
+def readable_name(encoded: str, columns: pd.Index) -> str:
+    """'checking_account_< 0 DM' (a one-hot column's name) -> 'checking_account = < 0 DM'."""
+    for column in columns:
+        if encoded.startswith(f"{column}_") and encoded != column:
+            return f"{column} = {encoded[len(column) + 1 :]}"
+    return encoded

@@ -26,14 +26,14 @@ from tqdm import tqdm
 
 from mlstarter import datasets, persistence, runs
 from mlstarter.cli import run_script
-from mlstarter.config import apply_overrides, from_args, to_dict, train_parser
+from mlstarter.config import from_args, to_dict, train_parser
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.seeding import seed_everything
 
 from . import data
 from .config import Config
-from .model import bayes_threshold, choose_threshold, expected_cost, fit_model, reference_applicant, search_space
+from .model import bayes_threshold, choose_threshold, decision_costs, fit_model, reference_applicant, search_space
 
 PROJECT = project_name(__package__)  # the folder name, so a copied project names its own runs
 
@@ -90,9 +90,7 @@ def fit(cfg: Config, develop: pd.DataFrame, progress: bool = True) -> FitResult:
 
 def main(argv: list[str] | None = None) -> int:
     args = train_parser(__doc__).parse_args(argv)
-    cfg = from_args(Config, args)
-    if args.dry_run:
-        cfg = apply_overrides(cfg, DRY_RUN_OVERRIDES)
+    cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
     seed_everything(cfg.seed)
 
     # 1. Data: the same seed always gives the same split, so evaluate.py finds the same test set.
@@ -117,10 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {
         "cv_roc_auc_mean": float(np.mean(result.fold_aucs)),
         "cv_roc_auc_std": float(np.std(result.fold_aucs)),
-        **prefixed(binary_metrics(y, result.oof, result.threshold), "val"),  # out-of-fold predictions
-        "val_cost": expected_cost(y, result.oof, result.threshold, cfg.cost),
-        "val_cost_reject_all": expected_cost(y, result.oof, 0.0, cfg.cost),
-        "val_cost_approve_all": expected_cost(y, result.oof, 1.01, cfg.cost),
+        # out-of-fold predictions; the threshold was chosen on them, so val_cost is a little optimistic
+        **prefixed(binary_metrics(y, result.oof, result.threshold), "val"),
+        **prefixed(decision_costs(y, result.oof, result.threshold, cfg.cost), "val"),
     }
     decision = {
         "threshold": result.threshold,
@@ -144,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nRun saved to {run.path}")
     print(
         f"Cross-validated ROC AUC {metrics['cv_roc_auc_mean']:.3f} ± {metrics['cv_roc_auc_std']:.3f} (chance 0.500). "
-        f"Cost per applicant {metrics['val_cost']:.3f} at threshold {result.threshold:.2f} "
+        f"Cost per applicant {metrics['val_cost']:.3f} at threshold {result.threshold:.2f}, on the predictions that chose it "
         f"(reject everyone {metrics['val_cost_reject_all']:.3f}, approve everyone {metrics['val_cost_approve_all']:.3f})."
     )
     print(f"Next: make evaluate PROJECT={PROJECT}")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 C = TypeVar("C")
@@ -55,12 +57,13 @@ def run_parser(description: str | None) -> argparse.ArgumentParser:
     return parser
 
 
-def from_args(config_cls: type[C], args: argparse.Namespace) -> C:
-    """Build the config: the dataclass defaults, then `--data`, then each `--set` in order."""
-    overrides = list(args.overrides)
+def from_args(config_cls: type[C], args: argparse.Namespace, first: list[str] | tuple[str, ...] = ()) -> C:
+    """Build the config: the dataclass defaults, then the `first` overrides (e.g. a dry run's),
+    then `--data` (as an absolute path, so the run works from any folder), then each `--set`."""
+    overrides = list(first)
     if args.data is not None:
-        overrides.insert(0, f"data.path={args.data}")
-    return apply_overrides(config_cls(), overrides)
+        overrides.append(f"data.path={Path(args.data).expanduser().resolve()}")
+    return apply_overrides(config_cls(), [*overrides, *args.overrides])
 
 
 def apply_overrides(config: C, overrides: list[str]) -> C:
@@ -136,9 +139,12 @@ def _convert(text: str, hint: Any, key: str) -> Any:
         raise ConfigError(f"{key} must be true or false; got {text!r}")
     if hint in (int, float):
         try:
-            return hint(text)
+            value = hint(text)
         except ValueError:
             raise ConfigError(f"{key} must be {'an integer' if hint is int else 'a number'}; got {text!r}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{key} must be a finite number; got {text!r}")
+        return value
     if hint is str:
         return text
     raise ConfigError(f"{key} has type {hint!r}, which --set cannot parse")

@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import subprocess
@@ -126,8 +127,8 @@ def latest_run(project: str, run_id: str | None = None) -> Run:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (numpy numbers and paths included)."""
-    write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+    """Write JSON atomically (numpy numbers and paths included; NaN, which JSON lacks, as null)."""
+    write_text(path, json.dumps(_finite(data), indent=2, default=_jsonable, allow_nan=False) + "\n")
 
 
 def write_text(path: Path, text: str) -> None:
@@ -193,6 +194,16 @@ def _git_state() -> dict[str, Any]:
     commit = git("rev-parse", "HEAD")
     dirty = git("status", "--porcelain")
     return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 
@@ -11,7 +10,6 @@ import numpy as np
 
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and, when the project uses it, PyTorch (CPU and all GPUs)."""
-    os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)
     if "torch" in sys.modules:  # only a project that imported torch pays for it

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
@@ -86,8 +89,24 @@ def create_app(
     async def invalid_input(request: Request, error: InvalidInputError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": str(error)})
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the bad input, and NaN or Infinity in it cannot be written as JSON
+        return JSONResponse(status_code=422, content={"detail": json_safe(jsonable_encoder(error.errors()))})
+
     app.include_router(router)
     return app
+
+
+def json_safe(value: Any) -> Any:
+    """Replace NaN and infinities, which JSON cannot hold, by their names as strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
 
 
 class CurlFormAsJson:

@@ -87,7 +87,7 @@ def test_bad_applicants_get_a_422_naming_the_field(client: TestClient, body: dic
     assert field in [d["loc"][-1] for d in response.json()["detail"]]
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"", b"[]", b'"applicant"'])
+@pytest.mark.parametrize("content", [b"{not json", b"", b"[]", b'"applicant"', b"1e999", b'{"age": NaN}'])
 def test_malformed_json_is_a_422(client: TestClient, content: bytes):
     response = client.post("/predict", content=content, headers={"content-type": "application/json"})
     assert response.status_code == 422 and response.json()["detail"]

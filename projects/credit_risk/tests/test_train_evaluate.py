@@ -29,6 +29,11 @@ def test_dry_run_writes_a_complete_run(runs_dir: Path):
     assert run.metrics["val_cost_reject_all"] == pytest.approx(0.7)
 
 
+def test_set_wins_over_the_dry_run_settings(runs_dir: Path):
+    run = train_run("--dry-run", "--set", "model.cv_folds=3")
+    assert run.config["model"]["cv_folds"] == 3 and run.config["model"]["logistic_c"] == [0.1]
+
+
 def test_evaluate_writes_metrics_plots_and_card(runs_dir: Path, capsys: pytest.CaptureFixture[str]):
     run = train_run("--dry-run", "--set", "model.kind=logistic")
     assert evaluate.main([]) == 0
