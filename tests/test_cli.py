@@ -42,7 +42,12 @@ def test_serve_without_a_run_says_how_to_train(
 
 def test_new_copies_a_project_and_renames_its_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     root = tmp_path / "repo"
-    shutil.copytree(REPO / "projects", root / "projects", ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    shutil.copytree(
+        REPO / "projects" / "credit_risk",
+        root / "projects" / "credit_risk",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy(REPO / "projects" / "__init__.py", root / "projects")
     (root / "pyproject.toml").write_text("")
     monkeypatch.setenv("MLSTARTER_ROOT", str(root))
     assert cli.main(["new", "my_loans", "--from", "credit_risk"]) == 0
