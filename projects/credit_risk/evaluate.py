@@ -127,33 +127,35 @@ def main(argv: list[str] | None = None) -> int:
     all_metrics = runs.update_json(run.path / "metrics.json", metrics)
     runs.write_json(run.path / "fairness.json", fairness)
     runs.write_json(run.path / "importance.json", dict(top))
-    card = render_card(run, cfg, decision, all_metrics, fairness, top, kind_label, n_applicants=len(frame))
+    test_table = metrics_table(metrics, base_rate=float(np.mean(y_test)))
+    card = render_card(run, cfg, decision, all_metrics, fairness, top, kind_label, len(frame), test_table)
     runs.write_text(run.path / "MODEL_CARD.md", card)
 
     print(f"***** Evaluation of {PROJECT} run {run.run_id} on {len(test)} held-out applicants *****")
-    print(
-        model_card.table(
-            [
-                {"metric": "ROC AUC", "model": metrics["test_roc_auc"], "baseline": 0.5},
-                {"metric": "PR AUC", "model": metrics["test_pr_auc"], "baseline": float(np.mean(y_test))},
-                {
-                    "metric": "Brier score",
-                    "model": metrics["test_brier"],
-                    "baseline": float(np.mean(y_test) * (1 - np.mean(y_test))),
-                },
-                {"metric": "KS statistic", "model": metrics["test_ks"], "baseline": 0.0},
-                {
-                    "metric": f"cost per applicant (threshold {threshold:.2f})",
-                    "model": metrics["test_cost"],
-                    "baseline": metrics["test_cost_reject_all"],
-                },
-            ]
-        )
-    )
+    print(test_table)
     gaps = ", ".join(f"{a}: {r['difference']['false_positive_rate']:.3f}" for a, r in fairness.items())
     print(f"Gap in wrongly rejected good payers between groups: {gaps}")
     print(f"Plots and MODEL_CARD.md written to {run.path}")
     return 0
+
+
+def metrics_table(metrics: dict, base_rate: float) -> str:
+    """The test metrics beside what a model without skill would score (terminal and model card)."""
+    rows = [
+        ("ROC AUC", "roc_auc", "0.500 (no skill)"),
+        ("PR AUC (default = positive)", "pr_auc", f"{base_rate:.3f} (the default rate)"),
+        ("Brier score", "brier", f"{base_rate * (1 - base_rate):.3f} (always predict the default rate)"),
+        ("Expected calibration error", "ece", "0 (perfect)"),
+        ("KS statistic", "ks", "0.000"),
+        (
+            f"Cost per applicant at threshold {metrics['test_threshold']:.2f}",
+            "cost",
+            f"{metrics['test_cost_reject_all']:.3f} (reject everyone), {metrics['test_cost_approve_all']:.3f} (approve everyone)",
+        ),
+        ("Sensitivity (defaulters rejected)", "sensitivity", ""),
+        ("Specificity (good payers approved)", "specificity", ""),
+    ]
+    return model_card.table([{"metric": m, "value": metrics[f"test_{k}"], "baseline": b} for m, k, b in rows])
 
 
 def render_card(
@@ -165,9 +167,9 @@ def render_card(
     top: list[tuple[str, float]],
     kind_label: str,
     n_applicants: int,
+    test_table: str,
 ) -> str:
     n_test = metrics["test_tp"] + metrics["test_fn"] + metrics["test_tn"] + metrics["test_fp"]
-    base_rate = (metrics["test_tp"] + metrics["test_fn"]) / n_test
     if cfg.data.path:
         source, population = f"Your own file: `{cfg.data.path}`.", f"{n_applicants} applicants from your file"
     else:
@@ -209,38 +211,7 @@ def render_card(
                 f"{cfg.data.test_size:.0%} test (this card). "
                 f"Dropped attributes: {', '.join(cfg.data.drop_features) or 'none'}."
             ),
-            "Test metrics": model_card.table(
-                [
-                    {"metric": "ROC AUC", "value": metrics["test_roc_auc"], "baseline": "0.500 (no skill)"},
-                    {
-                        "metric": "PR AUC (default = positive)",
-                        "value": metrics["test_pr_auc"],
-                        "baseline": f"{base_rate:.3f} (default rate)",
-                    },
-                    {
-                        "metric": "Brier score",
-                        "value": metrics["test_brier"],
-                        "baseline": f"{base_rate * (1 - base_rate):.3f} (always predict the default rate)",
-                    },
-                    {"metric": "Expected calibration error", "value": metrics["test_ece"], "baseline": "0 (perfect)"},
-                    {"metric": "KS statistic", "value": metrics["test_ks"], "baseline": "0.000"},
-                    {
-                        "metric": f"Cost per applicant at {decision['threshold']:.2f}",
-                        "value": metrics["test_cost"],
-                        "baseline": f"{metrics['test_cost_reject_all']:.3f} (reject everyone), {metrics['test_cost_approve_all']:.3f} (approve everyone)",
-                    },
-                    {
-                        "metric": "Sensitivity (defaulters rejected)",
-                        "value": metrics["test_sensitivity"],
-                        "baseline": "",
-                    },
-                    {
-                        "metric": "Specificity (good payers approved)",
-                        "value": metrics["test_specificity"],
-                        "baseline": "",
-                    },
-                ]
-            )
+            "Test metrics": test_table
             + f"\n\nConfusion matrix (rows: actual, columns: decision): repaid → approved {metrics['test_tn']}, rejected {metrics['test_fp']}; "
             f"defaulted → approved {metrics['test_fn']}, rejected {metrics['test_tp']}.\n\n"
             f"Cross-validation on the development set: ROC AUC {metrics['cv_roc_auc_mean']:.3f} ± {metrics['cv_roc_auc_std']:.3f} over folds, "

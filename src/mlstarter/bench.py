@@ -61,14 +61,15 @@ def machine_line(info: dict[str, Any]) -> str:
     return f"{info['date']}, {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB RAM, {info['os']}, Python {info['python']}"
 
 
-def timed_subprocess(args: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+def timed_subprocess(args: list[str]) -> dict[str, float]:
     """Run a command (e.g. a train script) as a user would; return its wall time and peak memory."""
     with tempfile.TemporaryFile("w+") as log:
         start = time.perf_counter()
-        process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)  # this child's own resource usage (POSIX)
         seconds = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so tell the Popen object
+        if process.returncode != 0:
             log.seek(0)
             raise RuntimeError(f"{' '.join(args)} failed:\n{log.read()[-3000:]}")
     peak_mib = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)  # bytes on macOS, KiB on Linux
@@ -82,16 +83,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_subprocess(
-    project: str, run_id: str, env: dict[str, str] | None = None, timeout: float = 60
-) -> Iterator[str]:
+def serve_in_subprocess(project: str, run_id: str, timeout: float = 60) -> Iterator[str]:
     """Start `mlstarter serve` for one run on a free loopback port; yield its base URL."""
     import httpx2 as httpx
 
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "mlstarter.cli", "serve", project, "--run", run_id, "--port", str(port)],
-        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
