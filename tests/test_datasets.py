@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import io
+import tarfile
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,3 +140,60 @@ def test_wrong_file_in_a_data_dir_is_never_used_silently(
     monkeypatch.setenv("MLSTARTER_DATA_DIR", str(user_dir))
     with pytest.raises(ChecksumError, match="corrupted or a different version"):
         datasets.fetch(make_dataset("http://127.0.0.1:9"), download=False)
+
+
+# A dataset whose canonical source is an archive: each file is a member, checked by its own sha256.
+MEMBERS = {"corpus/a.txt": b"first file\n" * 50, "corpus/b.txt": b"second file\n" * 50}
+
+
+def make_archive(members: dict[str, bytes], kind: str = "tar.gz") -> bytes:
+    buffer = io.BytesIO()
+    if kind == "zip":
+        with zipfile.ZipFile(buffer, "w") as z:
+            for name, content in members.items():
+                z.writestr(name, content)
+    else:
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            for name, content in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def archive_dataset(url: str) -> Dataset:
+    return Dataset(
+        name="corpus",
+        files=tuple(
+            DataFile(Path(m).name, url=url, sha256=hashlib.sha256(c).hexdigest(), member=m) for m, c in MEMBERS.items()
+        ),
+        license="CC0",
+        citation="Toy corpus (2026)",
+        homepage=url,
+    )
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_files_inside_an_archive_are_downloaded_once_and_checked(tmp_root: Path, server: Server, kind: str):
+    server.responses[f"/corpus.{kind}"] = [make_archive(MEMBERS, kind)]
+    found = datasets.fetch(archive_dataset(f"{server.url}/corpus.{kind}"))
+    assert found["a.txt"].read_bytes() == MEMBERS["corpus/a.txt"]
+    assert found["b.txt"] == tmp_root / "datasets" / "corpus" / "b.txt"
+    assert server.requests == 1  # the second member comes from the archive already downloaded
+
+
+def test_an_archive_with_a_corrupted_member_is_fetched_again(tmp_root: Path, server: Server):
+    bad = make_archive({**MEMBERS, "corpus/a.txt": b"tampered"})
+    server.responses["/corpus.tar.gz"] = [bad, make_archive(MEMBERS)]
+    found = datasets.fetch(archive_dataset(f"{server.url}/corpus.tar.gz"), retries=1)
+    assert found["a.txt"].read_bytes() == MEMBERS["corpus/a.txt"]
+    assert server.requests == 2
+
+
+def test_an_archive_without_the_member_is_a_clear_error(tmp_root: Path, server: Server):
+    server.responses["/corpus.tar.gz"] = [make_archive({"other/x.txt": b"x"})]
+    with pytest.raises(DatasetNotFoundError) as error:
+        datasets.fetch(archive_dataset(f"{server.url}/corpus.tar.gz"), retries=0)
+    message = str(error.value)
+    assert "KeyError" in message and "take corpus/a.txt out of it" in message
+    assert not (tmp_root / "datasets" / "corpus" / "a.txt").exists()

@@ -13,7 +13,8 @@ and `fetch(GERMAN_CREDIT)` returns the local path of each file, resolved in this
 1. `<dir>/<dataset name>/<file>` in every folder of `MLSTARTER_DATA_DIR`, then in the
    repository's `datasets/` cache, checked against the sha256;
 2. a download from the canonical URL into `datasets/<dataset name>/` (pooch: progress bar,
-   checksum, a corrupted download fetched again);
+   checksum, a corrupted download fetched again). Where the canonical source is an archive
+   (`.tar.gz`, `.zip`), the file names its `member` and the member's sha256 is checked;
 3. otherwise a `DatasetNotFoundError` that names every place tried and how to put the
    file there by hand.
 """
@@ -21,6 +22,8 @@ and `fetch(GERMAN_CREDIT)` returns the local path of each file, resolved in this
 from __future__ import annotations
 
 import hashlib
+import tarfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +36,8 @@ from . import paths
 class DataFile:
     name: str  # the file's name on disk
     url: str  # canonical download address
-    sha256: str  # checksum of the canonical file
+    sha256: str  # checksum of the canonical file (of the member, for a file inside an archive)
+    member: str = ""  # its path inside the .tar.gz/.zip at `url`; empty when `url` is the file itself
 
 
 @dataclass(frozen=True)
@@ -101,11 +105,15 @@ def fetch_file(dataset: Dataset, file: DataFile, *, download: bool = True, retri
         tried.append(f"{file.url} (download not attempted)")
 
     places = "\n".join(f"  - {t}" for t in tried)
+    by_hand = (
+        f"download {file.url}, take {file.member} out of it (sha256 {file.sha256})"
+        if file.member
+        else f"download {file.url} (sha256 {file.sha256}) by hand"
+    )
     raise DatasetNotFoundError(
         f"Could not find {dataset.name}/{file.name}. Tried:\n{places}\n"
-        f"To fix it, download {file.url} (sha256 {file.sha256}) by hand and save it as "
-        f"{cache / dataset.name / file.name}, or set MLSTARTER_DATA_DIR to a folder that holds "
-        f"{dataset.name}/{file.name}."
+        f"To fix it, {by_hand} and save it as {cache / dataset.name / file.name}, "
+        f"or set MLSTARTER_DATA_DIR to a folder that holds {dataset.name}/{file.name}."
     )
 
 
@@ -128,6 +136,8 @@ def checksums(files: dict[str, Path]) -> dict[str, str]:
 
 
 def _download(dataset: Dataset, file: DataFile, folder: Path, retries: int) -> Path:
+    if file.member:
+        return _download_member(file, folder, retries)
     # pooch checks the sha256 of what it downloads and of a copy already in `folder`;
     # a mismatch is downloaded again, up to `retries` more times, then raises.
     fetcher = pooch.create(
@@ -138,6 +148,44 @@ def _download(dataset: Dataset, file: DataFile, folder: Path, retries: int) -> P
         retry_if_failed=retries,
     )
     return Path(fetcher.fetch(file.name, progressbar=True))  # pooch logs each attempt to stderr
+
+
+def _download_member(file: DataFile, folder: Path, retries: int) -> Path:
+    """Download the archive at `file.url` (kept in `folder/.downloads` for the dataset's other
+    files), extract `file.member` and check its sha256; a bad archive is deleted and fetched again."""
+    archive_name = file.url.rstrip("/").split("/")[-1].split("?")[0]
+    downloads = folder / ".downloads"
+    error: Exception | None = None
+    for _ in range(retries + 1):
+        # known_hash=None: the archive has no published checksum; its member is checked below
+        archive = Path(pooch.retrieve(file.url, known_hash=None, fname=archive_name, path=downloads, progressbar=True))
+        try:
+            content = _read_member(archive, file.member)
+            actual = hashlib.sha256(content).hexdigest()
+            if actual != file.sha256:
+                raise ChecksumError(f"{file.member} in {archive_name} has sha256 {actual}, expected {file.sha256}")
+        except (ChecksumError, KeyError, OSError, tarfile.TarError, zipfile.BadZipFile) as bad:
+            error = bad
+            archive.unlink(missing_ok=True)  # corrupted or a different version: fetch it again
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".{file.name}.partial"
+        partial.write_bytes(content)
+        return partial.replace(folder / file.name)
+    assert error is not None
+    raise error
+
+
+def _read_member(archive: Path, member: str) -> bytes:
+    """The bytes of one member of a .tar(.gz) or .zip archive, read without extracting anything else."""
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            return z.read(member)  # KeyError when absent
+    with tarfile.open(archive) as tar:
+        extracted = tar.extractfile(member)  # KeyError when absent; None for a folder
+        if extracted is None:
+            raise KeyError(f"{member} is not a file in {archive.name}")
+        return extracted.read()
 
 
 def _describe(error: Exception) -> str:
