@@ -1,0 +1,245 @@
+"""The training loop every PyTorch project shares: epochs, early stopping, the best weights kept, resume.
+
+A project writes the parts that carry its ideas (the network, the loss of one batch, the
+validation metrics) and hands them to `fit`:
+
+    def loss_fn(model, batch):                  # one batch (already on the device) -> scalar loss
+        x, y = batch
+        return F.binary_cross_entropy_with_logits(model(x), y)
+
+    def validate(model) -> dict[str, float]:    # after every epoch, in eval mode, without gradients
+        return {"val_accuracy": ..., "val_loss": ...}
+
+    result = training.fit(model, optimizer, train_loader, loss_fn, validate,
+                          epochs=20, monitor="val_accuracy", patience=3, device=device)
+    model.load_state_dict(result.best_state)
+
+What `fit` adds:
+- a progress bar over each epoch's batches with the running loss, then one line of validation metrics;
+- early stopping: stop after `patience` epochs in a row without a better `monitor` value;
+- the best epoch's weights, *copied*: a reference to `model.state_dict()` would keep changing
+  as training goes on, and the "best" model would silently be the last one;
+- `checkpoint=path`: after every epoch, the whole state (model, optimizer, scheduler, gradient
+  scaler, history, best weights) is written atomically; `fit(..., resume=True)` goes on from it;
+- mixed precision on CUDA when asked (`amp=True`); CPU and MPS train in float32.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from tqdm import tqdm
+
+
+@dataclass
+class FitResult:
+    best_state: dict[str, torch.Tensor]  # a copy of the weights at the best epoch
+    best_epoch: int  # 1-based
+    best_score: float  # the monitored metric at the best epoch
+    history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch: train_loss, metrics, seconds
+    stopped_early: bool = False
+
+
+def choose_device(name: str = "auto") -> torch.device:
+    """`auto`: CUDA if there is a GPU, else Apple's MPS, else the CPU. Or name one: cpu, cuda, cuda:1, mps."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)  # RuntimeError for a name torch does not know
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} was asked for, but this torch sees no CUDA GPU; use auto or cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {name!r} was asked for, but MPS is not available here; use auto or cpu")
+    return device
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move every tensor in a batch (a tensor, or tuples, lists and dicts of them) to `device`."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, tuple | list):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+def train_one_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: Iterable,
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+    device: torch.device,
+    scaler: torch.amp.GradScaler,
+    *,
+    amp: bool = False,
+    max_grad_norm: float | None = None,
+    desc: str = "",
+    progress: bool = True,
+) -> float:
+    """One pass over the training batches; returns the mean loss."""
+    model.train()
+    total, count = 0.0, 0
+    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress)
+    for batch in bar:
+        batch = to_device(batch, device)
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+            loss = loss_fn(model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the training loss became {loss.item()}: lower the learning rate")
+        scaler.scale(loss).backward()  # with amp, the loss is scaled up so small float16 gradients survive
+        if max_grad_norm is not None:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+        scaler.step(optimizer)
+        scaler.update()
+        total, count = total + loss.item(), count + 1
+        bar.set_postfix(loss=f"{total / count:.4f}")
+    return total / max(count, 1)
+
+
+def fit(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train_batches: Iterable,
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+    validate: Callable[[torch.nn.Module], dict[str, float]],
+    *,
+    epochs: int,
+    monitor: str,
+    mode: Literal["max", "min"] = "max",
+    patience: int | None = None,
+    device: torch.device,
+    scheduler: Any = None,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    amp: bool = False,
+    max_grad_norm: float | None = None,
+    progress: bool = True,
+) -> FitResult:
+    """Train for up to `epochs` epochs, keeping the weights of the epoch with the best `monitor`.
+
+    `scheduler` (if any) steps once per epoch. With `checkpoint` set, every epoch's state is
+    saved there; `resume=True` continues from it (the same epochs, history and best weights
+    as if training had never stopped).
+    """
+    model.to(device)
+    use_amp = amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
+    result = FitResult(best_state={}, best_epoch=0, best_score=math.nan)
+    stale = 0  # epochs since the last improvement
+    start = 1
+    if resume and checkpoint is not None and checkpoint.is_file():
+        start, stale = _load_checkpoint(checkpoint, model, optimizer, scheduler, scaler, result, device)
+        print(f"Resuming from {checkpoint} at epoch {start} (best so far: epoch {result.best_epoch})")
+
+    for epoch in range(start, epochs + 1):
+        began = time.perf_counter()
+        train_loss = train_one_epoch(
+            model,
+            optimizer,
+            train_batches,
+            loss_fn,
+            device,
+            scaler,
+            amp=use_amp,
+            max_grad_norm=max_grad_norm,
+            desc=f"epoch {epoch}/{epochs}",
+            progress=progress,
+        )
+        model.eval()
+        with torch.no_grad():
+            metrics = validate(model)
+        if monitor not in metrics:
+            raise KeyError(f"validate() returned {sorted(metrics)}, which lacks the monitored metric {monitor!r}")
+        score = float(metrics[monitor])
+        if _better(score, result.best_score, mode):
+            result.best_score, result.best_epoch, stale = score, epoch, 0
+            result.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        row = {"epoch": epoch, "train_loss": train_loss, **metrics, "seconds": time.perf_counter() - began}
+        result.history.append(row)
+        if scheduler is not None:
+            scheduler.step()
+        if progress:
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+            mark = "  *best*" if stale == 0 else ""
+            tqdm.write(f"epoch {epoch:3d}  train_loss {train_loss:.4f}  {shown}  ({row['seconds']:.1f}s){mark}")
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, epoch, stale, model, optimizer, scheduler, scaler, result)
+        if patience is not None and stale >= patience:
+            result.stopped_early = True
+            if progress:
+                tqdm.write(
+                    f"Early stop: {monitor} has not improved for {patience} epochs (best: epoch {result.best_epoch})"
+                )
+            break
+    return result
+
+
+def _better(score: float, best: float, mode: str) -> bool:
+    if math.isnan(score):
+        return False
+    if math.isnan(best):
+        return True
+    return score > best if mode == "max" else score < best
+
+
+def _save_checkpoint(
+    path: Path,
+    epoch: int,
+    stale: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler,
+    result: FitResult,
+) -> None:
+    state = {
+        "epoch": epoch,
+        "stale": stale,
+        "model_state": model.state_dict(),
+        "optimizer_state": optimizer.state_dict(),
+        "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
+        "scaler_state": scaler.state_dict(),
+        "best_state": result.best_state,
+        "best_epoch": result.best_epoch,
+        "best_score": result.best_score,
+        "history": result.history,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(state, partial)
+    partial.replace(path)  # atomic: an interruption leaves the previous checkpoint whole
+
+
+def _load_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler,
+    result: FitResult,
+    device: torch.device,
+) -> tuple[int, int]:
+    state = torch.load(path, map_location=device, weights_only=True)  # tensors and plain data only
+    model.load_state_dict(state["model_state"])
+    optimizer.load_state_dict(state["optimizer_state"])
+    if scheduler is not None and state["scheduler_state"] is not None:
+        scheduler.load_state_dict(state["scheduler_state"])
+    scaler.load_state_dict(state["scaler_state"])
+    result.best_state = state["best_state"]
+    result.best_epoch, result.best_score = state["best_epoch"], state["best_score"]
+    result.history = state["history"]
+    return state["epoch"] + 1, state["stale"]

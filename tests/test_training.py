@@ -1,0 +1,118 @@
+"""The shared PyTorch training loop: best weights copied, early stopping, exact resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mlstarter import training
+
+torch.manual_seed(0)
+X = torch.randn(64, 3)
+Y = (X @ torch.tensor([1.0, -2.0, 0.5]) > 0).float()
+BATCHES = [(X[i : i + 16], Y[i : i + 16]) for i in range(0, 64, 16)]  # fixed order: runs are reproducible
+
+
+def loss_fn(model, batch):
+    x, y = batch
+    return F.binary_cross_entropy_with_logits(model(x).squeeze(1), y)
+
+
+def validate(model):
+    with torch.no_grad():
+        return {"val_loss": float(loss_fn(model, (X, Y)))}
+
+
+def make(seed: int = 0):
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    return model, optimizer, scheduler
+
+
+def train(epochs: int, **kwargs):
+    model, optimizer, scheduler = make()
+    result = training.fit(
+        model,
+        optimizer,
+        BATCHES,
+        loss_fn,
+        validate,
+        epochs=epochs,
+        monitor="val_loss",
+        mode="min",
+        device=torch.device("cpu"),
+        scheduler=scheduler,
+        progress=False,
+        **kwargs,
+    )
+    return model, result
+
+
+def test_training_lowers_the_loss_and_keeps_a_copy_of_the_best_weights():
+    model, result = train(6)
+    losses = [row["val_loss"] for row in result.history]
+    assert losses[-1] < losses[0] / 2
+    assert result.best_score == min(losses) and result.best_epoch == losses.index(min(losses)) + 1
+    best = {k: v.clone() for k, v in result.best_state.items()}
+    with torch.no_grad():
+        model.weight.add_(10.0)  # training goes on: the kept best weights must not move
+    assert all(torch.equal(best[k], result.best_state[k]) for k in best)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement():
+    scores = iter([0.5, 0.7, 0.6, 0.65, 0.69, 0.9])
+    model, optimizer, _ = make()
+    result = training.fit(
+        model,
+        optimizer,
+        BATCHES,
+        loss_fn,
+        lambda m: {"val_accuracy": next(scores)},
+        epochs=6,
+        monitor="val_accuracy",
+        patience=3,
+        device=torch.device("cpu"),
+        progress=False,
+    )
+    assert result.stopped_early and len(result.history) == 5 and result.best_epoch == 2
+
+
+def test_an_interrupted_run_resumes_exactly_where_it_stopped(tmp_path: Path):
+    checkpoint = tmp_path / "last.pt"
+    _, whole = train(5)
+    train(2, checkpoint=checkpoint)  # "interrupted" after epoch 2
+    model, resumed = train(5, checkpoint=checkpoint, resume=True)
+    assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4, 5]
+    for a, b in zip(whole.history, resumed.history, strict=True):
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6)
+    assert resumed.best_epoch == whole.best_epoch
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_a_missing_monitored_metric_is_named():
+    model, optimizer, _ = make()
+    with pytest.raises(KeyError, match="lacks the monitored metric 'val_auc'"):
+        training.fit(
+            model,
+            optimizer,
+            BATCHES,
+            loss_fn,
+            validate,
+            epochs=1,
+            monitor="val_auc",
+            device=torch.device("cpu"),
+            progress=False,
+        )
+
+
+def test_device_choice():
+    assert training.choose_device("cpu").type == "cpu"
+    assert training.choose_device("auto").type in {"cpu", "cuda", "mps"}
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            training.choose_device("cuda")
