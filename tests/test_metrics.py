@@ -23,6 +23,13 @@ def test_known_values():
     assert m["sensitivity"] == 0.5 and m["specificity"] == 0.5
 
 
+def test_macro_f1_averages_both_classes():
+    y = np.array([1, 1, 1, 0])
+    m = binary_metrics(y, np.array([0.9, 0.9, 0.9, 0.9]))  # all predicted positive
+    assert m["f1"] == pytest.approx(6 / 7)  # positive class: precision 3/4, recall 1
+    assert m["macro_f1"] == pytest.approx((6 / 7 + 0) / 2)  # negative class: never predicted, F1 0
+
+
 def test_calibration_error():
     rng = np.random.default_rng(0)
     p = rng.uniform(size=200_000)

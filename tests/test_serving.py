@@ -99,3 +99,10 @@ def test_docs_work_offline(client: TestClient):
     assert "cdn." not in page  # no script or stylesheet from a CDN
     [script] = [line.split('"')[1] for line in page.splitlines() if "<script src=" in line]
     assert client.get(script).status_code == 200
+
+
+def test_a_huge_bad_input_is_not_echoed_back_whole(client: TestClient):
+    response = client.post("/predict", json={"x": "z" * 1_000_000})
+    assert response.status_code == 422
+    assert len(response.content) < 2000
+    assert "1,000,000 characters" in response.json()["detail"][0]["input"]

@@ -30,6 +30,7 @@ def binary_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) ->
         "specificity": float(tn / (tn + fp)) if tn + fp else float("nan"),
         "precision": float(tp / (tp + fp)) if tp + fp else float("nan"),
         "f1": float(skm.f1_score(y_true, y_pred, zero_division=0)),
+        "macro_f1": float(skm.f1_score(y_true, y_pred, average="macro", labels=[0, 1], zero_division=0)),
         "tn": int(tn),
         "fp": int(fp),
         "fn": int(fn),

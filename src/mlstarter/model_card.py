@@ -28,4 +28,4 @@ def render(title: str, sections: Mapping[str, str]) -> str:
 def _cell(value: Any, digits: int) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
-    return str(value)
+    return str(value).replace("|", "\\|").replace("\n", " ")  # a cell is one line; | would end it

@@ -92,16 +92,22 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         # FastAPI's own handler echoes the bad input, and NaN or Infinity in it cannot be written as JSON
+        # and a 5 MB bad input should not come back whole: long texts are cut to their first 200 characters
         return JSONResponse(status_code=422, content={"detail": json_safe(jsonable_encoder(error.errors()))})
 
     app.include_router(router)
     return app
 
 
+MAX_ECHO = 200  # characters of a bad input repeated in a 422 answer
+
+
 def json_safe(value: Any) -> Any:
-    """Replace NaN and infinities, which JSON cannot hold, by their names as strings."""
+    """Replace NaN and infinities, which JSON cannot hold, by their names as strings; cut long strings."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, str) and len(value) > MAX_ECHO:
+        return f"{value[:MAX_ECHO]}… ({len(value):,} characters)"
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -1,0 +1,138 @@
+"""The sentence polarity data: find or download it, read it, validate your own CSV, split it.
+
+    $ python -m projects.sentiment.data        # where the data is, how many sentences, a few examples
+
+The canonical dataset is Pang & Lee's sentence polarity dataset v1.0: 10,662 review
+snippets from Rotten Tomatoes, 5,331 positive and 5,331 negative, one per line, already
+lower-cased and tokenised, in Latin-1. Your own data is a CSV with a `text` column and a
+`label` column (1/0 or positive/negative).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from mlstarter.datasets import DataError, DataFile, Dataset, fetch
+
+from .config import DataConfig
+
+ARCHIVE_URL = "https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz"
+DATASET = Dataset(
+    name="rt-polarity",
+    files=(
+        DataFile(
+            "rt-polarity.pos",
+            url=ARCHIVE_URL,
+            member="rt-polaritydata/rt-polarity.pos",
+            sha256="2da124ec187a9d5a29c9f04e91c540e02baed5af8868f550a26bd6fd4dbf8bf0",
+        ),
+        DataFile(
+            "rt-polarity.neg",
+            url=ARCHIVE_URL,
+            member="rt-polaritydata/rt-polarity.neg",
+            sha256="4ace77d558c3714723843f1d65b60c01e3417b208180f0728808d76ad0eeeaca",
+        ),
+    ),
+    license="No explicit license: published by the authors for research use",
+    citation=(
+        "Bo Pang and Lillian Lee, 'Seeing stars: Exploiting class relationships for sentiment categorization "
+        "with respect to rating scales', ACL 2005."
+    ),
+    homepage="https://www.cs.cornell.edu/people/pabo/movie-review-data/",
+    description="Sentence polarity dataset v1.0: 10,662 Rotten Tomatoes snippets, half positive, half negative",
+)
+TEXT, LABEL = "text", "label"
+LABEL_NAMES = ("negative", "positive")  # label 0, label 1
+LABEL_VALUES = {"0": 0, "1": 1, "negative": 0, "positive": 1, "neg": 0, "pos": 1}  # accepted in your CSV
+MIN_PER_CLASS = 10  # fewer examples of a class than this cannot be split into train, validation and test
+
+# A token is a run of letters, digits and apostrophes ("didn't", "21st", "century's"), or any
+# other single visible character ("!", "?", an emoji). This matches how the dataset was
+# tokenised, and works for any script: \w knows accents, Cyrillic, Arabic, Hebrew, CJK.
+TOKEN_PATTERN = r"(?u)[\w']+|[^\w\s]"
+_TOKEN = re.compile(TOKEN_PATTERN)
+
+
+def tokenize(text: str) -> list[str]:
+    """'I didn't like it :(' -> ['i', "didn't", 'like', 'it', ':', '(']"""
+    return _TOKEN.findall(text.lower())
+
+
+def load(cfg: DataConfig) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """All sentences as a frame (`text`, `label`), and the files they came from (for the run's checksums)."""
+    if cfg.path:
+        path = Path(cfg.path).expanduser()
+        if not path.is_file():
+            raise DataError(f"--data {cfg.path}: no such file.")
+        return read_csv(path), {path.name: path}
+    files = fetch(DATASET)
+    return read_polarity(files["rt-polarity.pos"], files["rt-polarity.neg"]), files
+
+
+def read_polarity(pos: Path, neg: Path) -> pd.DataFrame:
+    """The two files of the dataset: one sentence per line, Latin-1 (the files are not UTF-8)."""
+    texts, labels = [], []
+    for path, label in ((neg, 0), (pos, 1)):
+        lines = [line.strip() for line in path.read_text(encoding="latin-1").splitlines()]
+        texts += [line for line in lines if line]
+        labels += [label] * sum(1 for line in lines if line)
+    return pd.DataFrame({TEXT: texts, LABEL: labels})
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """Read your own CSV (UTF-8) with a `text` and a `label` column; every bad row is reported at once."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}). Save it as UTF-8.") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DataError(f"{path}: not a readable CSV: {error}") from None
+    raw.columns = [c.strip().lower() for c in raw.columns]
+    missing = [c for c in (TEXT, LABEL) if c not in raw.columns]
+    if missing:
+        raise DataError(
+            f"{path}: no column {' or '.join(missing)}. Found {list(raw.columns)}; need 'text' and 'label'."
+        )
+
+    errors = []
+    for i, (text, label) in enumerate(zip(raw[TEXT], raw[LABEL], strict=True)):
+        row = i + 2  # row 1 is the header
+        if not text.strip():
+            errors.append(f"row {row}, column text: empty")
+        if label.strip().lower() not in LABEL_VALUES:
+            errors.append(f"row {row}, column label: {label!r} is not one of 1, 0, positive, negative")
+    if errors:
+        shown = "\n  ".join(errors[:10])
+        more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
+        raise DataError(f"{path}: {len(errors)} invalid value(s):\n  {shown}{more}")
+
+    frame = pd.DataFrame({TEXT: raw[TEXT].str.strip(), LABEL: raw[LABEL].str.strip().str.lower().map(LABEL_VALUES)})
+    counts = frame[LABEL].value_counts()
+    for label, name in enumerate(LABEL_NAMES):
+        if counts.get(label, 0) < MIN_PER_CLASS:
+            raise DataError(
+                f"{path}: {counts.get(label, 0)} {name} example(s); need at least {MIN_PER_CLASS} of each class "
+                f"to split into train, validation and test."
+            )
+    return frame
+
+
+def split(frame: pd.DataFrame, cfg: DataConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Stratified train / validation / test split. Same seed, same split: evaluate.py finds the test set again."""
+    rest, test = train_test_split(frame, test_size=cfg.test_size, stratify=frame[LABEL], random_state=seed)
+    train, val = train_test_split(
+        rest, test_size=cfg.val_size / (1 - cfg.test_size), stratify=rest[LABEL], random_state=seed
+    )
+    return train, val, test
+
+
+if __name__ == "__main__":
+    frame, files = load(DataConfig())
+    print(f"{DATASET.description}\nFiles: {', '.join(str(p) for p in files.values())}")
+    print(frame[LABEL].map(dict(enumerate(LABEL_NAMES))).value_counts().to_string())
+    for text, label in frame.sample(5, random_state=0).itertuples(index=False):
+        print(f"  [{LABEL_NAMES[label]}] {text}")
