@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold, train_test_split
 from tqdm import tqdm
@@ -96,17 +95,6 @@ def cv_cost(cfg: Config, frame, folds: int, threshold_from: str = "cv") -> tuple
     return costs, thresholds
 
 
-def summary(values: list[float]) -> dict:
-    """Mean and standard deviation over folds, and the per-fold values themselves."""
-    return {"mean": float(np.mean(values)), "sd": float(np.std(values)), "folds": [round(v, 4) for v in values]}
-
-
-def paired(values: list[float], baseline: list[float]) -> dict[str, float]:
-    """Mean fold-by-fold difference from the baseline, and its standard error (sd / sqrt(n))."""
-    diff = np.asarray(values) - np.asarray(baseline)
-    return {"mean": float(diff.mean()), "se": float(diff.std(ddof=1) / np.sqrt(len(diff)))}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5, help="Repeats of 5-fold CV for ROC AUC (default 5).")
@@ -127,14 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg = apply_overrides(Config(), [f"model.kind={kind}"])
         costs, thresholds = cv_cost(cfg, frame, 10)
         results["quality"][kind] = {
-            "roc_auc": summary(cv_auc(cfg, frame, args.repeats, 5)),
-            "cost": summary(costs),
-            "threshold": summary(thresholds),
+            "roc_auc": bench.summary(cv_auc(cfg, frame, args.repeats, 5)),
+            "cost": bench.summary(costs),
+            "threshold": bench.summary(thresholds),
         }
     default = results["quality"][Config().model.kind]
     for v in results["quality"].values():
-        v["roc_auc_vs_default"] = paired(v["roc_auc"]["folds"], default["roc_auc"]["folds"])
-        v["cost_vs_default"] = paired(v["cost"]["folds"], default["cost"]["folds"])
+        v["roc_auc_vs_default"] = bench.paired(v["roc_auc"]["folds"], default["roc_auc"]["folds"])
+        v["cost_vs_default"] = bench.paired(v["cost"]["folds"], default["cost"]["folds"])
 
     # 2. Ablations of the logistic model's cost: what each design choice is worth.
     logistic = apply_overrides(Config(), ["model.kind=logistic"])
@@ -146,9 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, (cfg, threshold_from) in variants.items():
         costs, thresholds = cv_cost(cfg, frame, 10, threshold_from)
         results["ablations"][name] = {
-            "cost": summary(costs),
-            "threshold": summary(thresholds),
-            "cost_vs_default": paired(costs, results["quality"]["logistic"]["cost"]["folds"]),
+            "cost": bench.summary(costs),
+            "threshold": bench.summary(thresholds),
+            "cost_vs_default": bench.paired(costs, results["quality"]["logistic"]["cost"]["folds"]),
         }
 
     # 3. Speed: train + evaluate with the defaults, as `make train` / `make evaluate` run them.

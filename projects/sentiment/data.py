@@ -77,7 +77,8 @@ def read_polarity(pos: Path, neg: Path) -> pd.DataFrame:
     """The two files of the dataset: one sentence per line, Latin-1 (the files are not UTF-8)."""
     texts, labels = [], []
     for path, label in ((neg, 0), (pos, 1)):
-        lines = [line.strip() for line in path.read_text(encoding="latin-1").splitlines()]
+        # split on "\n" only: str.splitlines() would also split on \x85, a character these files contain
+        lines = [line.strip() for line in path.read_text(encoding="latin-1").split("\n")]
         texts += [line for line in lines if line]
         labels += [label] * sum(1 for line in lines if line)
     return pd.DataFrame({TEXT: texts, LABEL: labels})

@@ -61,18 +61,31 @@ def machine_line(info: dict[str, Any]) -> str:
     return f"{info['date']}, {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB RAM, {info['os']}, Python {info['python']}"
 
 
+# Runs a command as its child and prints the child's peak memory. Why a middleman: on Linux a
+# process's peak-memory counter starts from its parent's at fork time, so a command started
+# straight from a big benchmark process would report the benchmark's memory, not its own.
+_PEAK_MEMORY = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[2:]).returncode\n"
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
+    "sys.exit(code)"
+)
+
+
 def timed_subprocess(args: list[str]) -> dict[str, float]:
-    """Run a command (e.g. a train script) as a user would; return its wall time and peak memory."""
-    with tempfile.TemporaryFile("w+") as log:
+    """Run a command (e.g. a train script) as a user would; return its wall time and peak memory (POSIX)."""
+    with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "log", "w+") as log:
+        peak_file = Path(tmp) / "peak"
         start = time.perf_counter()
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)  # this child's own resource usage (POSIX)
+        done = subprocess.run(
+            [sys.executable, "-c", _PEAK_MEMORY, str(peak_file), *args], stdout=log, stderr=subprocess.STDOUT
+        )
         seconds = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so tell the Popen object
-        if process.returncode != 0:
+        if done.returncode != 0:
             log.seek(0)
             raise RuntimeError(f"{' '.join(args)} failed:\n{log.read()[-3000:]}")
-    peak_mib = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)  # bytes on macOS, KiB on Linux
+        peak = int(peak_file.read_text())
+    peak_mib = peak / (2**20 if sys.platform == "darwin" else 2**10)  # bytes on macOS, KiB on Linux
     return {"seconds": round(seconds, 2), "peak_rss_mib": round(peak_mib)}
 
 
@@ -199,3 +212,14 @@ def _replace_block(readme: Path, markdown: str) -> None:
         before, rest = text.split(START, 1)
         after = rest.split(END, 1)[1]
         runs.write_text(readme, f"{before}{START}\n{markdown.strip()}\n{END}{after}")
+
+
+def summary(values: list[float]) -> dict[str, Any]:
+    """Mean and standard deviation over folds, and the per-fold values themselves."""
+    return {"mean": float(np.mean(values)), "sd": float(np.std(values)), "folds": [round(v, 4) for v in values]}
+
+
+def paired(values: list[float], baseline: list[float]) -> dict[str, float]:
+    """Mean fold-by-fold difference from a baseline on the same folds, and its standard error (sd / sqrt(n))."""
+    diff = np.asarray(values) - np.asarray(baseline)
+    return {"mean": float(diff.mean()), "se": float(diff.std(ddof=1) / np.sqrt(len(diff)))}

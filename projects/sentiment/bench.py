@@ -1,0 +1,228 @@
+"""Benchmark the sentiment project: 10-fold cross-validated quality, training speed, serving latency.
+
+    $ make bench PROJECT=sentiment
+    $ python -m projects.sentiment.bench [--folds 10] [--requests 1000]
+
+Quality is measured as the published results were: 10-fold cross-validation over all
+10,662 sentences. In each fold the scikit-learn models train on the other nine folds; the
+neural model holds out a ninth of them for early stopping, as train.py does with its
+validation split. Every model sees the same folds, so differences from the TF-IDF baseline
+are also given paired, fold by fold (mean ± standard error): a difference within about two
+standard errors of zero is not evidence of anything. Ablations switch off one design choice
+at a time. Speed is the wall time and peak memory of `train` and `evaluate` run as a user
+runs them; serving is a load test of a real uvicorn server on 127.0.0.1. Results go to
+bench/results/sentiment.{json,md} and into this project's README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from sklearn.metrics import f1_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from tqdm import tqdm
+
+from mlstarter import bench, runs
+from mlstarter.cli import run_script
+from mlstarter.config import apply_overrides
+from mlstarter.model_card import table
+from mlstarter.paths import project_name
+
+from . import data
+from .config import Config
+from .evaluate import PUBLISHED
+from .model import probability
+from .serve import EXAMPLE
+from .train import fit_model
+
+PROJECT = project_name(__package__)
+KINDS = ("tfidf", "nbsvm", "ensemble", "neural")
+ABLATIONS = {
+    "tfidf without character n-grams": ["model.kind=tfidf", "model.char_ngrams="],
+    "tfidf with C=3 (less freedom)": ["model.kind=tfidf", "model.tfidf_c=3"],
+    "nbsvm on word 1-2-grams only (the paper's NBSVM-bi)": ["model.kind=nbsvm", "model.char_ngrams="],
+    "ensemble with word 1-3-grams": ["model.kind=ensemble", "model.word_ngrams=3"],
+    "neural without bigrams": ["model.kind=neural", "neural.bigrams=false"],
+}
+
+
+def cross_validate(cfg: Config, frame, folds: int, desc: str) -> dict[str, list[float]]:
+    """Accuracy, macro F1, ROC AUC and fit seconds on each held-out fold of stratified k-fold CV."""
+    y = frame[data.LABEL].to_numpy()
+    scores: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "roc_auc": [], "fit_seconds": []}
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cfg.seed)
+    for fit_idx, test_idx in tqdm(list(splitter.split(frame, y)), desc=desc, unit="fold"):
+        train, test = frame.iloc[fit_idx], frame.iloc[test_idx]
+        val = train.iloc[:0]
+        if cfg.model.kind == "neural":  # early stopping needs validation sentences: a ninth of the training folds
+            train, val = train_test_split(train, test_size=1 / 9, stratify=train[data.LABEL], random_state=cfg.seed)
+        start = time.perf_counter()
+        model, _ = fit_model(cfg, train, val, progress=False)
+        scores["fit_seconds"].append(time.perf_counter() - start)
+        p, y_test = probability(model, test[data.TEXT].tolist()), test[data.LABEL].to_numpy()
+        scores["accuracy"].append(float(((p >= 0.5) == y_test).mean()))
+        scores["macro_f1"].append(float(f1_score(y_test, p >= 0.5, average="macro")))
+        scores["roc_auc"].append(float(roc_auc_score(y_test, p)))
+    return scores
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--folds", type=int, default=10, help="Folds of cross-validation (default 10).")
+    parser.add_argument("--requests", type=int, default=1000, help="Requests per serving scenario (default 1000).")
+    args = parser.parse_args(argv)
+    frame, _ = data.load(Config().data)
+    results: dict = {"project": PROJECT, "machine": bench.machine(), "quality": {}, "ablations": {}, "speed": {}}
+
+    # 1. Quality of every model kind, with the project's defaults, on the same folds.
+    for kind in KINDS:
+        cfg = apply_overrides(Config(), [f"model.kind={kind}"])
+        scores = cross_validate(cfg, frame, args.folds, f"{kind}: {args.folds}-fold CV")
+        results["quality"][kind] = {name: bench.summary(values) for name, values in scores.items()}
+    baseline = results["quality"]["tfidf"]["accuracy"]["folds"]
+    for v in results["quality"].values():
+        v["accuracy_vs_tfidf"] = bench.paired(v["accuracy"]["folds"], baseline)
+
+    # 2. Ablations: one design choice switched off at a time, paired with the same kind's defaults.
+    for name, overrides in ABLATIONS.items():
+        cfg = apply_overrides(Config(), overrides)
+        scores = cross_validate(cfg, frame, args.folds, name)
+        reference = results["quality"][cfg.model.kind]["accuracy"]["folds"]
+        results["ablations"][name] = {
+            "accuracy": bench.summary(scores["accuracy"]),
+            "fit_seconds": bench.summary(scores["fit_seconds"]),
+            "accuracy_vs_default": bench.paired(scores["accuracy"], reference),
+        }
+
+    # 3. Speed: train + evaluate as `make train` / `make evaluate` run them: the default, then the neural model.
+    served = {}
+    for kind in (Config().model.kind, "neural"):
+        command = [sys.executable, "-m", f"projects.{PROJECT}.train", "--set", f"model.kind={kind}"]
+        results["speed"][f"train ({kind})"] = bench.timed_subprocess(command)
+        served[kind] = runs.latest_run(PROJECT).run_id
+        command = [sys.executable, "-m", f"projects.{PROJECT}.evaluate", "--run", served[kind]]
+        results["speed"][f"evaluate ({kind})"] = bench.timed_subprocess(command)
+
+    # 4. Serving: a real server in a subprocess, load from this process.
+    results["serving"] = {}
+    batch = {"texts": [EXAMPLE["text"]] * 100}
+    for kind, run_id in served.items():
+        with bench.serve_in_subprocess(PROJECT, run_id) as url:
+            scenarios = {
+                f"{kind}: one text, 1 client": (f"{url}/predict", EXAMPLE, 1, args.requests),
+                f"{kind}: one text, 8 clients": (f"{url}/predict", EXAMPLE, 8, args.requests),
+                f"{kind}: batch of 100 texts, 1 client": (f"{url}/predict/batch", batch, 1, args.requests // 10),
+            }
+            for name, (endpoint, body, concurrency, n) in scenarios.items():
+                results["serving"][name] = bench.load_test(endpoint, body, concurrency=concurrency, requests=n)
+
+    q = results["quality"]
+    best = max(q, key=lambda kind: q[kind]["accuracy"]["mean"])
+    results["summary"] = {
+        "project": f"[{PROJECT}](projects/{PROJECT}/README.md)",
+        "task": "review polarity, text",
+        "dataset": "Rotten Tomatoes sentences (Pang & Lee), 10,662",
+        "result (cross-validated)": f"accuracy {q[best]['accuracy']['mean']:.3f} ({best}); "
+        f"TF-IDF baseline {q['tfidf']['accuracy']['mean']:.3f}",
+        "reference": "accuracy 0.794 (NB-SVM), 0.815 (CNN + word2vec)",
+        "train + evaluate": f"{results['speed'][f'train ({Config().model.kind})']['seconds'] + results['speed'][f'evaluate ({Config().model.kind})']['seconds']:.0f} s",
+        "measured": results["machine"]["date"],
+    }
+    path = bench.write_results(PROJECT, results, render(results))
+    print(render(results))
+    print(f"\nResults written to {path} and projects/{PROJECT}/README.md")
+    return 0
+
+
+def render(results: dict) -> str:
+    q, m = results["quality"], results["machine"]
+    folds = len(next(iter(q.values()))["accuracy"]["folds"])
+
+    def spread(v: dict) -> str:
+        return f"{v['mean']:.3f} ± {v['sd']:.3f}"
+
+    def diff(v: dict) -> str:
+        return f"{v['mean'] * 100:+.2f} ± {v['se'] * 100:.2f} points"
+
+    quality = table(
+        [
+            {
+                "model": f"**{kind}**",
+                f"accuracy ({folds}-fold CV)": spread(v["accuracy"]),
+                "vs tfidf (paired)": diff(v["accuracy_vs_tfidf"]),
+                "macro F1": spread(v["macro_f1"]),
+                "ROC AUC": spread(v["roc_auc"]),
+                "fit time per fold (s)": f"{v['fit_seconds']['mean']:.1f}",
+            }
+            for kind, v in q.items()
+        ]
+        + [
+            {
+                "model": f"{name} (published)",
+                f"accuracy ({folds}-fold CV)": f"{acc:.3f}",
+                "vs tfidf (paired)": "",
+                "macro F1": "",
+                "ROC AUC": "",
+                "fit time per fold (s)": "",
+            }
+            for name, acc in PUBLISHED.items()
+        ]
+        + [
+            {
+                "model": "no model: always one class",
+                f"accuracy ({folds}-fold CV)": "0.500",
+                "vs tfidf (paired)": "",
+                "macro F1": "0.333",
+                "ROC AUC": "0.500",
+                "fit time per fold (s)": "",
+            }
+        ]
+    )
+    ablations = table(
+        [
+            {
+                "changed": name,
+                f"accuracy ({folds}-fold CV)": spread(v["accuracy"]),
+                "vs the same kind with defaults (paired)": diff(v["accuracy_vs_default"]),
+                "fit time per fold (s)": f"{v['fit_seconds']['mean']:.1f}",
+            }
+            for name, v in results["ablations"].items()
+        ]
+    )
+    speed = table(
+        [
+            {"step": step, "wall time (s)": f"{v['seconds']:.1f}", "peak memory (MiB)": v["peak_rss_mib"]}
+            for step, v in results["speed"].items()
+        ]
+    )
+    serving = table(
+        [
+            {
+                "scenario": name,
+                "requests/s": f"{v['requests_per_s']:.0f}",
+                "p50 (ms)": f"{v['p50_ms']:.1f}",
+                "p95 (ms)": f"{v['p95_ms']:.1f}",
+                "p99 (ms)": f"{v['p99_ms']:.1f}",
+                "errors": f"{v['errors']}/{v['requests']}",
+            }
+            for name, v in results["serving"].items()
+        ]
+    )
+    return (
+        f"Measured by `make bench PROJECT={results['project']}` on {bench.machine_line(m)}.\n\n"
+        f"**Quality**: mean ± sd over {folds} held-out folds of stratified cross-validation on all 10,662 "
+        f"sentences, the protocol of the published results (which come from the papers, not from this machine). "
+        f"`vs tfidf` is the paired difference from the TF-IDF baseline on the same folds (mean ± standard error).\n\n"
+        f"{quality}\n\n"
+        f"**What each choice is worth** (one change at a time):\n\n{ablations}\n\n"
+        f"**Speed** (each step run as `python -m projects.{results['project']}.<step>`, with 80% of the "
+        f"sentences for training):\n\n{speed}\n\n"
+        f"**Serving** (uvicorn, 1 worker, on 127.0.0.1; load from a second process; each answer includes the "
+        f"words that pushed the decision, which costs one more prediction per distinct word):\n\n{serving}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_script(main))

@@ -1,0 +1,129 @@
+"""The models: the math of NB-SVM and fastText, saving and loading, and behaviour on real reviews."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import sparse
+from sklearn.svm import LinearSVC
+
+from mlstarter.config import apply_overrides
+
+from .. import data
+from ..config import Config
+from ..model import (
+    NBSVM,
+    FastText,
+    Vocabulary,
+    build_classical,
+    collate,
+    load_model,
+    normalize,
+    probability,
+    save_model,
+    top_ngrams,
+    word_effects,
+)
+from ..train import fit_model
+from .conftest import NEGATIVE, POSITIVE, toy_reviews
+
+X_TOY = sparse.csr_matrix(np.array([[1, 0, 2], [1, 0, 0], [0, 1, 0], [0, 3, 1]], dtype=float))
+Y_TOY = np.array([1, 1, 0, 0])
+
+
+def test_nbsvm_log_count_ratio():
+    model = NBSVM(alpha=1.0).fit(X_TOY, Y_TOY)
+    # binary counts: positive rows sum to [2, 0, 1], negative rows to [0, 2, 1]; add alpha = 1
+    p, q = np.array([3, 1, 2]), np.array([1, 3, 2])
+    assert np.allclose(model.r_, np.log((p / 6) / (q / 6)))
+    assert model.r_[0] > 0 > model.r_[1] and model.r_[2] == pytest.approx(0)
+
+
+def test_nbsvm_with_beta_1_is_the_svm_on_scaled_features():
+    model = NBSVM(C=1.0, beta=1.0).fit(X_TOY, Y_TOY)
+    binary = (X_TOY > 0).astype(float)
+    svm = LinearSVC(C=1.0, max_iter=5000).fit(binary.multiply(model.r_).tocsr(), Y_TOY)
+    assert np.allclose(model.decision_function(X_TOY), svm.decision_function(binary.multiply(model.r_).tocsr()))
+    assert (model.predict(X_TOY) == Y_TOY).all()
+
+
+def test_vocabulary_round_trip_and_unknown_ngrams(tmp_path: Path):
+    vocab = Vocabulary.build(["not good", "good film", "good"], Config().neural)
+    assert vocab.entries[0] == "good" and "not good" in vocab.index
+    assert vocab.encode("not good at all") == [vocab.index["not"], vocab.index["good"], vocab.index["not good"]]
+    vocab.save(tmp_path / "v.json")
+    assert Vocabulary.load(tmp_path / "v.json").entries == vocab.entries
+
+
+def test_fasttext_logit_is_a_sum_over_ngrams():
+    torch.manual_seed(0)
+    net = FastText(vocab_size=10, embedding_dim=4)
+    ids, offsets = collate([[1, 2, 3], [], [4]])
+    assert offsets.tolist() == [0, 3, 3]
+    logits = net(ids, offsets)
+    w, b, E = net.output.weight[0], net.output.bias[0], net.embedding.weight
+    assert logits[0].item() == pytest.approx((b + sum(E[i] @ w for i in (1, 2, 3)) / 3).item(), abs=1e-6)
+    assert logits[1].item() == pytest.approx(b.item(), abs=1e-6)  # an empty sentence scores the bias alone
+
+
+@pytest.fixture(scope="module")
+def toy_split():
+    import pandas as pd
+
+    frame = pd.DataFrame(toy_reviews(300), columns=[data.TEXT, data.LABEL])
+    return data.split(frame, Config().data, seed=0)
+
+
+@pytest.mark.parametrize("kind", ["tfidf", "nbsvm", "ensemble", "neural"])
+def test_every_kind_learns_the_toy_task_and_survives_saving(kind: str, toy_split, tmp_path: Path):
+    train, val, test = toy_split
+    cfg = apply_overrides(Config(), [f"model.kind={kind}", "neural.epochs=15", "neural.learning_rate=0.02"])
+    model, _ = fit_model(cfg, train, val, progress=False)
+    p = probability(model, test[data.TEXT].tolist())
+    assert ((p >= 0.5) == test[data.LABEL].to_numpy()).mean() >= 0.85  # 5% of toy labels are flipped
+    save_model(model, tmp_path, cfg)
+    loaded = load_model(tmp_path, cfg)
+    assert np.allclose(probability(loaded, test[data.TEXT].tolist()), p)
+    # the explanations point at the sentiment words
+    [effects] = word_effects(loaded, ["the brilliant film ."], top=1)
+    assert effects[0][0] == "brilliant" and effects[0][1] > 0
+    ngrams = top_ngrams(loaded, train[data.TEXT].tolist(), k=3)
+    assert all(set(g.split()) & set(NEGATIVE) for g, _ in ngrams["negative"])
+    assert all(set(g.split()) & set(POSITIVE) for g, _ in ngrams["positive"])
+
+
+def test_normalize_matches_the_dataset_style():
+    assert normalize("Great, isn't it?!") == "great , isn't it ? !"
+
+
+@pytest.fixture(scope="module")
+def real_model(real_data):
+    frame = data.read_polarity(real_data["rt-polarity.pos"], real_data["rt-polarity.neg"])
+    train, val, _ = data.split(frame, Config().data, seed=42)
+    return build_classical(Config().model).fit([normalize(t) for t in train[data.TEXT]], train[data.LABEL])
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("A masterpiece: moving, funny and beautifully acted.", 1),
+        ("One of the most enjoyable films of the year.", 1),
+        ("A boring, predictable mess.", 0),
+        ("The plot is tedious and the jokes fall flat.", 0),
+    ],
+)
+def test_clear_reviews_get_the_obvious_label(real_model, text: str, label: int):
+    assert (probability(real_model, [text])[0] >= 0.5) == label
+
+
+def test_negation_lowers_the_score(real_model):
+    good, not_good = probability(real_model, ["the film is good .", "the film is not good ."])
+    assert not_good < good
+
+
+def test_case_and_punctuation_spacing_do_not_change_the_score(real_model):
+    a, b = probability(real_model, ["A Wonderful Film!", "a wonderful film !"])
+    assert a == pytest.approx(b)

@@ -1,0 +1,53 @@
+"""train.py and evaluate.py end to end, on the generated CSV (offline, seconds)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from mlstarter import runs
+from mlstarter.datasets import DataError
+
+from .. import evaluate
+from .conftest import train_run, write_csv
+
+
+@pytest.mark.parametrize("kind", ["tfidf", "nbsvm", "ensemble", "neural"])
+def test_train_then_evaluate_writes_a_complete_run(kind: str, toy_csv: Path, runs_dir: Path):
+    run = train_run("--data", str(toy_csv), "--set", f"model.kind={kind}", "--dry-run")
+    assert run.config["model"]["kind"] == kind and run.config["data"]["path"] == str(toy_csv)
+    assert run.metrics["val_accuracy"] > 0.5 and run.dry_run
+    assert evaluate.main([]) == 0
+    files = {p.name for p in run.path.iterdir()}
+    assert {"MODEL_CARD.md", "errors.csv", "top_ngrams.json", "metrics.json"} <= files
+    assert {"roc.png", "calibration.png", "confusion_matrix.png", "top_ngrams.png"} <= {
+        p.name for p in (run.path / "plots").iterdir()
+    }
+    metrics = runs.latest_run(run.project).metrics
+    assert 0 <= metrics["test_accuracy"] <= 1 and "test_macro_f1" in metrics and "test_roc_auc" in metrics
+    with open(run.path / "errors.csv", newline="", encoding="utf-8") as f:
+        errors = list(csv.DictReader(f))
+    for row in errors:  # each is a real mistake, most confident first
+        assert (float(row["p_positive"]) >= 0.5) != (row["label"] == "positive")
+    confidence = [abs(float(r["p_positive"]) - 0.5) for r in errors]
+    assert confidence == sorted(confidence, reverse=True)
+
+
+def test_the_neural_run_keeps_the_best_epoch_not_the_last(toy_csv: Path, runs_dir: Path):
+    run = train_run(
+        "--data", str(toy_csv), "--set", "model.kind=neural", "--set", "neural.epochs=12",
+        "--set", "neural.patience=12", "--set", "neural.learning_rate=0.05",
+    )  # fmt: skip
+    history = run.read_json("history.json")["epochs"]
+    best = min(history, key=lambda h: h["val_loss"])
+    assert run.metrics["val_log_loss"] == pytest.approx(best["val_loss"], rel=1e-4)
+    assert run.metrics["val_accuracy"] == pytest.approx(best["val_accuracy"])
+
+
+def test_a_bad_csv_stops_training_before_anything_is_saved(tmp_path: Path, runs_dir: Path):
+    bad = write_csv(tmp_path / "bad.csv", [("good", 1)] * 20 + [("", 0)] * 20)
+    with pytest.raises(DataError, match="row 22, column text: empty"):
+        train_run("--data", str(bad))
+    assert not runs_dir.exists() or not any(runs_dir.rglob("config.json"))
