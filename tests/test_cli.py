@@ -54,5 +54,25 @@ def test_new_copies_a_project_and_renames_its_docs(tmp_path: Path, monkeypatch: 
     copy = root / "projects" / "my_loans"
     assert {p.name for p in copy.iterdir()} == {p.name for p in (root / "projects" / "credit_risk").iterdir()}
     assert "make train PROJECT=my_loans" in (copy / "train.py").read_text()
-    assert "credit_risk" not in (copy / "README.md").read_text()
+    readme = (copy / "README.md").read_text()
+    assert "make new PROJECT=my_loans FROM=credit_risk" in readme  # where the copy came from stays true
+    assert "credit_risk" not in readme.replace("FROM=credit_risk", "")
     assert "german_credit" in (copy / "data.py").read_text()  # the dataset keeps its name
+
+
+def test_new_renames_commands_and_paths_but_not_prose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    root = tmp_path / "repo"
+    (root / "projects" / "sentiment").mkdir(parents=True)
+    (root / "projects" / "sentiment" / "train.py").write_text("x = 1\n")
+    (root / "projects" / "sentiment" / "__init__.py").write_text("")
+    (root / "projects" / "sentiment" / "README.md").write_text(
+        "make train PROJECT=sentiment; python -m projects.sentiment.train; see runs/sentiment/ and "
+        "projects/sentiment/README.md. The sentiment of a review. make new PROJECT=x FROM=sentiment\n"
+    )
+    (root / "pyproject.toml").write_text("")
+    monkeypatch.setenv("MLSTARTER_ROOT", str(root))
+    assert cli.main(["new", "my_reviews", "--from", "sentiment"]) == 0
+    assert (root / "projects" / "my_reviews" / "README.md").read_text() == (
+        "make train PROJECT=my_reviews; python -m projects.my_reviews.train; see runs/my_reviews/ and "
+        "projects/my_reviews/README.md. The sentiment of a review. make new PROJECT=x FROM=sentiment\n"
+    )

@@ -45,6 +45,7 @@ ABLATIONS = {
     "nbsvm on word 1-2-grams only (the paper's NBSVM-bi)": ["model.kind=nbsvm", "model.char_ngrams="],
     "ensemble with word 1-3-grams": ["model.kind=ensemble", "model.word_ngrams=3"],
     "neural without bigrams": ["model.kind=neural", "neural.bigrams=false"],
+    "neural keeping n-grams seen once (min_count=1)": ["model.kind=neural", "neural.min_count=1"],
 }
 
 

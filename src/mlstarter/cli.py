@@ -130,10 +130,13 @@ def new_project(name: str, source: str) -> int:
     if target.exists():
         raise ProjectError(f"{target} already exists: pick another name or remove it first.")
     shutil.copytree(paths.projects_dir() / source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    # The code finds its own name from its folder; only the docs and comments name the source project.
+    # The code finds its own name from its folder; only the docs and comments name the source project,
+    # in commands and paths: PROJECT=sentiment, projects.sentiment.train, runs/sentiment/. Prose such as
+    # "the sentiment of a review" is left alone, and so is FROM=sentiment (the copy still came from it).
+    in_command = rf"(?:(?<=PROJECT=)|(?<=projects\.)|(?<=projects/)|(?<=runs/)){re.escape(source)}\b"
     for path in [*target.rglob("*.py"), *target.rglob("*.md")]:
         text = path.read_text()
-        renamed = re.sub(rf"\b{re.escape(source)}\b", name, text)
+        renamed = re.sub(in_command, name, text)
         if renamed != text:
             path.write_text(renamed)
     print(
