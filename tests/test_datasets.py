@@ -197,3 +197,11 @@ def test_an_archive_without_the_member_is_a_clear_error(tmp_root: Path, server: 
     message = str(error.value)
     assert "KeyError" in message and "take corpus/a.txt out of it" in message
     assert not (tmp_root / "datasets" / "corpus" / "a.txt").exists()
+
+
+def test_a_truncated_archive_is_deleted_and_fetched_again(tmp_root: Path, server: Server):
+    good = make_archive(MEMBERS)
+    server.responses["/corpus.tar.gz"] = [good[: len(good) // 2], good]
+    found = datasets.fetch(archive_dataset(f"{server.url}/corpus.tar.gz"), retries=1)
+    assert found["a.txt"].read_bytes() == MEMBERS["corpus/a.txt"]
+    assert server.requests == 2

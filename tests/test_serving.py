@@ -106,3 +106,9 @@ def test_a_huge_bad_input_is_not_echoed_back_whole(client: TestClient):
     assert response.status_code == 422
     assert len(response.content) < 2000
     assert "1,000,000 characters" in response.json()["detail"][0]["input"]
+
+
+def test_an_unpaired_surrogate_in_a_bad_input_is_echoed_escaped(client: TestClient):
+    response = client.post("/predict", content=b'{"x": "a\\ud800b"}', headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["input"] == "a\\ud800b"

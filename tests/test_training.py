@@ -116,3 +116,42 @@ def test_device_choice():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):
             training.choose_device("cuda")
+
+
+def test_resume_is_exact_with_shuffling_and_dropout(tmp_path: Path):
+    """Shuffled batches and random dropout: the generators' states must travel with the checkpoint."""
+    dataset = torch.utils.data.TensorDataset(X, Y)
+
+    def run(epochs: int, **kwargs):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Dropout(0.3), torch.nn.Linear(3, 1))
+        loader = torch.utils.data.DataLoader(
+            dataset, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1)
+        )
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+        return training.fit(
+            model, optimizer, loader, loss_fn, validate, epochs=epochs, monitor="val_loss", mode="min",
+            device=torch.device("cpu"), progress=False, **kwargs,
+        )  # fmt: skip
+
+    whole = run(4)
+    checkpoint = tmp_path / "last.pt"
+    run(2, checkpoint=checkpoint)
+    torch.manual_seed(123)  # whatever happened in between must not matter
+    resumed = run(4, checkpoint=checkpoint, resume=True)
+    assert [r["val_loss"] for r in resumed.history] == pytest.approx([r["val_loss"] for r in whole.history], rel=1e-6)
+
+
+def test_resuming_a_run_that_had_stopped_early_trains_no_more(tmp_path: Path):
+    checkpoint = tmp_path / "last.pt"
+    scores = iter([0.9, 0.5, 0.5])
+    model, optimizer, _ = make()
+    kwargs = dict(epochs=10, monitor="val_accuracy", patience=2, device=torch.device("cpu"), progress=False)
+    first = training.fit(
+        model, optimizer, BATCHES, loss_fn, lambda m: {"val_accuracy": next(scores)}, checkpoint=checkpoint, **kwargs
+    )
+    assert first.stopped_early and len(first.history) == 3
+    again = training.fit(
+        model, optimizer, BATCHES, loss_fn, lambda m: 1 / 0, checkpoint=checkpoint, resume=True, **kwargs
+    )
+    assert again.stopped_early and len(again.history) == 3 and again.best_epoch == 1

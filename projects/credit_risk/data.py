@@ -162,7 +162,7 @@ def load(cfg: DataConfig) -> tuple[pd.DataFrame, dict[str, Path]]:
 def read_uci(path: Path) -> pd.DataFrame:
     """Read the UCI file: 21 space-separated fields a line, categories as codes, class 1 = good, 2 = bad."""
     rows = []
-    for line_number, line in enumerate(path.read_text().splitlines(), start=1):
+    for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
         fields = line.split()

@@ -29,7 +29,9 @@ from .model import TRUSTED_TYPES, contributions
 PROJECT = project_name(__package__)
 MAX_BATCH = 1000  # applicants per batch request: bounds memory and latency
 TOP_FEATURES = 5  # attributes returned by ?explain=true
-EXAMPLE = json.loads((Path(__file__).parent / "example.json").read_text())  # the first applicant in the data
+EXAMPLE = json.loads(
+    (Path(__file__).parent / "example.json").read_text(encoding="utf-8")
+)  # the first applicant in the data
 
 # One allowed-values type per categorical attribute, e.g. Choice["housing"] = Literal["rent", "own", "for free"]
 Choice = {column: Literal[tuple(values.values())] for column, values in data.CATEGORIES.items()}

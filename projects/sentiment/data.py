@@ -10,10 +10,11 @@ lower-cased and tokenised, in Latin-1. Your own data is a CSV with a `text` colu
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
+import regex
 from sklearn.model_selection import train_test_split
 
 from mlstarter.datasets import DataError, DataFile, Dataset, fetch
@@ -52,14 +53,15 @@ MIN_PER_CLASS = 10  # fewer examples of a class than this cannot be split into t
 
 # A token is a run of letters, digits and apostrophes ("didn't", "21st", "century's"), or any
 # other single visible character ("!", "?", an emoji). This matches how the dataset was
-# tokenised, and works for any script: \w knows accents, Cyrillic, Arabic, Hebrew, CJK.
-TOKEN_PATTERN = r"(?u)[\w']+|[^\w\s]"
-_TOKEN = re.compile(TOKEN_PATTERN)
+# tokenised. The `regex` module's \p{M} keeps combining marks inside their word, so any script
+# works: Hindi "हिन्दी" or Arabic with vowel marks stay one word. NFC first turns "e" + "◌́" into "é".
+TOKEN_PATTERN = r"[\w\p{M}']+|[^\w\p{M}\s]"
+_TOKEN = regex.compile(TOKEN_PATTERN)
 
 
 def tokenize(text: str) -> list[str]:
     """'I didn't like it :(' -> ['i', "didn't", 'like', 'it', ':', '(']"""
-    return _TOKEN.findall(text.lower())
+    return _TOKEN.findall(unicodedata.normalize("NFC", text.lower()))
 
 
 def load(cfg: DataConfig) -> tuple[pd.DataFrame, dict[str, Path]]:
@@ -93,6 +95,10 @@ def read_csv(path: Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise DataError(f"{path}: not a readable CSV: {error}") from None
     raw.columns = [c.strip().lower() for c in raw.columns]
+    if raw.columns.duplicated().any():
+        raise DataError(
+            f"{path}: columns {list(raw.columns)} repeat a name (ignoring case); keep one 'text' and one 'label'."
+        )
     missing = [c for c in (TEXT, LABEL) if c not in raw.columns]
     if missing:
         raise DataError(
@@ -105,7 +111,7 @@ def read_csv(path: Path) -> pd.DataFrame:
         if not text.strip():
             errors.append(f"row {row}, column text: empty")
         if label.strip().lower() not in LABEL_VALUES:
-            errors.append(f"row {row}, column label: {label!r} is not one of 1, 0, positive, negative")
+            errors.append(f"row {row}, column label: {label!r} is not one of 1, 0, positive, negative, pos, neg")
     if errors:
         shown = "\n  ".join(errors[:10])
         more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
@@ -124,10 +130,16 @@ def read_csv(path: Path) -> pd.DataFrame:
 
 def split(frame: pd.DataFrame, cfg: DataConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Stratified train / validation / test split. Same seed, same split: evaluate.py finds the test set again."""
-    rest, test = train_test_split(frame, test_size=cfg.test_size, stratify=frame[LABEL], random_state=seed)
-    train, val = train_test_split(
-        rest, test_size=cfg.val_size / (1 - cfg.test_size), stratify=rest[LABEL], random_state=seed
-    )
+    try:
+        rest, test = train_test_split(frame, test_size=cfg.test_size, stratify=frame[LABEL], random_state=seed)
+        train, val = train_test_split(
+            rest, test_size=cfg.val_size / (1 - cfg.test_size), stratify=rest[LABEL], random_state=seed
+        )
+    except ValueError as error:  # e.g. a test share too small to hold both classes
+        raise DataError(
+            f"cannot split {len(frame)} texts with data.val_size={cfg.val_size} and data.test_size={cfg.test_size}: "
+            f"{error} Use more data or larger shares."
+        ) from None
     return train, val, test
 
 

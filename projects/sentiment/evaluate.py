@@ -85,13 +85,14 @@ def main(argv: list[str] | None = None) -> int:
     confusion = np.array([[metrics["test_tn"], metrics["test_fp"]], [metrics["test_fn"], metrics["test_tp"]]])
     plots.confusion(confusion, list(data.LABEL_NAMES), plot_dir / "confusion_matrix.png", title="Confusion (test)")
     shown = ngrams["positive"][:15] + ngrams["negative"][:15]
-    plots.bars(
-        [g for g, _ in shown],
-        [s for _, s in shown],
-        plot_dir / "top_ngrams.png",
-        title=f"Most positive and negative n-grams ({cfg.model.kind})",
-        xlabel="log-odds of positive when the n-gram is the whole text",
-    )
+    if shown:
+        plots.bars(
+            [g for g, _ in shown],
+            [s for _, s in shown],
+            plot_dir / "top_ngrams.png",
+            title=f"Most positive and negative n-grams ({cfg.model.kind})",
+            xlabel="log-odds of positive when the n-gram is the whole text",
+        )
     history = run.read_json("history.json")["epochs"] if (run.path / "history.json").is_file() else []
     if history:
         plots.curve(
@@ -116,11 +117,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"***** Evaluation of {PROJECT} run {run.run_id} on {len(test)} held-out sentences *****")
     print(test_table)
-    print(f"Most positive: {', '.join(g for g, _ in ngrams['positive'][:8])}")
-    print(f"Most negative: {', '.join(g for g, _ in ngrams['negative'][:8])}")
-    print(
-        f"Most confident mistake: {errors['text'].iloc[0]!r} ({errors['label'].iloc[0]}, P(positive) {errors['p_positive'].iloc[0]:.2f})"
-    )
+    print(f"Most positive: {', '.join(g for g, _ in ngrams['positive'][:8]) or '(no n-gram seen 5 times)'}")
+    print(f"Most negative: {', '.join(g for g, _ in ngrams['negative'][:8]) or '(no n-gram seen 5 times)'}")
+    if len(errors):
+        worst = errors.iloc[0]
+        print(f"Most confident mistake: {worst['text']!r} ({worst['label']}, P(positive) {worst['p_positive']:.2f})")
     print(f"Plots, errors.csv and MODEL_CARD.md written to {run.path}")
     return 0
 

@@ -28,9 +28,10 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from mlstarter import persistence
+from mlstarter.config import to_dict
 
 from .config import Config, ModelConfig, NeuralConfig
-from .data import TOKEN_PATTERN, tokenize
+from .data import tokenize
 
 CLASSICAL_KINDS = ("tfidf", "nbsvm", "ensemble")
 
@@ -59,12 +60,12 @@ def probability(model, texts: list[str]) -> np.ndarray:
 def ngram_features(cfg: ModelConfig) -> FeatureUnion:
     """Word n-grams plus, if configured, character n-grams within words, each weighted by TF-IDF.
 
-    # tfidf(g, s) = (1 + log count(g in s)) * (log((1 + N) / (1 + df(g))) + 1), then each sentence scaled to length 1
+    # tfidf(g, s) = (1 + log count(g in s)) * (log((1 + N) / (1 + df(g))) + 1)
+    # then the sentence's word part and its character part are each scaled to length 1
     Rare n-grams weigh more than common ones; "the" and "," weigh almost nothing.
     """
-    parts = [
-        ("word", TfidfVectorizer(sublinear_tf=True, token_pattern=TOKEN_PATTERN, ngram_range=(1, cfg.word_ngrams)))
-    ]
+    # the texts arrive normalised ("great , isn't it ?"), so a word is whatever lies between spaces
+    parts = [("word", TfidfVectorizer(sublinear_tf=True, token_pattern=r"\S+", ngram_range=(1, cfg.word_ngrams)))]
     if cfg.char_ngrams:
         chars = TfidfVectorizer(
             sublinear_tf=True, analyzer="char_wb", ngram_range=tuple(cfg.char_ngrams), min_df=cfg.min_df
@@ -163,11 +164,13 @@ class Vocabulary:
         return len(self.entries)
 
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"bigrams": self.bigrams, "entries": self.entries}, ensure_ascii=False))
+        path.write_text(
+            json.dumps({"bigrams": self.bigrams, "entries": self.entries}, ensure_ascii=False), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
-        saved = json.loads(path.read_text())
+        saved = json.loads(path.read_text(encoding="utf-8"))
         return cls(saved["entries"], saved["bigrams"])
 
 
@@ -207,12 +210,15 @@ class NeuralClassifier:
         self.vocab = vocab
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.empty((0, 2))
         with torch.no_grad():
             p = torch.sigmoid(self.network(*collate([self.vocab.encode(t) for t in texts]))).numpy()
         return np.stack([1 - p, p], axis=1)
 
-    def save(self, folder: Path, cfg: Config) -> None:
-        persistence.save_torch(folder / "model.pt", self.network.state_dict(), config=cfg.neural.__dict__)
+    def save(self, folder: Path, cfg: Config, metrics: dict[str, float]) -> None:
+        # the checkpoint describes itself: weights, the config that made them, and how well they did
+        persistence.save_torch(folder / "model.pt", self.network.state_dict(), config=to_dict(cfg), metrics=metrics)
         self.vocab.save(folder / "vocab.json")
 
     @classmethod
@@ -226,7 +232,7 @@ class NeuralClassifier:
 # --- any kind ---------------------------------------------------------------------------------
 
 
-def save_model(model, folder: Path, cfg: Config) -> None:
+def save_model(model, folder: Path, cfg: Config, metrics: dict[str, float]) -> None:
     """Write a trained model into a run folder.
 
     A scikit-learn model goes to model.skops, except its n-gram vocabularies: skops writes
@@ -235,12 +241,13 @@ def save_model(model, folder: Path, cfg: Config) -> None:
     (a list of n-grams, the position of each = its feature column), 50 times smaller.
     """
     if cfg.model.kind == "neural":
-        model.save(folder, cfg)
+        model.save(folder, cfg, metrics)
         return
     vectorizers = dict(model.named_steps["features"].transformer_list)
     vocabularies = {name: v.vocabulary_ for name, v in vectorizers.items()}
     (folder / "vocabulary.json").write_text(
-        json.dumps({name: sorted(vocab, key=vocab.get) for name, vocab in vocabularies.items()}, ensure_ascii=False)
+        json.dumps({name: sorted(vocab, key=vocab.get) for name, vocab in vocabularies.items()}, ensure_ascii=False),
+        encoding="utf-8",
     )
     try:
         for v in vectorizers.values():
@@ -256,7 +263,7 @@ def load_model(folder: Path, cfg: Config):
     if cfg.model.kind == "neural":
         return NeuralClassifier.load(folder, cfg.neural)
     model = persistence.load_sklearn(folder / "model.skops", TRUSTED_TYPES)
-    saved = json.loads((folder / "vocabulary.json").read_text())
+    saved = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
     for name, v in model.named_steps["features"].transformer_list:
         v.vocabulary_ = {ngram: column for column, ngram in enumerate(saved[name])}
     return model
@@ -275,6 +282,8 @@ def word_effects(model, texts: list[str], top: int = 5, max_words: int = 100) ->
     Each distinct word costs one more prediction, so only the first `max_words` distinct words
     of a long text are tried.
     """
+    if not texts:
+        return []
     variants, owners = [], []  # every text, then the text without each of its distinct words
     for i, text in enumerate(texts):
         tokens = tokenize(text)
@@ -300,6 +309,8 @@ def top_ngrams(model, texts: list[str], k: int = 20, min_count: int = 5) -> dict
     """
     counts = Counter(g for text in texts for g in set(ngrams(tokenize(text), bigrams=True)))
     candidates = [g for g, n in counts.items() if n >= min_count and any(c.isalnum() for c in g)]
+    if not candidates:  # e.g. a small CSV of your own where no n-gram is that frequent
+        return {"positive": [], "negative": []}
     scores = log_odds(model.predict_proba(candidates)[:, 1])
     order = np.argsort(scores)
     return {

@@ -36,12 +36,18 @@ MAX_BATCH = 100  # texts per batch request
 # total length: 50,000 characters take about 3 s on 2 cores (500,000 took 35 s).
 MAX_BATCH_CHARS = 50_000
 TOP_WORDS = 5  # words returned with each prediction
-EXAMPLE = json.loads((Path(__file__).parent / "example.json").read_text())
+EXAMPLE = json.loads((Path(__file__).parent / "example.json").read_text(encoding="utf-8"))
 
 
 def not_blank(text: str) -> str:
     if not text.strip():
         raise ValueError("the text is empty or only whitespace; send at least one word")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:  # JSON's "\ud800" escape: half of a surrogate pair, not a character
+        raise ValueError(
+            f"the text holds an unpaired surrogate at position {error.start}; send valid Unicode"
+        ) from None
     return text
 
 

@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     frame, files = data.load(cfg.data)
     train, val, test = data.split(frame, cfg.data, cfg.seed)
     if args.dry_run:
-        train = train.groupby(data.LABEL, group_keys=False).sample(
-            n=DRY_RUN_SENTENCES // 2, random_state=cfg.seed, replace=len(train) < DRY_RUN_SENTENCES
+        train = pd.concat(
+            group.sample(n=min(len(group), DRY_RUN_SENTENCES // 2), random_state=cfg.seed)
+            for _, group in train.groupby(data.LABEL)
         )
 
     print(f"***** Training {PROJECT} *****")
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 4. Save the run: it appears under runs/ only once every file is written.
     with runs.new_run(PROJECT) as run:
-        save_model(model, run.dir, cfg)
+        save_model(model, run.dir, cfg, metrics)
         runs.write_json(run.dir / "metrics.json", metrics)
         if history:
             runs.write_json(run.dir / "history.json", {"epochs": history})

@@ -39,7 +39,7 @@ def machine() -> dict[str, Any]:
     """CPU model, cores, memory, OS and Python of this machine, and today's date."""
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
@@ -84,7 +84,7 @@ def timed_subprocess(args: list[str]) -> dict[str, float]:
         if done.returncode != 0:
             log.seek(0)
             raise RuntimeError(f"{' '.join(args)} failed:\n{log.read()[-3000:]}")
-        peak = int(peak_file.read_text())
+        peak = int(peak_file.read_text(encoding="utf-8"))
     peak_mib = peak / (2**20 if sys.platform == "darwin" else 2**10)  # bytes on macOS, KiB on Linux
     return {"seconds": round(seconds, 2), "peak_rss_mib": round(peak_mib)}
 
@@ -193,7 +193,7 @@ def write_results(project: str, results: dict[str, Any], markdown: str) -> Path:
     _replace_block(paths.projects_dir() / project / "README.md", markdown)
     summaries = []
     for path in sorted(folder.glob("*.json")):
-        summary = json.loads(path.read_text()).get("summary")
+        summary = json.loads(path.read_text(encoding="utf-8")).get("summary")
         if summary and (paths.projects_dir() / path.stem).is_dir():
             summaries.append(summary)
     if summaries:
@@ -207,7 +207,7 @@ def _replace_block(readme: Path, markdown: str) -> None:
     """Replace the text between the bench markers of a README, if it has them."""
     if not readme.is_file():
         return
-    text = readme.read_text()
+    text = readme.read_text(encoding="utf-8")
     if START in text and END in text:
         before, rest = text.split(START, 1)
         after = rest.split(END, 1)[1]

@@ -135,10 +135,10 @@ def new_project(name: str, source: str) -> int:
     # "the sentiment of a review" is left alone, and so is FROM=sentiment (the copy still came from it).
     in_command = rf"(?:(?<=PROJECT=)|(?<=projects\.)|(?<=projects/)|(?<=runs/)){re.escape(source)}\b"
     for path in [*target.rglob("*.py"), *target.rglob("*.md")]:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         renamed = re.sub(in_command, name, text)
         if renamed != text:
-            path.write_text(renamed)
+            path.write_text(renamed, encoding="utf-8")
     print(
         f"Created {target} from {source}. Next:\n  make train PROJECT={name}\n  make evaluate PROJECT={name}\n  make serve PROJECT={name}"
     )

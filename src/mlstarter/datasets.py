@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,16 +158,21 @@ def _download_member(file: DataFile, folder: Path, retries: int) -> Path:
     downloads = folder / ".downloads"
     error: Exception | None = None
     for _ in range(retries + 1):
-        # known_hash=None: the archive has no published checksum; its member is checked below
-        archive = Path(pooch.retrieve(file.url, known_hash=None, fname=archive_name, path=downloads, progressbar=True))
+        try:
+            # known_hash=None: the archive has no published checksum; its member is checked below
+            archive = pooch.retrieve(file.url, known_hash=None, fname=archive_name, path=downloads, progressbar=True)
+        except Exception as network_error:  # connection refused, timeout, HTTP error: try again
+            error = network_error
+            continue
+        archive = Path(archive)
         try:
             content = _read_member(archive, file.member)
             actual = hashlib.sha256(content).hexdigest()
             if actual != file.sha256:
                 raise ChecksumError(f"{file.member} in {archive_name} has sha256 {actual}, expected {file.sha256}")
-        except (ChecksumError, KeyError, OSError, tarfile.TarError, zipfile.BadZipFile) as bad:
-            error = bad
-            archive.unlink(missing_ok=True)  # corrupted or a different version: fetch it again
+        except (ChecksumError, KeyError, OSError, EOFError, zlib.error, tarfile.TarError, zipfile.BadZipFile) as bad:
+            error = bad  # truncated, corrupted, or a different version of the archive
+            archive.unlink(missing_ok=True)  # so that the next try downloads it again
             continue
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f".{file.name}.partial"

@@ -43,7 +43,7 @@ class Run:
     path: Path
 
     def read_json(self, name: str) -> dict[str, Any]:
-        return json.loads((self.path / name).read_text())
+        return json.loads((self.path / name).read_text(encoding="utf-8"))
 
     @property
     def config(self) -> dict[str, Any]:
@@ -57,7 +57,7 @@ class Run:
     def dry_run(self) -> bool:
         """Whether the run was trained with --dry-run (a tiny subset: not a real model)."""
         path = self.path / "environment.json"
-        return bool(path.is_file() and json.loads(path.read_text()).get("dry_run"))
+        return bool(path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("dry_run"))
 
 
 def project_runs_dir(project: str) -> Path:
@@ -135,13 +135,13 @@ def write_text(path: Path, text: str) -> None:
     """Write atomically: a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
 def update_json(path: Path, data: dict[str, Any]) -> dict[str, Any]:
     """Merge `data` into the JSON object at `path` (atomically) and return the result."""
-    merged = {**(json.loads(path.read_text()) if path.is_file() else {}), **data}
+    merged = {**(json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}), **data}
     write_json(path, merged)
     return merged
 

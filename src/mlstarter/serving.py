@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -64,6 +65,8 @@ def create_app(
         app.state.run = run
         app.state.predictor = load_predictor(run)
         logger.info("Serving %s run %s from %s", project, run.run_id, run.path)
+        if native_threads is not None and "torch" in sys.modules:  # torch keeps its own thread pool
+            sys.modules["torch"].set_num_threads(native_threads)
         with threadpool_limits(limits=native_threads):
             yield
 
@@ -103,11 +106,15 @@ MAX_ECHO = 200  # characters of a bad input repeated in a 422 answer
 
 
 def json_safe(value: Any) -> Any:
-    """Replace NaN and infinities, which JSON cannot hold, by their names as strings; cut long strings."""
+    """Make the echo of a bad input writable as JSON: NaN and infinities become their names, long
+    strings are cut, unpaired surrogates are escaped."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    if isinstance(value, str) and len(value) > MAX_ECHO:
-        return f"{value[:MAX_ECHO]}… ({len(value):,} characters)"
+    if isinstance(value, str):
+        if len(value) > MAX_ECHO:
+            value = f"{value[:MAX_ECHO]}… ({len(value):,} characters)"
+        # an unpaired surrogate ("\ud800" in the request's JSON) cannot be written as UTF-8: escape it
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -20,7 +20,8 @@ What `fit` adds:
 - the best epoch's weights, *copied*: a reference to `model.state_dict()` would keep changing
   as training goes on, and the "best" model would silently be the last one;
 - `checkpoint=path`: after every epoch, the whole state (model, optimizer, scheduler, gradient
-  scaler, history, best weights) is written atomically; `fit(..., resume=True)` goes on from it;
+  scaler, random number generators, history, best weights) is written atomically;
+  `fit(..., resume=True)` goes on from it as if training had never stopped;
 - mixed precision on CUDA when asked (`amp=True`); CPU and MPS train in float32.
 """
 
@@ -139,8 +140,12 @@ def fit(
     result = FitResult(best_state={}, best_epoch=0, best_score=math.nan)
     stale = 0  # epochs since the last improvement
     start = 1
+    generator = getattr(train_batches, "generator", None)  # a DataLoader's shuffling generator, if it has one
     if resume and checkpoint is not None and checkpoint.is_file():
-        start, stale = _load_checkpoint(checkpoint, model, optimizer, scheduler, scaler, result, device)
+        start, stale = _load_checkpoint(checkpoint, model, optimizer, scheduler, scaler, generator, result, device)
+        if patience is not None and stale >= patience:  # the interrupted run had already stopped early
+            result.stopped_early = True
+            return result
         print(f"Resuming from {checkpoint} at epoch {start} (best so far: epoch {result.best_epoch})")
 
     for epoch in range(start, epochs + 1):
@@ -177,7 +182,7 @@ def fit(
             mark = "  *best*" if stale == 0 else ""
             tqdm.write(f"epoch {epoch:3d}  train_loss {train_loss:.4f}  {shown}  ({row['seconds']:.1f}s){mark}")
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, epoch, stale, model, optimizer, scheduler, scaler, result)
+            _save_checkpoint(checkpoint, epoch, stale, model, optimizer, scheduler, scaler, generator, result)
         if patience is not None and stale >= patience:
             result.stopped_early = True
             if progress:
@@ -204,6 +209,7 @@ def _save_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     scaler: torch.amp.GradScaler,
+    generator: Any,
     result: FitResult,
 ) -> None:
     state = {
@@ -217,6 +223,10 @@ def _save_checkpoint(
         "best_epoch": result.best_epoch,
         "best_score": result.best_score,
         "history": result.history,
+        # random number generators, so that shuffling and dropout go on as if never interrupted
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "rng_loader": generator.get_state() if isinstance(generator, torch.Generator) else None,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
@@ -230,6 +240,7 @@ def _load_checkpoint(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     scaler: torch.amp.GradScaler,
+    generator: Any,
     result: FitResult,
     device: torch.device,
 ) -> tuple[int, int]:
@@ -242,4 +253,9 @@ def _load_checkpoint(
     result.best_state = state["best_state"]
     result.best_epoch, result.best_score = state["best_epoch"], state["best_score"]
     result.history = state["history"]
+    torch.set_rng_state(state["rng_cpu"].cpu())
+    if state["rng_cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
+    if isinstance(generator, torch.Generator) and state["rng_loader"] is not None:
+        generator.set_state(state["rng_loader"].cpu())
     return state["epoch"] + 1, state["stale"]

@@ -31,6 +31,8 @@ from .conftest import toy_reviews, write_csv
         ("love it 😍🎉", ["love", "it", "😍", "🎉"]),
         ("סרט מצוין", ["סרט", "מצוין"]),  # Hebrew, right to left
         ("很好看", ["很好看"]),  # no spaces in Chinese: one token (an exercise in the README)
+        ("हिन्दी फ़िल्म", ["हिन्दी", "फ़िल्म"]),  # Hindi: vowel signs and viramas are combining marks
+        ("cafe\u0301 İstanbul", ["café", "i̇stanbul"]),  # e + combining accent becomes é (NFC)
         ("   ", []),
     ],
 )
@@ -76,6 +78,7 @@ def test_a_bad_csv_names_each_bad_row_and_column(tmp_path: Path):
         (b"text,label\n" + b"good,1\n" * 30 + b"bad,0\n" * 3, "3 negative example(s); need at least 10"),
         (b"text,label\n" + "caf\xe9,1\n".encode("latin-1"), "not UTF-8"),
         (b"", "not a readable CSV"),
+        (b"Text,text,label\na,b,1\n", "repeat a name"),
     ],
 )
 def test_csv_problems_are_explained(tmp_path: Path, content: bytes, expected: str):
@@ -94,6 +97,7 @@ def test_split_is_stratified_disjoint_and_repeatable(tmp_path: Path):
     train, val, test = data.split(frame, DataConfig(), seed=1)
     assert len(train) + len(val) + len(test) == 300 and len(test) == 30 and len(val) in (30, 31)
     assert not set(train.index) & set(val.index) and not set(val.index) & set(test.index)
+    assert not set(train.index) & set(test.index)
     assert abs(test[data.LABEL].mean() - frame[data.LABEL].mean()) < 0.05
     assert data.split(frame, DataConfig(), seed=1)[2].index.equals(test.index)
 
@@ -142,7 +146,7 @@ def test_the_declared_archive_members_and_checksums_download(
 ):
     url, requests = archive_server
     monkeypatch.setenv("MLSTARTER_ROOT", str(tmp_path))  # an empty cache
-    monkeypatch.delenv("MLSTARTER_DATA_DIR")
+    monkeypatch.delenv("MLSTARTER_DATA_DIR", raising=False)
     files = fetch(at(url))
     assert requests == ["/rt-polaritydata.tar.gz"]  # one download for both files
     for file in DATASET.files:
@@ -159,3 +163,9 @@ def test_offline_without_a_copy_says_where_to_put_the_files(tmp_path: Path, monk
     assert "take rt-polaritydata/rt-polarity.pos out of it" in message
     assert str(tmp_path / "datasets" / "rt-polarity" / "rt-polarity.pos") in message
     assert "MLSTARTER_DATA_DIR" in message
+
+
+def test_shares_too_small_for_the_data_are_explained(tmp_path: Path):
+    frame = data.read_csv(write_csv(tmp_path / "r.csv", toy_reviews(24)))
+    with pytest.raises(DataError, match="cannot split 24 texts with data.val_size=0.1 and data.test_size=0.02"):
+        data.split(frame, DataConfig(test_size=0.02), seed=0)

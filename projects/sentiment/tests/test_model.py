@@ -13,10 +13,11 @@ from sklearn.svm import LinearSVC
 from mlstarter.config import apply_overrides
 
 from .. import data
-from ..config import Config
+from ..config import Config, NeuralConfig
 from ..model import (
     NBSVM,
     FastText,
+    NeuralClassifier,
     Vocabulary,
     build_classical,
     collate,
@@ -51,7 +52,7 @@ def test_nbsvm_with_beta_1_is_the_svm_on_scaled_features():
 
 
 def test_vocabulary_round_trip_and_unknown_ngrams(tmp_path: Path):
-    vocab = Vocabulary.build(["not good", "good film", "good"], Config().neural)
+    vocab = Vocabulary.build(["not good", "good film", "good"], NeuralConfig(min_count=1))
     assert vocab.entries[0] == "good" and "not good" in vocab.index
     assert vocab.encode("not good at all") == [vocab.index["not"], vocab.index["good"], vocab.index["not good"]]
     vocab.save(tmp_path / "v.json")
@@ -84,7 +85,7 @@ def test_every_kind_learns_the_toy_task_and_survives_saving(kind: str, toy_split
     model, _ = fit_model(cfg, train, val, progress=False)
     p = probability(model, test[data.TEXT].tolist())
     assert ((p >= 0.5) == test[data.LABEL].to_numpy()).mean() >= 0.85  # 5% of toy labels are flipped
-    save_model(model, tmp_path, cfg)
+    save_model(model, tmp_path, cfg, metrics={})
     loaded = load_model(tmp_path, cfg)
     assert np.allclose(probability(loaded, test[data.TEXT].tolist()), p)
     # the explanations point at the sentiment words
@@ -127,3 +128,12 @@ def test_negation_lowers_the_score(real_model):
 def test_case_and_punctuation_spacing_do_not_change_the_score(real_model):
     a, b = probability(real_model, ["A Wonderful Film!", "a wonderful film !"])
     assert a == pytest.approx(b)
+
+
+def test_explanations_and_top_ngrams_of_nothing_are_empty(toy_split):
+    train, val, _ = toy_split
+    model, _ = fit_model(apply_overrides(Config(), ["model.kind=tfidf"]), train, val, progress=False)
+    assert word_effects(model, []) == []
+    assert top_ngrams(model, ["once upon a time"], min_count=5) == {"positive": [], "negative": []}
+    network = NeuralClassifier(FastText(4, 2), Vocabulary(["good"], bigrams=False))
+    assert network.predict_proba([]).shape == (0, 2)

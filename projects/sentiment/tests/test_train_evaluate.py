@@ -18,7 +18,9 @@ from .conftest import train_run, write_csv
 def test_train_then_evaluate_writes_a_complete_run(kind: str, toy_csv: Path, runs_dir: Path):
     run = train_run("--data", str(toy_csv), "--set", f"model.kind={kind}", "--dry-run")
     assert run.config["model"]["kind"] == kind and run.config["data"]["path"] == str(toy_csv)
-    assert run.metrics["val_accuracy"] > 0.5 and run.dry_run
+    assert run.dry_run
+    if kind != "neural":  # two epochs of a dry run are too few for the network to learn anything
+        assert run.metrics["val_accuracy"] > 0.6
     assert evaluate.main([]) == 0
     files = {p.name for p in run.path.iterdir()}
     assert {"MODEL_CARD.md", "errors.csv", "top_ngrams.json", "metrics.json"} <= files
@@ -42,6 +44,7 @@ def test_the_neural_run_keeps_the_best_epoch_not_the_last(toy_csv: Path, runs_di
     )  # fmt: skip
     history = run.read_json("history.json")["epochs"]
     best = min(history, key=lambda h: h["val_loss"])
+    assert best["epoch"] < history[-1]["epoch"]  # it overfits after the best epoch, so the two differ
     assert run.metrics["val_log_loss"] == pytest.approx(best["val_loss"], rel=1e-4)
     assert run.metrics["val_accuracy"] == pytest.approx(best["val_accuracy"])
 
