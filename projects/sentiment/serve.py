@@ -42,12 +42,6 @@ EXAMPLE = json.loads((Path(__file__).parent / "example.json").read_text(encoding
 def not_blank(text: str) -> str:
     if not text.strip():
         raise ValueError("the text is empty or only whitespace; send at least one word")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as error:  # JSON's "\ud800" escape: half of a surrogate pair, not a character
-        raise ValueError(
-            f"the text holds an unpaired surrogate at position {error.start}; send valid Unicode"
-        ) from None
     return text
 
 
