@@ -196,6 +196,7 @@ def test_an_archive_without_the_member_is_a_clear_error(tmp_root: Path, server: 
         datasets.fetch(archive_dataset(f"{server.url}/corpus.tar.gz"), retries=0)
     message = str(error.value)
     assert "KeyError" in message and "take corpus/a.txt out of it" in message
+    assert "Take corpus/b.txt as b.txt out of the same archive" in message
     assert not (tmp_root / "datasets" / "corpus" / "a.txt").exists()
 
 

@@ -111,10 +111,12 @@ def fetch_file(dataset: Dataset, file: DataFile, *, download: bool = True, retri
         if file.member
         else f"download {file.url} (sha256 {file.sha256}) by hand"
     )
+    siblings = [f"{f.member} as {f.name}" for f in dataset.files if f.member and f.url == file.url and f != file]
+    also = f" Take {', '.join(siblings)} out of the same archive, beside it." if siblings else ""
     raise DatasetNotFoundError(
         f"Could not find {dataset.name}/{file.name}. Tried:\n{places}\n"
         f"To fix it, {by_hand} and save it as {cache / dataset.name / file.name}, "
-        f"or set MLSTARTER_DATA_DIR to a folder that holds {dataset.name}/{file.name}."
+        f"or set MLSTARTER_DATA_DIR to a folder that holds {dataset.name}/{file.name}.{also}"
     )
 
 
