@@ -206,3 +206,21 @@ def test_a_truncated_archive_is_deleted_and_fetched_again(tmp_root: Path, server
     found = datasets.fetch(archive_dataset(f"{server.url}/corpus.tar.gz"), retries=1)
     assert found["a.txt"].read_bytes() == MEMBERS["corpus/a.txt"]
     assert server.requests == 2
+
+
+def test_an_md5_checksum_works_where_no_sha256_is_published(tmp_root: Path, server: Server):
+    server.responses["/toy.txt"] = [GOOD[:-1] + b"!", GOOD]
+    dataset = Dataset(
+        name="toy",
+        files=(DataFile("toy.txt", url=f"{server.url}/toy.txt", md5=hashlib.md5(GOOD).hexdigest()),),
+        license="CC0",
+        citation="Toy (2026)",
+        homepage=server.url,
+    )
+    assert datasets.fetch(dataset, retries=1)["toy.txt"].read_bytes() == GOOD  # the corrupted first try is refused
+    assert datasets.status(dataset)["toy.txt"] is not None
+
+
+def test_a_file_without_a_checksum_is_refused():
+    with pytest.raises(ValueError, match="needs a sha256"):
+        DataFile("x", url="https://example.org/x")

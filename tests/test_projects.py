@@ -30,8 +30,9 @@ def needs_data(project: str) -> None:
     dataset = getattr(importlib.import_module(f"projects.{project}.data"), "DATASET", None)
     if dataset is not None and not all(datasets.status(dataset).values()):
         pytest.skip(
-            f"{project} needs the {dataset.name} dataset, which is not here and is not downloaded in tests: "
-            "set MLSTARTER_DATA_DIR=../shared/datasets (as .ci/run does) or run its `make train` once online"
+            f"{project} needs the {dataset.name} dataset, which is in no data directory here and is not downloaded "
+            f"in tests: run `make train PROJECT={project}` once online, or put it in a folder named by "
+            "MLSTARTER_DATA_DIR (its own tests cover the project with other data)"
         )
 
 

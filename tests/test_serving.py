@@ -106,6 +106,9 @@ def test_a_huge_bad_input_is_not_echoed_back_whole(client: TestClient):
     assert response.status_code == 422
     assert len(response.content) < 2000
     assert "1,000,000 characters" in response.json()["detail"][0]["input"]
+    response = client.post("/predict", json={"x": list(range(100_000))})
+    assert response.status_code == 422 and len(response.content) < 2000
+    assert response.json()["detail"][0]["input"][-1] == "… (100,000 items)"
 
 
 def test_an_unpaired_surrogate_in_a_bad_input_is_echoed_escaped(client: TestClient):

@@ -114,7 +114,7 @@ def test_device_choice():
     assert training.choose_device("cpu").type == "cpu"
     assert training.choose_device("auto").type in {"cpu", "cuda", "mps"}
     if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="no CUDA GPU"):
+        with pytest.raises(ValueError, match="no CUDA GPU"):  # ConfigError is a ValueError
             training.choose_device("cuda")
 
 

@@ -155,6 +155,8 @@ def render_card(
         if cfg.model.kind == "neural"
         else "one fit on the training sentences; hyperparameters are the config defaults, chosen by 10-fold CV in `make bench`"
     )
+    n_test = metrics["test_tn"] + metrics["test_fp"] + metrics["test_fn"] + metrics["test_tp"]
+    spread = (metrics["test_accuracy"] * (1 - metrics["test_accuracy"]) / max(n_test, 1)) ** 0.5
     published = model_card.table([{"model (10-fold CV)": k, "accuracy": v} for k, v in PUBLISHED.items()])
     ngram_rows = [
         {"most positive": p[0], "log-odds": p[1], "most negative": n[0], "log-odds ": n[1]}
@@ -176,21 +178,30 @@ def render_card(
             ),
             "Data": (
                 f"{source}\n\nStratified split with seed {cfg.seed}: {1 - cfg.data.val_size - cfg.data.test_size:.0%} train, "
-                f"{cfg.data.val_size:.0%} validation, {cfg.data.test_size:.0%} test (this card). "
-                "The config defaults were chosen by 10-fold CV over the whole dataset (`make bench`), "
-                "so the test split is not entirely unseen by that choice."
+                f"{cfg.data.val_size:.0%} validation, {cfg.data.test_size:.0%} test (this card)."
+                + (
+                    " The config defaults were chosen by 10-fold CV over the whole dataset (`make bench`), "
+                    "so the test split is not entirely unseen by that choice."
+                    if not cfg.data.path
+                    else ""
+                )
             ),
             "Test metrics": (
-                test_table + f"\n\nValidation accuracy {metrics['val_accuracy']:.3f}. With about 1,000 test sentences, "
-                "accuracy moves by about ±0.012 from one split to another: `make bench` measures 10-fold cross-validation, "
-                f"the protocol of the published results below.\n\n{published}"
+                test_table + f"\n\nValidation accuracy {metrics['val_accuracy']:.3f}. With {n_test} test texts, "
+                f"accuracy moves by about ±{spread:.3f} (one standard error) from one split to another"
+                + (
+                    ": `make bench` measures 10-fold cross-validation, the protocol of the published results below."
+                    f"\n\n{published}"
+                    if not cfg.data.path
+                    else "."
+                )
             ),
             "What the model learned": (
                 "Each n-gram scored alone, as if it were a whole review (`top_ngrams.json`, `plots/top_ngrams.png`):\n\n"
                 + model_card.table(ngram_rows)
             ),
             "Error analysis": (
-                "The test sentences the model got wrong with the most confidence (all of them in `errors.csv`), "
+                f"The test sentences the model got wrong with the most confidence (the {N_ERRORS} most confident in `errors.csv`), "
                 "with the words that pushed the decision most: effect = change in log-odds of positive when the word "
                 "is removed. Look for sarcasm, negation ('not bad'), contrast ('but'), and labels you disagree with.\n\n"
                 + model_card.table(errors.head(10).to_dict(orient="records"), digits=2)

@@ -313,7 +313,7 @@ def top_ngrams(model, texts: list[str], k: int = 20, min_count: int = 5) -> dict
         return {"positive": [], "negative": []}
     scores = log_odds(model.predict_proba(candidates)[:, 1])
     order = np.argsort(scores)
-    return {
-        "positive": [(candidates[i], round(float(scores[i]), 3)) for i in order[::-1][:k]],
-        "negative": [(candidates[i], round(float(scores[i]), 3)) for i in order[:k]],
+    return {  # only n-grams that lean the named way: on a small dataset few may
+        "positive": [(candidates[i], round(float(scores[i]), 3)) for i in order[::-1][:k] if scores[i] > 0],
+        "negative": [(candidates[i], round(float(scores[i]), 3)) for i in order[:k] if scores[i] < 0],
     }

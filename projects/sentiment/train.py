@@ -134,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"***** Training {PROJECT} *****")
     print(f"  sentences: {len(train)} train, {len(val)} validation, {len(test)} held out for the test")
     print(f"  positive: {frame[data.LABEL].mean():.0%}; model: {cfg.model.kind}; seed {cfg.seed}")
+    if min(len(val), len(test)) < 50 and not args.dry_run:
+        print(
+            f"warning: only {len(val)} validation and {len(test)} test texts: every metric will be very noisy. "
+            "A few hundred of each is a minimum for numbers you can trust."
+        )
 
     # 2. Fit.
     model, history = fit_model(cfg, train, val)

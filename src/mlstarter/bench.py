@@ -129,17 +129,27 @@ def serve_in_subprocess(project: str, run_id: str, timeout: float = 60) -> Itera
 
 
 def load_test(
-    url: str, body: Any, *, concurrency: int, requests: int, warmup: int = 20, timeout: float = 30
+    url: str,
+    body: Any = None,
+    *,
+    concurrency: int,
+    requests: int,
+    warmup: int = 20,
+    timeout: float = 30,
+    files: dict[str, tuple[str, bytes, str]] | None = None,
 ) -> dict[str, float]:
-    """POST `body` to `url` `requests` times from `concurrency` concurrent clients.
+    """POST `body` as JSON (or `files` as a multipart upload) to `url` `requests` times from
+    `concurrency` concurrent clients.
 
     Bounded in count (and each request in time). Returns requests/s and latency
     percentiles in milliseconds, and the number of failed requests (non-2xx or errors).
     """
-    return asyncio.run(_load(url, body, concurrency, requests, warmup, timeout))
+    return asyncio.run(_load(url, body, files, concurrency, requests, warmup, timeout))
 
 
-async def _load(url: str, body: Any, concurrency: int, requests: int, warmup: int, timeout: float) -> dict[str, float]:
+async def _load(
+    url: str, body: Any, files: dict | None, concurrency: int, requests: int, warmup: int, timeout: float
+) -> dict[str, float]:
     import httpx2 as httpx
 
     latencies: list[float] = []
@@ -149,8 +159,12 @@ async def _load(url: str, body: Any, concurrency: int, requests: int, warmup: in
         queue.put_nowait(i)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
+
+        def post():
+            return client.post(url, json=body) if files is None else client.post(url, files=files)
+
         for _ in range(warmup):
-            await client.post(url, json=body)
+            await post()
 
         async def worker() -> None:
             nonlocal errors
@@ -158,7 +172,7 @@ async def _load(url: str, body: Any, concurrency: int, requests: int, warmup: in
                 queue.get_nowait()
                 start = time.perf_counter()
                 try:
-                    response = await client.post(url, json=body)
+                    response = await post()
                     ok = response.is_success
                 except httpx.HTTPError:
                     ok = False

@@ -136,7 +136,9 @@ def new_project(name: str, source: str) -> int:
     in_command = rf"(?:(?<=PROJECT=)|(?<=projects\.)|(?<=projects/)|(?<=runs/)){re.escape(source)}\b"
     for path in [*target.rglob("*.py"), *target.rglob("*.md")]:
         text = path.read_text(encoding="utf-8")
-        renamed = re.sub(in_command, name, text)
+        # results measured for the source project keep its name: the copy has not been benchmarked yet
+        parts = re.split(r"(<!-- bench:start -->.*?<!-- bench:end -->)", text, flags=re.DOTALL)
+        renamed = "".join(p if p.startswith("<!-- bench:start -->") else re.sub(in_command, name, p) for p in parts)
         if renamed != text:
             path.write_text(renamed, encoding="utf-8")
     print(

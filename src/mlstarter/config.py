@@ -32,7 +32,7 @@ def train_parser(description: str | None) -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="Override one config value, e.g. --set model.kind=boosting. Repeat for several.",
+        help="Override one config value, e.g. --set seed=7. Repeat for several; the keys are in config.py.",
     )
     parser.add_argument(
         "--data",

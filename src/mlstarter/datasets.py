@@ -37,8 +37,21 @@ from . import paths
 class DataFile:
     name: str  # the file's name on disk
     url: str  # canonical download address
-    sha256: str  # checksum of the canonical file (of the member, for a file inside an archive)
+    sha256: str = ""  # checksum of the canonical file (of the member, for a file inside an archive)
     member: str = ""  # its path inside the .tar.gz/.zip at `url`; empty when `url` is the file itself
+    md5: str = ""  # only where the publisher gives no sha256 (e.g. MedMNIST); one of the two is required
+
+    def __post_init__(self) -> None:
+        if not (self.sha256 or self.md5):
+            raise ValueError(f"DataFile {self.name!r} needs a sha256 (or, failing that, an md5) checksum")
+
+    @property
+    def algorithm(self) -> str:
+        return "sha256" if self.sha256 else "md5"
+
+    @property
+    def checksum(self) -> str:
+        return self.sha256 or self.md5
 
 
 @dataclass(frozen=True)
@@ -64,12 +77,17 @@ class DataError(ValueError):
     """A data file that does not match the format a project expects; the message names row and column."""
 
 
-def sha256sum(path: Path) -> str:
-    digest = hashlib.sha256()
+def digest(path: Path, algorithm: str = "sha256") -> str:
+    """The hex checksum of a file, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256sum(path: Path) -> str:
+    return digest(path, "sha256")
 
 
 def fetch(dataset: Dataset, *, download: bool = True, retries: int = 2) -> dict[str, Path]:
@@ -86,12 +104,12 @@ def fetch_file(dataset: Dataset, file: DataFile, *, download: bool = True, retri
         if not path.is_file():
             tried.append(f"{path} (not there)")
             continue
-        actual = sha256sum(path)
-        if actual == file.sha256:
+        actual = digest(path, file.algorithm)
+        if actual == file.checksum:
             return path
         if folder != cache:
             raise ChecksumError(
-                f"{path} has sha256 {actual}, but {dataset.name}/{file.name} should have {file.sha256}.\n"
+                f"{path} has {file.algorithm} {actual}, but {dataset.name}/{file.name} should have {file.checksum}.\n"
                 f"The file is corrupted or a different version. Replace it with the file from {file.url}, "
                 f"or remove it so that the download is tried."
             )
@@ -107,9 +125,9 @@ def fetch_file(dataset: Dataset, file: DataFile, *, download: bool = True, retri
 
     places = "\n".join(f"  - {t}" for t in tried)
     by_hand = (
-        f"download {file.url}, take {file.member} out of it (sha256 {file.sha256})"
+        f"download {file.url}, take {file.member} out of it ({file.algorithm} {file.checksum})"
         if file.member
-        else f"download {file.url} (sha256 {file.sha256}) by hand"
+        else f"download {file.url} ({file.algorithm} {file.checksum}) by hand"
     )
     siblings = [f"{f.member} as {f.name}" for f in dataset.files if f.member and f.url == file.url and f != file]
     also = f" Take {', '.join(siblings)} out of the same archive, beside it." if siblings else ""
@@ -127,7 +145,7 @@ def status(dataset: Dataset) -> dict[str, str | None]:
         found[file.name] = None
         for folder in paths.data_dirs():
             path = folder / dataset.name / file.name
-            if path.is_file() and sha256sum(path) == file.sha256:
+            if path.is_file() and digest(path, file.algorithm) == file.checksum:
                 found[file.name] = str(path)
                 break
     return found
@@ -141,12 +159,12 @@ def checksums(files: dict[str, Path]) -> dict[str, str]:
 def _download(dataset: Dataset, file: DataFile, folder: Path, retries: int) -> Path:
     if file.member:
         return _download_member(file, folder, retries)
-    # pooch checks the sha256 of what it downloads and of a copy already in `folder`;
+    # pooch checks the checksum of what it downloads and of a copy already in `folder`;
     # a mismatch is downloaded again, up to `retries` more times, then raises.
     fetcher = pooch.create(
         path=folder,
         base_url="",
-        registry={file.name: f"sha256:{file.sha256}"},
+        registry={file.name: f"{file.algorithm}:{file.checksum}"},
         urls={file.name: file.url},
         retry_if_failed=retries,
     )
@@ -169,9 +187,11 @@ def _download_member(file: DataFile, folder: Path, retries: int) -> Path:
         archive = Path(archive)
         try:
             content = _read_member(archive, file.member)
-            actual = hashlib.sha256(content).hexdigest()
-            if actual != file.sha256:
-                raise ChecksumError(f"{file.member} in {archive_name} has sha256 {actual}, expected {file.sha256}")
+            actual = hashlib.new(file.algorithm, content).hexdigest()
+            if actual != file.checksum:
+                raise ChecksumError(
+                    f"{file.member} in {archive_name} has {file.algorithm} {actual}, expected {file.checksum}"
+                )
         except (ChecksumError, KeyError, OSError, EOFError, zlib.error, tarfile.TarError, zipfile.BadZipFile) as bad:
             error = bad  # truncated, corrupted, or a different version of the archive
             archive.unlink(missing_ok=True)  # so that the next try downloads it again

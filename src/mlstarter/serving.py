@@ -103,6 +103,7 @@ def create_app(
 
 
 MAX_ECHO = 200  # characters of a bad input repeated in a 422 answer
+MAX_ECHO_ITEMS = 20  # items of a list repeated in a 422 answer
 
 
 def json_safe(value: Any) -> Any:
@@ -118,7 +119,8 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
+        shown = [json_safe(v) for v in value[:MAX_ECHO_ITEMS]]
+        return shown + [f"… ({len(value):,} items)"] if len(value) > MAX_ECHO_ITEMS else shown
     return value
 
 

@@ -37,6 +37,8 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
+from .config import ConfigError
+
 
 @dataclass
 class FitResult:
@@ -55,11 +57,16 @@ def choose_device(name: str = "auto") -> torch.device:
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(name)  # RuntimeError for a name torch does not know
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:1 or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} was asked for, but this torch sees no CUDA GPU; use auto or cpu")
+        raise ConfigError(f"device {name!r} was asked for, but this torch sees no CUDA GPU; use auto or cpu")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {name!r} was asked for, but MPS is not available here; use auto or cpu")
+        raise ConfigError(f"device {name!r} was asked for, but MPS is not available here; use auto or cpu")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {name!r} is not supported here; use auto, cpu, cuda or mps")
     return device
 
 
@@ -90,7 +97,8 @@ def train_one_epoch(
     """One pass over the training batches; returns the mean loss."""
     model.train()
     total, count = 0.0, 0
-    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress)
+    # disable=None: no bar when the output is not a terminal (CI logs, `| tee`), only the per-epoch lines
+    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=None if progress else True)
     for batch in bar:
         batch = to_device(batch, device)
         optimizer.zero_grad(set_to_none=True)

@@ -54,3 +54,20 @@ def test_a_bad_csv_stops_training_before_anything_is_saved(tmp_path: Path, runs_
     with pytest.raises(DataError, match="row 22, column text: empty"):
         train_run("--data", str(bad))
     assert not runs_dir.exists() or not any(runs_dir.rglob("config.json"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["seed=-1"], "seed must be between 0 and 2\\*\\*32 - 1"),
+        (["model.kind=neural", "neural.device=tpu"], "device 'tpu'"),
+    ],
+)
+def test_impossible_settings_are_a_config_error(toy_csv: Path, runs_dir: Path, overrides: list[str], message: str):
+    from mlstarter.config import ConfigError
+
+    args = ["--data", str(toy_csv), "--dry-run"]
+    for item in overrides:
+        args += ["--set", item]
+    with pytest.raises(ConfigError, match=message):
+        train_run(*args)

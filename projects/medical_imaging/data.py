@@ -1,0 +1,111 @@
+"""PneumoniaMNIST: find or download it, validate it, turn it into tensors.
+
+    $ python -m projects.medical_imaging.data      # where the data is, the split sizes and class balance
+
+The MedMNIST v2 layout is one `.npz` file with `train_images` (N, H, W) uint8 and
+`train_labels` (N, 1), and the same for `val` and `test`. Label 0 = normal, 1 = pneumonia.
+Your own file in that layout works too (`--data path.npz`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlstarter.datasets import DataError, DataFile, Dataset, fetch
+
+from .config import DataConfig
+
+DATASET = Dataset(
+    name="pneumoniamnist",
+    files=(
+        DataFile(
+            "pneumoniamnist.npz",
+            url="https://zenodo.org/records/10519652/files/pneumoniamnist.npz?download=1",
+            md5="28209eda62fecd6e6a2d98b1501bb15f",  # MedMNIST publishes MD5s only (medmnist/info.py)
+        ),
+    ),
+    license="CC BY 4.0",
+    citation=(
+        "Jiancheng Yang et al., 'MedMNIST v2 - A large-scale lightweight benchmark for 2D and 3D biomedical "
+        "image classification', Scientific Data 2023. Source images: Kermany et al., Cell 2018."
+    ),
+    homepage="https://medmnist.com/",
+    description="PneumoniaMNIST: pediatric chest X-rays, 28x28 grayscale, normal vs pneumonia, 4708/524/624",
+)
+SPLITS = ("train", "val", "test")
+CLASS_NAMES = ("normal", "pneumonia")  # label 0, label 1
+MAX_SIDE = 512  # images larger than this per side are refused: the models are built for MedMNIST sizes
+
+
+def load(cfg: DataConfig) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, Path]]:
+    """Every split as (images (N, H, W) uint8, labels (N,) int64), and the file it came from."""
+    if cfg.path:
+        path = Path(cfg.path).expanduser()
+        if not path.is_file():
+            raise DataError(f"--data {cfg.path}: no such file.")
+    else:
+        path = fetch(DATASET)["pneumoniamnist.npz"]
+    return read_npz(path), {path.name: path}
+
+
+def read_npz(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Read and check a MedMNIST-layout file; every problem is named with the array it is in."""
+    try:
+        archive = np.load(path, allow_pickle=False)  # never unpickle: a .npz could carry code
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error}).") from None
+    with archive:
+        missing = [f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels") if f"{s}_{kind}" not in archive.files]
+        if missing:
+            raise DataError(
+                f"{path}: missing arrays {', '.join(missing)}. Found {', '.join(archive.files) or 'none'}; "
+                f"a MedMNIST file has train_images, train_labels, val_images, val_labels, test_images, test_labels."
+            )
+        try:
+            splits = {s: _check_split(path, s, archive[f"{s}_images"], archive[f"{s}_labels"]) for s in SPLITS}
+        except ValueError as error:  # numpy refuses object arrays when allow_pickle is off
+            raise DataError(f"{path}: {error}. Save plain uint8 images and integer labels.") from None
+    sizes = {s: images.shape[1:] for s, (images, _) in splits.items()}
+    if len(set(sizes.values())) > 1:
+        raise DataError(f"{path}: the splits have different image sizes: {sizes}")
+    return splits
+
+
+def _check_split(path: Path, split: str, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    where = f"{path}, {split}"
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]  # (N, H, W, 1) -> (N, H, W)
+    if images.ndim != 3:
+        raise DataError(f"{where}_images: shape {images.shape}; expected (N, H, W) grayscale images")
+    if images.dtype != np.uint8:
+        raise DataError(f"{where}_images: dtype {images.dtype}; expected uint8 pixels 0-255")
+    n, height, width = images.shape
+    if n == 0 or not 8 <= height <= MAX_SIDE or not 8 <= width <= MAX_SIDE:
+        raise DataError(
+            f"{where}_images: shape {images.shape}; expected at least one image of 8 to {MAX_SIDE} pixels a side"
+        )
+    shape = labels.shape
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1 or len(labels) != n:
+        raise DataError(f"{where}_labels: shape {shape}; expected ({n}, 1), one label per image")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{where}_labels: dtype {labels.dtype}; expected integers 0 and 1")
+    bad = np.flatnonzero((labels != 0) & (labels != 1))
+    if len(bad):
+        raise DataError(
+            f"{where}_labels: value {labels[bad[0]]} at index {bad[0]} ({len(bad)} bad in all); "
+            f"expected 0 (normal) or 1 (pneumonia)"
+        )
+    return images, labels.astype(np.int64)
+
+
+if __name__ == "__main__":
+    splits, files = load(DataConfig())
+    print(f"{DATASET.description}\nFile: {next(iter(files.values()))}")
+    for name, (images, labels) in splits.items():
+        print(
+            f"  {name:5s} {len(labels):5d} images of {images.shape[1]}x{images.shape[2]}, {labels.mean():.0%} pneumonia"
+        )

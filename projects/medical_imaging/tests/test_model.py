@@ -1,0 +1,65 @@
+"""The network, the augmentations and Grad-CAM: shapes, ranges and the math."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ..config import AugmentConfig, ModelConfig
+from ..model import PneumoniaNet, augment, grad_cam, predict_proba, to_tensor
+from ..train import youden_threshold
+from .conftest import toy_images
+
+
+@pytest.mark.parametrize("kind", ["cnn", "resnet"])
+@pytest.mark.parametrize("side", [28, 64])
+def test_the_network_maps_images_to_one_logit_each(kind: str, side: int):
+    net = PneumoniaNet(ModelConfig(kind=kind))
+    assert net(torch.randn(5, 1, side, side)).shape == (5,)
+
+
+def test_standardisation_uses_the_given_statistics():
+    images = np.array([[[0, 255]]], dtype=np.uint8)
+    x = to_tensor(images, mean=0.5, std=0.5)
+    assert x.shape == (1, 1, 1, 2) and torch.allclose(x, torch.tensor([[[[-1.0, 1.0]]]]))
+
+
+def test_augmentation_keeps_shape_and_pixel_range_and_differs_per_image():
+    torch.manual_seed(0)
+    images, _ = toy_images(8, seed=0)
+    x = to_tensor(images, 0.4, 0.2)
+    out = augment(x, AugmentConfig(), 0.4, 0.2)
+    pixels = out * 0.2 + 0.4
+    assert out.shape == x.shape and pixels.min() >= -1e-6 and pixels.max() <= 1 + 1e-6
+    assert not torch.allclose(out, x)
+    same = augment(x[:1].repeat(2, 1, 1, 1), AugmentConfig(), 0.4, 0.2)
+    assert not torch.allclose(same[0], same[1])  # a different random draw for each image
+
+
+def test_no_augmentation_is_the_identity():
+    x = to_tensor(toy_images(4, seed=1)[0], 0.4, 0.2)
+    out = augment(x, AugmentConfig(rotate_degrees=0, shift_pixels=0, brightness=0, contrast=0), 0.4, 0.2)
+    assert torch.allclose(out, x, atol=1e-5)
+
+
+def test_grad_cam_is_a_heatmap_per_image_in_0_1():
+    torch.manual_seed(0)
+    net = PneumoniaNet(ModelConfig())
+    heat = grad_cam(net, torch.randn(3, 1, 28, 28))
+    assert heat.shape == (3, 28, 28) and heat.min() >= 0 and heat.max() <= 1 + 1e-6
+    assert all(p.grad is None for p in net.parameters())  # it leaves no gradients behind
+
+
+def test_youden_threshold_separates_separable_scores():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    t = youden_threshold(y, p)
+    assert 0.3 < t <= 0.7 and ((p >= t) == y).all()
+
+
+def test_predict_proba_in_batches_matches_one_batch():
+    torch.manual_seed(0)
+    net = PneumoniaNet(ModelConfig()).eval()
+    images, _ = toy_images(10, seed=2)
+    assert np.allclose(predict_proba(net, images, 0.4, 0.2, batch_size=3), predict_proba(net, images, 0.4, 0.2))

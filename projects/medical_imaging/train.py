@@ -1,0 +1,182 @@
+"""Train the pneumonia classifier on PneumoniaMNIST chest X-rays and save a run.
+
+    $ make train PROJECT=medical_imaging
+    $ make train PROJECT=medical_imaging ARGS="--data ../shared/datasets/pneumoniamnist-sample/pneumoniamnist_balanced.npz"
+    $ python -m projects.medical_imaging.train --set model.kind=resnet
+    $ python -m projects.medical_imaging.train --resume      # go on after an interruption (Ctrl-C, a crash)
+    $ python -m projects.medical_imaging.train --dry-run     # seconds, on a tiny subset
+
+Steps:
+1. load the official train / validation / test split; the test split waits for evaluate.py;
+2. standardise pixels with the training images' mean and standard deviation;
+3. train the CNN epoch by epoch with random augmentations and a class-weighted loss, keeping
+   the weights of the epoch with the best validation ROC AUC (a checkpoint after every epoch
+   lets --resume continue an interrupted run);
+4. choose the decision threshold on the validation images (Youden's J: the best sum of
+   sensitivity and specificity);
+5. save the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score, roc_curve
+from torch.utils.data import DataLoader, TensorDataset
+
+from mlstarter import datasets, persistence, runs, training
+from mlstarter.cli import run_script
+from mlstarter.config import from_args, to_dict, train_parser
+from mlstarter.metrics import binary_metrics, prefixed
+from mlstarter.paths import project_name
+from mlstarter.seeding import seed_everything
+
+from . import data
+from .config import Config
+from .model import PneumoniaNet, augment, predict_proba, to_tensor
+
+PROJECT = project_name(__package__)  # the folder name, so a copied project names its own runs
+
+# --dry-run: the same code path on 128 training and 64 validation images, for two epochs.
+DRY_RUN_IMAGES = 128
+DRY_RUN_OVERRIDES = ["train.epochs=2", "train.batch_size=32"]
+
+
+def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The threshold with the largest sensitivity + specificity - 1 (Youden's J) on these cases."""
+    fpr, tpr, thresholds = roc_curve(y, p)
+    best = int(np.argmax(tpr - fpr))
+    return float(min(thresholds[best], 1.0))  # roc_curve's first threshold is +inf: "flag no one"
+
+
+def checkpoint_path(cfg: Config, dry_run: bool):
+    """Where this configuration's checkpoints go: the same config (and data) finds the same file again."""
+    key = hashlib.sha256(json.dumps([to_dict(cfg), dry_run], sort_keys=True).encode()).hexdigest()[:12]
+    return runs.project_runs_dir(PROJECT) / ".checkpoints" / f"{key}.pt"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = train_parser(__doc__)
+    parser.add_argument(
+        "--resume", action="store_true", help="Continue the interrupted run with the same settings from its last epoch."
+    )
+    args = parser.parse_args(argv)
+    cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
+    seed_everything(cfg.seed)
+    torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
+
+    # 1. Data: the official split. The test images are not touched here.
+    splits, files = data.load(cfg.data)
+    (X_train, y_train), (X_val, y_val) = splits["train"], splits["val"]
+    if args.dry_run:
+        rng = np.random.default_rng(cfg.seed)
+        keep_train = rng.permutation(len(y_train))[:DRY_RUN_IMAGES]
+        keep_val = rng.permutation(len(y_val))[: DRY_RUN_IMAGES // 2]
+        (X_train, y_train), (X_val, y_val) = (
+            (X_train[keep_train], y_train[keep_train]),
+            (X_val[keep_val], y_val[keep_val]),
+        )
+
+    # 2. Standardise with statistics of the training images only.
+    mean, std = float(X_train.mean() / 255), float(X_train.std() / 255)
+    device = training.choose_device(cfg.train.device)
+    loader = DataLoader(
+        TensorDataset(to_tensor(X_train, mean, std), torch.from_numpy(y_train).float()),
+        batch_size=cfg.train.batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(cfg.seed),
+    )
+    x_val = to_tensor(X_val, mean, std).to(device)
+    y_val_t = torch.from_numpy(y_val).float().to(device)
+
+    # Class imbalance: pos_weight = n_normal / n_pneumonia makes both classes weigh the same in the loss.
+    n_pos, n_neg = int(y_train.sum()), int(len(y_train) - y_train.sum())
+    pos_weight = torch.tensor(n_neg / max(n_pos, 1) if cfg.train.class_weighting else 1.0, device=device)
+
+    print(f"***** Training {PROJECT} *****")
+    print(f"  images: {len(y_train)} train ({y_train.mean():.0%} pneumonia), {len(y_val)} validation, "
+          f"{len(splits['test'][1])} held out for the test; {X_train.shape[1]}x{X_train.shape[2]} pixels")  # fmt: skip
+    print(f"  model: {cfg.model.kind} {cfg.model.channels}; up to {cfg.train.epochs} epochs of batches of "
+          f"{cfg.train.batch_size}; device {device}; seed {cfg.seed}")  # fmt: skip
+
+    # 3. Train.
+    model = PneumoniaNet(cfg.model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.train.epochs)
+
+    def loss_fn(model: PneumoniaNet, batch) -> torch.Tensor:
+        x, y = batch
+        x = augment(x, cfg.augment, mean, std)  # a new random view of every image, every epoch
+        return F.binary_cross_entropy_with_logits(model(x), y, pos_weight=pos_weight)
+
+    def validate(model: PneumoniaNet) -> dict[str, float]:
+        logits = torch.cat([model(x_val[i : i + 512]) for i in range(0, len(x_val), 512)])
+        p = torch.sigmoid(logits.float()).cpu().numpy()
+        return {
+            "val_loss": F.binary_cross_entropy_with_logits(logits.float(), y_val_t).item(),
+            "val_auc": float(roc_auc_score(y_val, p)) if len(set(y_val)) == 2 else float("nan"),
+            "val_accuracy": float(((p >= 0.5) == y_val).mean()),
+        }
+
+    checkpoint = checkpoint_path(cfg, args.dry_run)
+    result = training.fit(
+        model,
+        optimizer,
+        loader,
+        loss_fn,
+        validate,
+        epochs=cfg.train.epochs,
+        monitor="val_auc",
+        mode="max",
+        patience=cfg.train.patience,
+        device=device,
+        scheduler=scheduler,
+        checkpoint=checkpoint,
+        resume=args.resume,
+        amp=cfg.train.amp,
+    )
+    model.load_state_dict(result.best_state)  # the best epoch's weights, not the last epoch's
+    model.cpu()
+
+    # 4. The threshold for a screening decision, chosen on validation images.
+    p_val = predict_proba(model, X_val, mean, std)
+    threshold = youden_threshold(y_val, p_val)
+    metrics = prefixed(binary_metrics(y_val, p_val, threshold), "val")
+    metrics["val_best_epoch"] = result.best_epoch
+
+    # 5. Save the run: it appears under runs/ only once every file is written.
+    with runs.new_run(PROJECT) as run:
+        persistence.save_torch(
+            run.dir / "model.pt",
+            model.state_dict(),
+            config=to_dict(cfg),
+            metrics=metrics,
+            normalization={"mean": mean, "std": std},
+            threshold=threshold,
+            image_side=int(X_train.shape[1]),
+        )
+        runs.write_json(run.dir / "metrics.json", metrics)
+        runs.write_json(run.dir / "history.json", {"epochs": result.history})
+        runs.write_json(
+            run.dir / "environment.json",
+            runs.environment(seed=cfg.seed, dataset_checksums=datasets.checksums(files), dry_run=args.dry_run),
+        )
+        runs.write_json(run.dir / "config.json", to_dict(cfg))
+    checkpoint.unlink(missing_ok=True)  # the run is saved: nothing left to resume
+
+    print(f"\nRun saved to {run.path}")
+    print(
+        f"Validation ROC AUC {metrics['val_roc_auc']:.3f} (chance 0.500) at epoch {result.best_epoch}; "
+        f"at threshold {threshold:.2f}: sensitivity {metrics['val_sensitivity']:.3f}, "
+        f"specificity {metrics['val_specificity']:.3f}."
+    )
+    print(f"Next: make evaluate PROJECT={PROJECT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_script(main))
