@@ -67,6 +67,8 @@ def read_npz(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             splits = {s: _check_split(path, s, archive[f"{s}_images"], archive[f"{s}_labels"]) for s in SPLITS}
         except ValueError as error:  # numpy refuses object arrays when allow_pickle is off
             raise DataError(f"{path}: {error}. Save plain uint8 images and integer labels.") from None
+    if splits["train"][0].std() == 0:
+        raise DataError(f"{path}, train_images: every pixel has the same value; there is nothing to learn from")
     sizes = {s: images.shape[1:] for s, (images, _) in splits.items()}
     if len(set(sizes.values())) > 1:
         raise DataError(f"{path}: the splits have different image sizes: {sizes}")
@@ -82,9 +84,9 @@ def _check_split(path: Path, split: str, images: np.ndarray, labels: np.ndarray)
     if images.dtype != np.uint8:
         raise DataError(f"{where}_images: dtype {images.dtype}; expected uint8 pixels 0-255")
     n, height, width = images.shape
-    if n == 0 or not 8 <= height <= MAX_SIDE or not 8 <= width <= MAX_SIDE:
+    if n == 0 or height != width or not 8 <= height <= MAX_SIDE:
         raise DataError(
-            f"{where}_images: shape {images.shape}; expected at least one image of 8 to {MAX_SIDE} pixels a side"
+            f"{where}_images: shape {images.shape}; expected square images, 8 to {MAX_SIDE} pixels a side, at least one"
         )
     shape = labels.shape
     if labels.ndim == 2 and labels.shape[1] == 1:
@@ -98,6 +100,11 @@ def _check_split(path: Path, split: str, images: np.ndarray, labels: np.ndarray)
         raise DataError(
             f"{where}_labels: value {labels[bad[0]]} at index {bad[0]} ({len(bad)} bad in all); "
             f"expected 0 (normal) or 1 (pneumonia)"
+        )
+    if len(np.unique(labels)) < 2:
+        raise DataError(
+            f"{where}_labels: only class {labels[0]} ({CLASS_NAMES[labels[0]]}); every split needs both classes "
+            "to be trained on, or scored with ROC AUC"
         )
     return images, labels.astype(np.int64)
 

@@ -67,7 +67,7 @@ def gradcam_grid(model, images, labels, p, threshold, mean, std, path, per_row: 
         heat = grad_cam(model, to_tensor(images[idx], mean, std)).numpy()
         for c, i in enumerate(idx):
             ax = axes[r, c]
-            ax.imshow(images[i], cmap="gray")
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
             ax.imshow(heat[c], cmap="jet", alpha=0.35)
             ax.set_title(
                 f"{name}: {data.CLASS_NAMES[labels[i]]}\nP(pneumonia) {p[i]:.2f}",

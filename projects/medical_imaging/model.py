@@ -33,11 +33,15 @@ class ConvBlock(nn.Module):
         self.skip = (nn.Identity() if c_in == c_out else nn.Conv2d(c_in, c_out, 1, bias=False)) if residual else None
         self.pool = nn.MaxPool2d(2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def activate(self, x: torch.Tensor) -> torch.Tensor:
+        """The block before its pooling: (B, C_in, H, W) -> (B, C_out, H, W)."""
         out = self.body(x)
         if self.skip is not None:
             out = out + self.skip(x)  # y = F(x) + x: the block learns a correction to its input
-        return self.pool(F.relu(out))
+        return F.relu(out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.activate(x))
 
 
 class PneumoniaNet(nn.Module):
@@ -52,12 +56,19 @@ class PneumoniaNet(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(cfg.channels[-1], 1)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.blocks(x)  # (B, 1, 28, 28) -> (B, 128, 3, 3) with the default three blocks
+    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """The last block's maps before its pooling: (B, 1, 28, 28) -> (B, 128, 7, 7) with the defaults."""
+        for block in self.blocks[:-1]:
+            x = block(x)
+        return self.blocks[-1].activate(x)
+
+    def classify(self, maps: torch.Tensor) -> torch.Tensor:
+        """(B, C, h, w) maps -> pool -> global average (B, C) -> dropout -> linear -> (B,) logits."""
+        pooled = self.blocks[-1].pool(maps).mean(dim=(2, 3))
+        return self.head(self.dropout(pooled)).squeeze(1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = self.features(x).mean(dim=(2, 3))  # global average pooling: (B, C, h, w) -> (B, C)
-        return self.head(self.dropout(pooled)).squeeze(1)
+        return self.classify(self.feature_maps(x))
 
 
 def to_tensor(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
@@ -91,22 +102,21 @@ def augment(x: torch.Tensor, cfg: AugmentConfig, mean: float, std: float) -> tor
 def grad_cam(model: PneumoniaNet, x: torch.Tensor) -> torch.Tensor:
     """Grad-CAM (Selvaraju et al. 2017): where in each image the evidence for pneumonia lies.
 
-    # A = last block's feature maps (B, C, h, w); alpha_c = mean over h, w of d logit / d A_c
+    # A = the last block's maps before pooling (B, C, 7, 7); alpha_c = mean over the map of d logit / d A_c
     # map = ReLU(sum_c alpha_c * A_c), upsampled to the image size and scaled to [0, 1]
+    Uses the model's own forward pieces (feature_maps, classify), so it follows any change to them.
     Returns (B, H, W) heatmaps.
     """
     model.eval()
     with torch.enable_grad():
-        x = x.detach().requires_grad_(False)
-        features = model.features(x)
-        features.retain_grad()
-        logits = model.head(model.dropout(features.mean(dim=(2, 3)))).squeeze(1)
-        logits.sum().backward()  # each image's logit depends only on its own features
-        weights = features.grad.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
-        cam = F.relu((weights * features).sum(dim=1, keepdim=True)).detach()
+        maps = model.feature_maps(x.detach())
+        logits = model.classify(maps)
+        # each image's logit depends only on its own maps; autograd.grad leaves the parameters' .grad alone
+        (grads,) = torch.autograd.grad(logits.sum(), maps)
+    weights = grads.mean(dim=(2, 3), keepdim=True)  # (B, C, 1, 1)
+    cam = F.relu((weights * maps.detach()).sum(dim=1, keepdim=True))
     cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     peak = cam.flatten(1).max(dim=1).values.clamp_min(1e-8)
-    model.zero_grad(set_to_none=True)
     return cam / peak[:, None, None]
 
 

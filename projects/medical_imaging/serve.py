@@ -6,8 +6,9 @@
     $ curl -F file=@xray.png 'localhost:8000/predict?gradcam=true'    # plus the heatmap as a PNG (base64)
 
 Open http://127.0.0.1:8000/docs for an upload form.
-`POST /predict` takes one PNG or JPEG image of any size: it is converted to grayscale and
-resized to the training size, as the MedMNIST images were. The answer: P(pneumonia), the
+`POST /predict` takes one PNG or JPEG image of any size: it is turned upright (EXIF),
+converted to grayscale, centre-cropped to a square and shrunk to the training size, as the
+MedMNIST images were made. The answer: P(pneumonia), the
 label at the threshold chosen on validation images, and with `?gradcam=true` the Grad-CAM
 overlay. A teaching model, not a medical device.
 """
@@ -22,7 +23,7 @@ from typing import Annotated, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, File, HTTPException, UploadFile
 from matplotlib.figure import Figure
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 from mlstarter import cli, serving
@@ -36,7 +37,29 @@ from .model import grad_cam, predict_proba, to_tensor
 PROJECT = project_name(__package__)
 MAX_BYTES = 10 * 2**20  # 10 MiB per upload: a chest X-ray PNG is rarely over 5 MiB
 MAX_PIXELS = 50_000_000  # width x height; larger images are refused before they are decoded
-FORMATS = {"PNG", "JPEG"}
+FORMATS = {"PNG", "JPEG", "MPO"}  # MPO: how Pillow names the JPEGs that phones and cameras write
+
+
+def to_training_format(image: Image.Image, side: int) -> np.ndarray:
+    """Any decoded image -> (side, side) uint8 grayscale, the way MedMNIST made its images.
+
+    1. turn it upright, as the camera's EXIF orientation tag says;
+    2. to 8-bit grayscale: 16-bit scans are scaled from 0-65535 (a plain conversion would clip them),
+       transparent pixels become black;
+    3. crop the centre square (MedMNIST centre-cropped before resizing, so nothing gets squashed);
+    4. shrink with area averaging: each output pixel is the mean of the pixels it covers.
+    """
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        pixels = np.asarray(image, dtype=np.float64)
+        image = Image.fromarray((pixels / (65535 if pixels.max() > 255 else 255) * 255).clip(0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = Image.alpha_composite(Image.new("RGBA", image.size, "black"), image.convert("RGBA"))
+    gray = image.convert("L")
+    crop = min(gray.size)
+    left, top = (gray.width - crop) // 2, (gray.height - crop) // 2
+    gray = gray.crop((left, top, left + crop, top + crop)).resize((side, side), Image.Resampling.BOX)
+    return np.array(gray, dtype=np.uint8)
 
 
 class ImageUpload(BaseModel):
@@ -74,6 +97,8 @@ class PneumoniaPredictor:
             raise HTTPException(415, "the upload is not an image that can be read; send a PNG or JPEG") from None
         except Image.DecompressionBombError as error:  # Pillow's own guard, for absurd sizes
             raise HTTPException(422, f"the image is too large to decode safely: {error}") from None
+        except (OSError, ValueError, SyntaxError) as error:  # a header Pillow recognises but cannot parse
+            raise HTTPException(422, f"the image file is damaged ({error})") from None
         if image.format not in FORMATS:
             raise HTTPException(415, f"the upload is a {image.format} image; send a PNG or JPEG")
         width, height = image.size
@@ -82,11 +107,10 @@ class PneumoniaPredictor:
                 422, f"the image is {width}x{height} pixels; send one between 8x8 and {MAX_PIXELS:,} pixels in all"
             )
         try:
-            # grayscale, then resized with area averaging (each output pixel = the mean of the pixels it covers)
-            gray = image.convert("L").resize((self.side, self.side), Image.Resampling.BOX)
-        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            image.load()  # decode the pixels now: a truncated or broken file fails here
+            return to_training_format(image, self.side), (width, height)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
             raise HTTPException(422, f"the image file is damaged or truncated ({error})") from None
-        return np.array(gray, dtype=np.uint8), (width, height)
 
     def predict(self, content: bytes, gradcam: bool) -> Prediction:
         pixels, size = self.decode(content)
@@ -105,7 +129,7 @@ class PneumoniaPredictor:
         heat = grad_cam(self.model, to_tensor(pixels[None], self.mean, self.std))[0].numpy()
         fig = Figure(figsize=(3, 3), dpi=100)
         ax = fig.add_axes((0, 0, 1, 1))
-        ax.imshow(pixels, cmap="gray")
+        ax.imshow(pixels, cmap="gray", vmin=0, vmax=255)
         ax.imshow(heat, cmap="jet", alpha=0.35)
         ax.axis("off")
         buffer = io.BytesIO()

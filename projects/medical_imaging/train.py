@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,16 +48,23 @@ DRY_RUN_OVERRIDES = ["train.epochs=2", "train.batch_size=32"]
 
 
 def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    """The threshold with the largest sensitivity + specificity - 1 (Youden's J) on these cases."""
-    fpr, tpr, thresholds = roc_curve(y, p)
-    best = int(np.argmax(tpr - fpr))
-    return float(min(thresholds[best], 1.0))  # roc_curve's first threshold is +inf: "flag no one"
+    """The threshold with the largest sensitivity + specificity - 1 (Youden's J) on these cases.
+
+    On well-separated validation data many thresholds tie; we take the middle of the tied
+    range, away from the cases on either side, rather than its edge.
+    """
+    fpr, tpr, thresholds = roc_curve(y, p)  # thresholds from high to low; flag when p >= threshold
+    thresholds = np.minimum(thresholds, 1.0)  # the first one is +inf: "flag no one"
+    best = np.flatnonzero(tpr - fpr == np.max(tpr - fpr))
+    # the tie runs from the highest best threshold down to (not including) the next score below the lowest
+    below = thresholds[best[-1] + 1] if best[-1] + 1 < len(thresholds) else 0.0
+    return float((thresholds[best[0]] + below) / 2)
 
 
-def checkpoint_path(cfg: Config, dry_run: bool):
-    """Where this configuration's checkpoints go: the same config (and data) finds the same file again."""
+def checkpoint_path(cfg: Config, dry_run: bool) -> Path:
+    """Where an interrupted run with exactly these settings left its checkpoint (beside, not inside, the runs)."""
     key = hashlib.sha256(json.dumps([to_dict(cfg), dry_run], sort_keys=True).encode()).hexdigest()[:12]
-    return runs.project_runs_dir(PROJECT) / ".checkpoints" / f"{key}.pt"
+    return runs.project_runs_dir(PROJECT).with_name(f".{PROJECT}-checkpoints") / f"{key}.pt"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         }
 
     checkpoint = checkpoint_path(cfg, args.dry_run)
+    if args.resume and not checkpoint.is_file():
+        print(
+            f"No checkpoint of an interrupted run with these exact settings in {checkpoint.parent}: starting from epoch 1."
+        )
+    elif not args.resume and checkpoint.is_file():
+        print(f"An interrupted run with these settings left {checkpoint}: starting over (add --resume to continue it).")
     result = training.fit(
         model,
         optimizer,
@@ -167,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         runs.write_json(run.dir / "config.json", to_dict(cfg))
     checkpoint.unlink(missing_ok=True)  # the run is saved: nothing left to resume
+    if checkpoint.parent.is_dir() and not any(checkpoint.parent.iterdir()):
+        checkpoint.parent.rmdir()
 
     print(f"\nRun saved to {run.path}")
     print(

@@ -101,3 +101,22 @@ def test_no_file_field_is_422(client: TestClient):
 
 def test_metadata_names_the_run(client: TestClient):
     assert client.get("/metadata").json()["run_id"] == client.run_id
+
+
+def test_odd_but_valid_images_are_read_sensibly():
+    ramp16 = Image.fromarray((np.tile(np.linspace(0, 65535, 64), (64, 1))).astype(np.uint16))
+    pixels = serve.to_training_format(ramp16, 28)
+    assert 100 < pixels.mean() < 155  # scaled, not clipped to white
+    wide = np.zeros((40, 120), np.uint8)
+    wide[:, 40:80] = 255  # a bright centre square between black side bands
+    assert serve.to_training_format(Image.fromarray(wide), 28).min() == 255  # the centre crop, not a squashed image
+    rgba = Image.new("RGBA", (32, 32), (255, 255, 255, 0))  # white but fully transparent
+    assert serve.to_training_format(rgba, 28).max() == 0
+
+
+def test_a_png_with_a_corrupted_chunk_is_422(client: TestClient):
+    png = bytearray(encode(toy_images(1, seed=4)[0][0], "PNG"))
+    idat = png.index(b"IDAT")
+    png[idat + 40] ^= 0xFF  # flip a byte of compressed pixel data: the chunk's CRC no longer matches
+    response = upload(client, bytes(png))
+    assert response.status_code == 422 and "damaged" in response.json()["detail"]

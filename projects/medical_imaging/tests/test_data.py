@@ -29,6 +29,9 @@ def test_a_good_file_gives_three_splits(toy_npz: Path):
         ({"train_labels": np.zeros((150, 1), np.uint8)}, "train_labels: shape (150, 1); expected (160, 1)"),
         ({"val_images": toy_images(64, 1, side=32)[0]}, "different image sizes"),
         ({"val_labels": np.zeros((64, 1), np.float64)}, "val_labels: dtype float64; expected integers"),
+        ({"test_labels": np.zeros((64, 1), np.uint8)}, "test_labels: only class 0 (normal)"),
+        ({"train_images": np.zeros((160, 28, 32), np.uint8)}, "expected square images"),
+        ({"train_images": np.full((160, 28, 28), 7, np.uint8)}, "every pixel has the same value"),
     ],
 )
 def test_a_bad_file_names_the_array_and_the_problem(tmp_path: Path, override: dict, message: str):

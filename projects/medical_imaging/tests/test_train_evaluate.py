@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstarter import runs
+from mlstarter import runs, training
 
 from .. import evaluate, train
 from .conftest import train_run
@@ -27,26 +27,37 @@ def test_a_short_training_learns_the_toy_task_and_evaluate_writes_everything(toy
     assert "not a medical device" in (run.path / "MODEL_CARD.md").read_text(encoding="utf-8")
 
 
-def test_an_interrupted_run_resumes_from_its_checkpoint(
+def test_an_interrupted_run_resumes_exactly_where_it_stopped(
     toy_npz: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     args = ["--data", str(toy_npz), "--set", "train.epochs=3", "--set", "train.batch_size=64"]
+    whole = train_run(*args).read_json("history.json")["epochs"]  # the uninterrupted reference
 
-    def interrupted(project):
-        raise KeyboardInterrupt  # as if Ctrl-C came after the last epoch, before the run was saved
+    real_epoch, calls = training.train_one_epoch, []
+
+    def interrupted_in_epoch_2(*a, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C during the second epoch
+        return real_epoch(*a, **kw)
 
     with monkeypatch.context() as m:
-        m.setattr(runs, "new_run", interrupted)
+        m.setattr(training, "train_one_epoch", interrupted_in_epoch_2)
         with pytest.raises(KeyboardInterrupt):
             train.main(args)
-    assert runs.complete_runs(train.PROJECT) == []  # nothing half-written is visible
-    assert list((runs_dir / train.PROJECT / ".checkpoints").glob("*.pt"))
+    assert len(runs.complete_runs(train.PROJECT)) == 1  # only the reference: nothing half-written is visible
+    checkpoint = train.checkpoint_path(train.from_args(train.Config, train.train_parser(None).parse_args(args)), False)
+    assert checkpoint.is_file()
 
     capsys.readouterr()
-    run = train_run(*args, "--resume")
+    resumed = train_run(*args, "--resume")
     assert "Resuming from" in capsys.readouterr().out
-    assert len(run.read_json("history.json")["epochs"]) == 3  # no epoch trained twice
-    assert not list((runs_dir / train.PROJECT / ".checkpoints").glob("*.pt"))  # done: checkpoint removed
+    history = resumed.read_json("history.json")["epochs"]
+    assert [h["epoch"] for h in history] == [1, 2, 3]  # epoch 1 from the checkpoint, 2 and 3 trained again
+    for a, b in zip(whole, history, strict=True):  # as if it had never stopped
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["val_auc"] == pytest.approx(b["val_auc"], abs=1e-6)
+    assert not checkpoint.exists() and not checkpoint.parent.exists()  # done: nothing left behind
 
 
 def test_the_real_sample_trains_to_a_useful_model(sample_npz: Path, runs_dir: Path):
