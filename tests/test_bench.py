@@ -32,3 +32,10 @@ def test_summary_and_paired_differences():
     assert bench.summary([0.7, 0.8]) == {"mean": pytest.approx(0.75), "sd": pytest.approx(0.05), "folds": [0.7, 0.8]}
     diff = bench.paired([0.8, 0.9, 0.85], [0.7, 0.8, 0.76])
     assert diff["mean"] == pytest.approx(0.0967, abs=1e-4) and diff["se"] > 0
+
+
+def test_result_tables_have_one_row_per_entry():
+    speed = bench.speed_table({"train": {"seconds": 3.21, "peak_rss_mib": 300}})
+    assert speed.splitlines()[-1] == "| train | 3.2 | 300 |"
+    row = {"requests_per_s": 99.6, "p50_ms": 1.04, "p95_ms": 2.0, "p99_ms": 3.0, "errors": 0, "requests": 10}
+    assert bench.serving_table({"one": row}).splitlines()[-1] == "| one | 100 | 1.0 | 2.0 | 3.0 | 0/10 |"

@@ -167,19 +167,7 @@ def render(results: dict) -> str:
             for name, (auc, acc) in PUBLISHED.items()
         ]
     )
-    serving = table(
-        [
-            {
-                "scenario": name,
-                "requests/s": f"{v['requests_per_s']:.0f}",
-                "p50 (ms)": f"{v['p50_ms']:.1f}",
-                "p95 (ms)": f"{v['p95_ms']:.1f}",
-                "p99 (ms)": f"{v['p99_ms']:.1f}",
-                "errors": f"{v['errors']}/{v['requests']}",
-            }
-            for name, v in results["serving"].items()
-        ]
-    )
+    serving = bench.serving_table(results["serving"])
     return (
         f"Measured by `make bench PROJECT={results['project']}` on {bench.machine_line(m)}.\n\n"
         f"**Data**: {results['data']}.\n\n"

@@ -192,25 +192,8 @@ def render(results: dict) -> str:
             for name, v in results["ablations"].items()
         ]
     )
-    speed = table(
-        [
-            {"step": step, "wall time (s)": f"{v['seconds']:.1f}", "peak memory (MiB)": v["peak_rss_mib"]}
-            for step, v in results["speed"].items()
-        ]
-    )
-    serving = table(
-        [
-            {
-                "scenario": name,
-                "requests/s": f"{v['requests_per_s']:.0f}",
-                "p50 (ms)": f"{v['p50_ms']:.1f}",
-                "p95 (ms)": f"{v['p95_ms']:.1f}",
-                "p99 (ms)": f"{v['p99_ms']:.1f}",
-                "errors": f"{v['errors']}/{v['requests']}",
-            }
-            for name, v in results["serving"].items()
-        ]
-    )
+    speed = bench.speed_table(results["speed"])
+    serving = bench.serving_table(results["serving"])
     return (
         f"Measured by `make bench PROJECT={results['project']}` on {bench.machine_line(m)}.\n\n"
         f"**Quality**: mean ± sd over {folds} held-out folds of stratified cross-validation on all 10,662 "

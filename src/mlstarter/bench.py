@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from . import paths, runs
+from . import model_card, paths, runs
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -237,3 +237,30 @@ def paired(values: list[float], baseline: list[float]) -> dict[str, float]:
     """Mean fold-by-fold difference from a baseline on the same folds, and its standard error (sd / sqrt(n))."""
     diff = np.asarray(values) - np.asarray(baseline)
     return {"mean": float(diff.mean()), "se": float(diff.std(ddof=1) / np.sqrt(len(diff)))}
+
+
+def speed_table(speed: dict[str, dict[str, float]]) -> str:
+    """Markdown: one row per timed step (see `timed_subprocess`)."""
+    return model_card.table(
+        [
+            {"step": step, "wall time (s)": f"{v['seconds']:.1f}", "peak memory (MiB)": v["peak_rss_mib"]}
+            for step, v in speed.items()
+        ]
+    )
+
+
+def serving_table(serving: dict[str, dict[str, float]]) -> str:
+    """Markdown: one row per load-test scenario (see `load_test`)."""
+    return model_card.table(
+        [
+            {
+                "scenario": name,
+                "requests/s": f"{v['requests_per_s']:.0f}",
+                "p50 (ms)": f"{v['p50_ms']:.1f}",
+                "p95 (ms)": f"{v['p95_ms']:.1f}",
+                "p99 (ms)": f"{v['p99_ms']:.1f}",
+                "errors": f"{v['errors']}/{v['requests']}",
+            }
+            for name, v in serving.items()
+        ]
+    )
