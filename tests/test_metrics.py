@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlstarter.metrics import binary_metrics, bootstrap_ci, expected_calibration_error, prefixed
+from mlstarter.metrics import binary_metrics, expected_calibration_error, prefixed
 
 
 def test_perfect_scores():
@@ -57,20 +57,3 @@ def test_plots_are_written_as_png(tmp_path):
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)  # no temp files left
-
-
-def test_bootstrap_interval_covers_the_estimate_and_shrinks_with_more_data():
-    from sklearn.metrics import roc_auc_score
-
-    rng = np.random.default_rng(1)
-
-    def sample(n):
-        y = rng.integers(0, 2, n)
-        return y, y * 0.6 + rng.uniform(size=n)  # an AUC of about 0.8
-
-    y, p = sample(200)
-    low, high = bootstrap_ci(y, p, roc_auc_score, n_resamples=500)
-    assert low < roc_auc_score(y, p) < high
-    y, p = sample(5000)
-    low_big, high_big = bootstrap_ci(y, p, roc_auc_score, n_resamples=500)
-    assert high_big - low_big < (high - low) / 3  # width ~ 1/sqrt(n): 5 times narrower for 25 times the data

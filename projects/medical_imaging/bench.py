@@ -126,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         "train + evaluate": f"{c['train_seconds']['mean'] + cnn[0]['speed']['evaluate']['seconds']:.0f} s",
         "measured": results["machine"]["date"],
     }
-    path = bench.write_results(PROJECT, results, render(results))
-    print(render(results))
+    markdown = render(results)
+    path = bench.write_results(PROJECT, results, markdown)
+    print(markdown)
     print(f"\nResults written to {path} and projects/{PROJECT}/README.md")
     return 0
 

@@ -13,6 +13,8 @@ metrics.json, plots/*.png and MODEL_CARD.md into the run folder.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -21,7 +23,7 @@ from sklearn.metrics import roc_auc_score
 from mlstarter import datasets, model_card, persistence, plots, runs
 from mlstarter.cli import run_script
 from mlstarter.config import from_dict, run_parser
-from mlstarter.metrics import binary_metrics, bootstrap_ci, prefixed
+from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 
 from . import data
@@ -36,6 +38,32 @@ PUBLISHED = {
     "auto-sklearn": (0.942, 0.855),
     "AutoKeras": (0.947, 0.878),
 }
+
+
+def bootstrap_ci(
+    y_true: np.ndarray,
+    p: np.ndarray,
+    metric: Callable[[np.ndarray, np.ndarray], float],
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of `metric(y_true, p)`.
+
+    Draw len(y) cases with replacement, recompute the metric, repeat; the interval holds the
+    middle `level` of the recomputed values. Resamples with a single class are skipped.
+    """
+    rng = np.random.default_rng(seed)
+    y_true, p = np.asarray(y_true), np.asarray(p)
+    values = []
+    for _ in range(n_resamples):
+        idx = rng.integers(0, len(y_true), len(y_true))
+        if len(np.unique(y_true[idx])) < 2:
+            continue
+        values.append(metric(y_true[idx], p[idx]))
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def load_model(run: runs.Run) -> tuple[PneumoniaNet, dict]:

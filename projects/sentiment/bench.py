@@ -131,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
         "train + evaluate": f"{results['speed'][f'train ({Config().model.kind})']['seconds'] + results['speed'][f'evaluate ({Config().model.kind})']['seconds']:.0f} s",
         "measured": results["machine"]["date"],
     }
-    path = bench.write_results(PROJECT, results, render(results))
-    print(render(results))
+    markdown = render(results)
+    path = bench.write_results(PROJECT, results, markdown)
+    print(markdown)
     print(f"\nResults written to {path} and projects/{PROJECT}/README.md")
     return 0
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from sklearn import metrics as skm
 
@@ -55,29 +53,3 @@ def expected_calibration_error(y_true: np.ndarray, p: np.ndarray, n_bins: int = 
 def prefixed(metrics: dict[str, float], prefix: str) -> dict[str, float]:
     """{'roc_auc': 0.8} -> {'test_roc_auc': 0.8}, the key style of metrics.json."""
     return {f"{prefix}_{key}": value for key, value in metrics.items()}
-
-
-def bootstrap_ci(
-    y_true: np.ndarray,
-    p: np.ndarray,
-    metric: Callable[[np.ndarray, np.ndarray], float],
-    n_resamples: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of `metric(y_true, p)`.
-
-    Draw len(y) cases with replacement, recompute the metric, repeat; the interval holds the
-    middle `level` of the recomputed values. Resamples with a single class are skipped.
-    """
-    rng = np.random.default_rng(seed)
-    y_true, p = np.asarray(y_true), np.asarray(p)
-    values = []
-    for _ in range(n_resamples):
-        idx = rng.integers(0, len(y_true), len(y_true))
-        if len(np.unique(y_true[idx])) < 2:
-            continue
-        values.append(metric(y_true[idx], p[idx]))
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return float(low), float(high)
