@@ -82,8 +82,9 @@ def test_dry_run_train_evaluate_serve(project: str, tmp_path: Path, monkeypatch:
         assert client.get("/health").json()["run_id"] == run.run_id
         assert client.get("/metadata").json()["project"] == project
         example = REPO / "projects" / project / "example.json"
-        if example.is_file():
-            response = client.post("/predict", json=json.loads(example.read_text()))
+        if example.is_file():  # the request a project's README sends with curl -d @example.json
+            [route] = [r.path for r in serve.router.routes if "POST" in r.methods and "batch" not in r.path]
+            response = client.post(route, json=json.loads(example.read_text()))
             assert response.status_code == 200 and response.json()["model_version"] == run.run_id
 
 

@@ -150,9 +150,11 @@ def new_project(name: str, source: str) -> int:
 def list_projects() -> int:
     rows = []
     for name in project_names():
-        dataset = getattr(_import(name, "data"), "DATASET", None)
-        if dataset is None:
-            rows.append((name, "-", "-"))
+        module = _import(name, "data")
+        dataset = getattr(module, "DATASET", None)
+        if dataset is None:  # data that ships inside an installed package, e.g. time_series's S&P 500 in `arch`
+            bundled = getattr(module, "BUNDLED", None)
+            rows.append((name, bundled, "yes: installed with a package") if bundled else (name, "-", "-"))
             continue
         found = datasets.status(dataset)
         offline = (

@@ -1,0 +1,224 @@
+"""The walk-forward backtest, and the scores that judge it.
+
+At each origin t (a trading day) every model forecasts from returns up to day t only, and is
+scored against what happened after t. Every `refit_every` origins the models are fitted again on
+the window that ends at that origin (all the past, or the last `window_days`); between refits they
+only take in the new days. Features, targets and fits never see a day after the origin:
+tests/test_backtest.py changes the future and checks that no earlier forecast moves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy.stats import binomtest
+
+from mlstarter.datasets import DataError
+
+from . import model
+from .config import Config
+from .data import Prices, range_variance
+
+FEATURE_DAYS = 63  # the longest feature window (the 63-day volatility): origins start after it
+
+
+def origins(n_returns: int, cfg: Config) -> tuple[np.ndarray, int]:
+    """The origins (indices into the returns), and how many of them at the start are warm-up only."""
+    bt = cfg.backtest
+    last = n_returns - 1 - max(bt.horizons)  # the last origin whose every horizon has happened
+    first = last - bt.test_days - bt.warmup_days + 1
+    needed = max(bt.min_train_days, FEATURE_DAYS + cfg.model.lags, cfg.model.mean_window)
+    if first < needed:
+        raise DataError(
+            f"The backtest needs {needed + bt.test_days + bt.warmup_days + max(bt.horizons) + 1:,} prices "
+            f"({needed} to fit on first, {bt.warmup_days} warm-up and {bt.test_days} scored origins, "
+            f"{max(bt.horizons)} to score the last); the series has {n_returns + 1:,}. "
+            f"Use --set backtest.test_days=<fewer> (or a lower backtest.min_train_days)."
+        )
+    return np.arange(first, last + 1), bt.warmup_days
+
+
+def refit_blocks(all_origins: np.ndarray, cfg: Config) -> list[tuple[int, np.ndarray]]:
+    """(first day of the fitting window, the block's origins): a refit at each block's first origin."""
+    bt = cfg.backtest
+    blocks = []
+    for start in range(0, len(all_origins), bt.refit_every):
+        block = all_origins[start : start + bt.refit_every]
+        first = 0 if bt.window == "expanding" else max(0, int(block[0]) + 1 - bt.window_days)
+        blocks.append((first, block))
+    return blocks
+
+
+def run_returns(
+    r: pd.Series, cfg: Config, all_origins: np.ndarray, progress: Callable[[str], None] = print
+) -> pd.DataFrame:
+    """Every return model's forecast at every origin and horizon, in long form: one row per
+    (origin, horizon, model) with the forecast, the actual h-day return and the interval."""
+    values, X = r.to_numpy(), model.features(r, cfg.model.lags).to_numpy()
+    horizons = cfg.backtest.horizons
+    blocks = refit_blocks(all_origins, cfg)
+    frames = []
+    for name in cfg.model.returns:
+        started = time.perf_counter()
+        forecasts = np.concatenate(
+            [
+                model.return_model(name, cfg.model, cfg.seed)
+                .fit(values[first : block[0] + 1], X[first : block[0] + 1], horizons)
+                .forecast_block(values, X, block)
+                for first, block in blocks
+            ]
+        )  # (origins, horizons)
+        for j, h in enumerate(horizons):
+            actual = model.horizon_sums(values, h)[all_origins]
+            lower, upper = interval_from_past_errors(actual - forecasts[:, j], h, cfg)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "origin": r.index[all_origins],
+                        "horizon": h,
+                        "model": name,
+                        "forecast": forecasts[:, j],
+                        "actual": actual,
+                        "lower": forecasts[:, j] + lower,
+                        "upper": forecasts[:, j] + upper,
+                    }
+                )
+            )
+        progress(f"  returns    {name:<10} {len(blocks)} fits, {time.perf_counter() - started:5.1f} s")
+    return pd.concat(frames, ignore_index=True)
+
+
+def interval_from_past_errors(errors: np.ndarray, h: int, cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """Interval offsets at each origin from the quantiles of the model's own past errors.
+
+    At origin i only errors of origins i - h and before are known (their h days have passed):
+    shift by h, then take the quantiles of the last `interval_errors` of them (a rolling,
+    split-conformal interval). NaN until 20 errors are known."""
+    alpha = 1 - cfg.backtest.interval
+    known = pd.Series(errors).shift(h).rolling(cfg.backtest.interval_errors, min_periods=20)
+    return known.quantile(alpha / 2).to_numpy(), known.quantile(1 - alpha / 2).to_numpy()
+
+
+def run_volatility(
+    prices: Prices, r: pd.Series, cfg: Config, all_origins: np.ndarray, progress: Callable[[str], None] = print
+) -> pd.DataFrame:
+    """Every volatility model's forecast of the next day's variance (percent squared) at every origin,
+    beside the two measures of what that variance turned out to be."""
+    vc = cfg.volatility
+    out = pd.DataFrame({"origin": r.index[all_origins], "date": r.index[all_origins + 1]})
+    out["squared_return"] = (r**2).to_numpy()[all_origins + 1]
+    if prices.has_range:
+        out["range_variance"] = range_variance(prices.frame).reindex(r.index).to_numpy()[all_origins + 1]
+    values = r.to_numpy()
+    for name in vc.models:
+        started = time.perf_counter()
+        if name == "historical":
+            forecast = model.historical_variance(r, vc.historical_window).to_numpy()[all_origins]
+        elif name == "ewma":
+            forecast = model.ewma_variance(r, vc.ewma_lambda).to_numpy()[all_origins]
+        else:
+            forecast = np.concatenate(
+                [
+                    model.garch_forecasts(values, name, vc, first, block)[0]
+                    for first, block in refit_blocks(all_origins, cfg)
+                ]
+            )
+        out[name] = forecast
+        progress(f"  volatility {name:<10} {time.perf_counter() - started:5.1f} s")
+    return out
+
+
+# ---- scores ----------------------------------------------------------------------------------------
+
+
+def return_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (horizon, model): MASE, RMSE, directional accuracy with its binomial test, coverage."""
+    rows = []
+    for h, by_h in frame.groupby("horizon"):
+        naive_mae = float(np.mean(np.abs(by_h.loc[by_h.model == "naive", "actual"])))  # the random walk forecasts 0
+        up_share = float(np.mean(by_h.loc[by_h.model == "naive", "actual"] > 0))
+        for name, m in by_h.groupby("model", sort=False):
+            error = m.actual - m.forecast
+            rows.append(
+                {
+                    "horizon": int(h),
+                    "model": name,
+                    # MASE: MAE over the random walk's MAE on the same days; below 1 beats it
+                    "mase": float(np.mean(np.abs(error)) / naive_mae),
+                    "rmse": float(np.sqrt(np.mean(error**2))),
+                    **direction(m.forecast.to_numpy(), m.actual.to_numpy()),
+                    "up_share": up_share,  # what "always up" would score on direction
+                    "coverage": float(np.mean((m.lower <= m.actual) & (m.actual <= m.upper))),
+                    "interval_width": float(np.mean(m.upper - m.lower)),
+                    "n": len(m),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def direction(forecast: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    """Share of days where the forecast got the sign right, and the binomial test's p-value against
+    a coin (50%). A forecast of exactly 0 (the random walk) calls no direction: NaN."""
+    called = (forecast != 0) & (actual != 0)
+    n = int(called.sum())
+    if n == 0:
+        return {"direction": float("nan"), "direction_p": float("nan")}
+    hits = int(np.sum(np.sign(forecast[called]) == np.sign(actual[called])))
+    return {"direction": hits / n, "direction_p": float(binomtest(hits, n, 0.5, alternative="greater").pvalue)}
+
+
+def qlike(proxy: np.ndarray, forecast: np.ndarray) -> np.ndarray:
+    """QLIKE = sigma^2/h - log(sigma^2/h) - 1 for realised variance sigma^2 and forecast h: 0 when h is
+    right, and robust to a noisy sigma^2 (Patton 2011). Days with sigma^2 = 0 (no price change) are NaN."""
+    ratio = np.where(proxy > 0, proxy, np.nan) / forecast
+    return ratio - np.log(ratio) - 1
+
+
+def volatility_scores(frame: pd.DataFrame, models: tuple[str, ...], proxy: str) -> pd.DataFrame:
+    """One row per model: mean QLIKE and MSE against the proxy, and a Diebold-Mariano test of its QLIKE
+    against each baseline (negative difference: the model's loss is lower)."""
+    target = frame[proxy].to_numpy()
+    losses = {name: qlike(target, frame[name].to_numpy()) for name in models}
+    rows = []
+    for name in models:
+        row = {
+            "model": name,
+            "qlike": float(np.nanmean(losses[name])),
+            "mse": float(np.mean((target - frame[name].to_numpy()) ** 2)),
+            "n": int(np.isfinite(losses[name]).sum()),
+        }
+        for baseline in ("historical", "ewma"):
+            if name != baseline:
+                test = diebold_mariano(losses[name], losses[baseline])
+                row[f"vs_{baseline}"], row[f"vs_{baseline}_p"] = test["difference"], test["p"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def diebold_mariano(loss: np.ndarray, baseline: np.ndarray, horizon: int = 1) -> dict[str, float]:
+    """Diebold-Mariano: is the mean loss difference d = loss - baseline zero? The t statistic uses
+    Newey-West (HAC) standard errors, because the differences are autocorrelated (losses are large
+    in volatile spells, and h-day forecasts overlap)."""
+    d = (loss - baseline)[np.isfinite(loss - baseline)]
+    lags = max(horizon - 1, int(4 * (len(d) / 100) ** (2 / 9)))  # the Newey-West rule of thumb
+    fit = sm.OLS(d, np.ones(len(d))).fit(cov_type="HAC", cov_kwds={"maxlags": lags})
+    return {"difference": float(fit.params[0]), "t": float(fit.tvalues[0]), "p": float(fit.pvalues[0])}
+
+
+def return_loss_tests(frame: pd.DataFrame) -> pd.DataFrame:
+    """Diebold-Mariano on squared errors of each model against the random walk, per horizon."""
+    rows = []
+    for h, by_h in frame.groupby("horizon"):
+        naive = by_h[by_h.model == "naive"]
+        for name, m in by_h.groupby("model", sort=False):
+            if name == "naive":
+                continue
+            test = diebold_mariano(
+                (m.actual - m.forecast).to_numpy() ** 2, (naive.actual - naive.forecast).to_numpy() ** 2, int(h)
+            )
+            rows.append({"horizon": int(h), "model": name, "mse_vs_naive": test["difference"], "p": test["p"]})
+    return pd.DataFrame(rows)

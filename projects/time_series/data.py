@@ -1,0 +1,176 @@
+"""Daily prices: the S&P 500 series that ships with `arch`, or your own CSV, checked and turned into returns.
+
+    $ python -m projects.time_series.data      # where the data is, its dates, and any gaps
+
+The default is the S&P 500 index, daily from 1999 to 2018 (open, high, low, close, adjusted close,
+volume), bundled inside the `arch` package: real data, and nothing to download. Your own file needs
+a date column and a price column, one row per trading day, oldest first:
+
+    Date,Close
+    2024-01-02,472.65
+    2024-01-03,468.79
+
+    $ make train PROJECT=time_series ARGS="--data prices.csv --set data.price_column=Close"
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlstarter.datasets import DataError
+
+from .config import DataConfig
+
+DATASET = None  # nothing to download: the default series is inside the installed `arch` package
+BUNDLED = "sp500 (arch)"  # what `make list` shows for it
+SOURCE = "S&P 500 index, daily 1999-2018 (arch.data.sp500, from Yahoo Finance)"
+
+
+@dataclass
+class Prices:
+    """One daily series: the checked prices and the facts a user should know about them."""
+
+    frame: pd.DataFrame  # index: date; columns: price, and high, low where the file has them
+    source: str  # where it came from, for the run's records
+    path: Path  # the file it was read from
+    gaps: list[str]  # calendar gaps longer than data.max_gap_days, e.g. "2001-09-10 -> 2001-09-17 (7 days)"
+
+    @property
+    def returns(self) -> pd.Series:
+        """Daily log returns in percent: 100 * log(P_t / P_t-1). The first day has none and is dropped."""
+        return log_returns(self.frame["price"])
+
+    @property
+    def has_range(self) -> bool:
+        return {"high", "low"} <= set(self.frame.columns)
+
+
+def log_returns(prices: pd.Series) -> pd.Series:
+    # Log returns add up over days (the return over a week is the sum of the daily ones) and are
+    # close to stationary; prices are not: their mean and spread drift with the level.
+    return (100 * np.log(prices)).diff().iloc[1:].rename("return")
+
+
+def range_variance(frame: pd.DataFrame) -> pd.Series:
+    """Parkinson's (1980) estimate of each day's variance from its high and low, in percent squared:
+    sigma^2 = (100 * ln(H / L))^2 / (4 ln 2). Less noisy than the squared return."""
+    return ((100 * np.log(frame["high"] / frame["low"])) ** 2 / (4 * np.log(2))).rename("range_variance")
+
+
+def load(cfg: DataConfig) -> Prices:
+    """The default S&P 500 series, or your CSV (cfg.path), checked."""
+    if cfg.path:
+        path = Path(cfg.path).expanduser()
+        if not path.is_file():
+            raise DataError(f"--data {cfg.path}: no such file.")
+        return read_csv(path, cfg)
+    from arch.data import sp500  # imported here: only the default data needs it
+
+    raw = sp500.load()
+    path = Path(sp500.__file__).with_name("sp500.csv.gz")
+    frame = pd.DataFrame(
+        {"price": raw["Adj Close"], "high": raw["High"], "low": raw["Low"]}, index=raw.index.rename("date")
+    )
+    return Prices(frame.astype(float), SOURCE, path, find_gaps(frame.index, cfg.max_gap_days))
+
+
+def read_csv(path: Path, cfg: DataConfig) -> Prices:
+    """Read a daily price CSV; every problem is reported with its line number and column."""
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text. Save it as UTF-8 CSV.") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise DataError(f"{path}: not a readable CSV ({error}).") from None
+    columns = [str(c).strip() for c in raw.columns]
+    raw.columns = columns
+    for key in ("date_column", "price_column"):
+        if getattr(cfg, key) not in columns:
+            raise DataError(
+                f"{path}: no column {getattr(cfg, key)!r}. Columns: {', '.join(columns)}. "
+                f"Name yours with --set data.{key}=<name>."
+            )
+    lines = np.arange(len(raw)) + 2  # line 1 is the header
+    dates = pd.to_datetime(raw[cfg.date_column].str.strip(), errors="coerce", format="mixed")
+    frame = pd.DataFrame({"price": pd.to_numeric(raw[cfg.price_column].str.strip(), errors="coerce")})
+    if cfg.high_column in columns and cfg.low_column in columns:
+        frame["high"] = pd.to_numeric(raw[cfg.high_column].str.strip(), errors="coerce")
+        frame["low"] = pd.to_numeric(raw[cfg.low_column].str.strip(), errors="coerce")
+    problems = [
+        f"line {n}, column {cfg.date_column}: {v!r} is not a date (write it as 2024-01-31)"
+        for n, v, d in zip(lines, raw[cfg.date_column], dates, strict=True)
+        if pd.isna(d)
+    ]
+    column_of = {"price": cfg.price_column, "high": cfg.high_column, "low": cfg.low_column}
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        for n, text, v in zip(lines, raw[column_of[name]], values, strict=True):
+            if not np.isfinite(v) or v <= 0:
+                problems.append(f"line {n}, column {column_of[name]}: {text!r} is not a positive number")
+    if "high" in frame:
+        for n, high, low in zip(lines, frame["high"], frame["low"], strict=True):
+            if high < low:
+                problems.append(f"line {n}: {cfg.high_column} {high} is below {cfg.low_column} {low}")
+    if problems:
+        raise DataError(_listed(path, problems))
+    frame.index = pd.DatetimeIndex(dates, name="date")
+    check_dates(frame.index, path, lines)
+    return Prices(frame, f"{path.name} ({cfg.price_column})", path, find_gaps(frame.index, cfg.max_gap_days))
+
+
+def last_days(prices: Prices, n: int, cfg: DataConfig) -> Prices:
+    """The last n rows of a series (for a dry run)."""
+    frame = prices.frame.iloc[-n:]
+    return Prices(frame, prices.source, prices.path, find_gaps(frame.index, cfg.max_gap_days))
+
+
+def check_dates(dates: pd.DatetimeIndex, where: object, lines: np.ndarray | None = None) -> None:
+    """Dates must go forward one row at a time: sorted, each day once."""
+    where_line = (lambda i: f"line {lines[i]}") if lines is not None else (lambda i: f"item {i}")
+    if dates.has_duplicates:
+        repeated = np.flatnonzero(dates.duplicated())
+        raise DataError(
+            _listed(where, [f"{where_line(i)}: {dates[i].date()} appears twice" for i in repeated])
+            + "\nKeep one price per day."
+        )
+    backwards = np.flatnonzero(np.diff(dates.asi8) < 0) + 1
+    if len(backwards):
+        i = backwards[0]
+        raise DataError(
+            f"{where}: dates must be sorted oldest first; {where_line(i)} ({dates[i].date()}) comes after "
+            f"{dates[i - 1].date()} ({len(backwards)} such places). Sort them by date."
+        )
+
+
+def find_gaps(dates: pd.DatetimeIndex, max_days: int) -> list[str]:
+    """Calendar gaps longer than max_days between consecutive rows (a weekend is 3 days)."""
+    steps = np.asarray((dates[1:] - dates[:-1]).days)
+    return [f"{dates[i].date()} -> {dates[i + 1].date()} ({steps[i]} days)" for i in np.flatnonzero(steps > max_days)]
+
+
+def _listed(where: object, problems: list[str], shown: int = 10) -> str:
+    more = f"\n  ... and {len(problems) - shown} more" if len(problems) > shown else ""
+    return f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:shown]) + more
+
+
+def main() -> int:
+    from .config import Config
+
+    prices = load(Config().data if len(sys.argv) < 2 else DataConfig(path=sys.argv[1]))
+    index = prices.frame.index
+    print(f"{prices.source}\nFile: {prices.path}")
+    print(f"{len(index):,} trading days, {index[0].date()} to {index[-1].date()}; columns: {', '.join(prices.frame)}")
+    print(
+        f"Gaps of more than {Config().data.max_gap_days} calendar days: {len(prices.gaps)}"
+        + "".join(f"\n  {g}" for g in prices.gaps[:10])
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,237 @@
+"""Judge a run's walk-forward forecasts honestly: scores, significance tests, interval coverage, plots.
+
+    $ make evaluate PROJECT=time_series [RUN=<run id>]
+    $ python -m projects.time_series.evaluate [--run <run id>]
+
+Every forecast in the run was made before its outcome was known (train.py's walk-forward), so
+all of them are out of sample. For returns: MASE and RMSE against the random walk, a
+Diebold-Mariano test of each model's squared errors against it, directional accuracy with a
+binomial test against a coin, and the coverage of the 90% prediction intervals. For volatility:
+QLIKE and MSE against the squared return (and the high-low range), with Diebold-Mariano tests
+against the historical and EWMA baselines. Writes test_* metrics into metrics.json,
+plots/*.png and MODEL_CARD.md into the run folder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from scipy.stats import norm
+
+from mlstarter import model_card, plots, runs
+from mlstarter.cli import run_script
+from mlstarter.config import from_dict, run_parser
+from mlstarter.paths import project_name
+
+from . import backtest
+from .config import Config
+
+PROJECT = project_name(__package__)
+SIGNIFICANT = 0.05  # the p-value below which we call a difference real
+
+
+def p_text(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def load_forecasts(run: runs.Run) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The run's scored forecasts (the warm-up origins dropped): returns (long form) and volatility."""
+    first = pd.Timestamp(run.read_json("model.json")["first_scored_origin"])
+    returns = pd.read_csv(run.path / "returns_forecasts.csv", parse_dates=["origin"])
+    volatility = pd.read_csv(run.path / "volatility_forecasts.csv", parse_dates=["origin", "date"])
+    return returns[returns.origin >= first], volatility[volatility.origin >= first]
+
+
+def return_table(returns: pd.DataFrame) -> pd.DataFrame:
+    """Scores per (horizon, model), with the Diebold-Mariano p-value against the random walk."""
+    scores = backtest.return_scores(returns)
+    tests = backtest.return_loss_tests(returns).rename(columns={"p": "dm_p"})
+    return scores.merge(tests, on=["horizon", "model"], how="left")
+
+
+def served_interval_coverage(returns: pd.DataFrame, volatility: pd.DataFrame, cfg: Config) -> float:
+    """Coverage of the intervals the API serves, one day ahead: the served return forecast
+    +- z * the served volatility model's forecast standard deviation."""
+    one_day = returns[(returns.horizon == 1) & (returns.model == cfg.serve.returns)].set_index("origin")
+    sigma = np.sqrt(volatility.set_index("origin")[cfg.volatility.serve]).reindex(one_day.index)
+    z = norm.ppf(0.5 + cfg.backtest.interval / 2)
+    inside = (one_day.actual - one_day.forecast).abs() <= z * sigma
+    return float(inside.mean())
+
+
+def verdicts(table: pd.DataFrame, vol: pd.DataFrame, cfg: Config) -> list[str]:
+    """The results in plain words, with their significance."""
+    lines = []
+    for h, by_h in table.groupby("horizon"):
+        models = by_h[by_h.model != "naive"]
+        better = models[(models.mase < 1) & (models.dm_p < SIGNIFICANT) & (models.mse_vs_naive < 0)]
+        if better.empty:
+            lines.append(
+                f"{h}-day returns: no model beats the random walk. Lowest MASE {models.mase.min():.4f} "
+                f"({models.loc[models.mase.idxmin(), 'model']}); no squared-error difference from it is "
+                f"significant below p = {SIGNIFICANT} in favour of the model."
+            )
+        else:
+            names = ", ".join(f"{m.model} (MASE {m.mase:.3f}, {p_text(m.dm_p)})" for m in better.itertuples())
+            lines.append(f"{h}-day returns: beating the random walk, significantly: {names}.")
+        best_dir = models.loc[models.direction.idxmax()]
+        lines.append(
+            f"{h}-day direction: best {best_dir.model} {best_dir.direction:.1%} right (binomial "
+            f"{p_text(best_dir.direction_p)} against a coin), while always guessing 'up' scored {best_dir.up_share:.1%}."
+        )
+    vol = vol.set_index("model")
+    garch_like = [m for m in vol.index if m not in ("historical", "ewma")]
+    for name in garch_like:
+        beats = all(
+            vol.loc[name, f"vs_{b}"] < 0 and vol.loc[name, f"vs_{b}_p"] < SIGNIFICANT for b in ("historical", "ewma")
+        )
+        lines.append(
+            f"Volatility: {name} QLIKE {vol.loc[name, 'qlike']:.3f} vs EWMA {vol.loc['ewma', 'qlike']:.3f} "
+            f"({p_text(vol.loc[name, 'vs_ewma_p'])}) and historical {vol.loc['historical', 'qlike']:.3f} "
+            f"({p_text(vol.loc[name, 'vs_historical_p'])}): "
+            + ("better than both, significantly." if beats else "not significantly better than both.")
+        )
+    return lines
+
+
+def plot_forecasts(returns: pd.DataFrame, volatility: pd.DataFrame, cfg: Config, path, days: int = 250) -> None:
+    """The last year of one-day-ahead forecasts, the actual returns and both kinds of 90% interval."""
+    fig = Figure(figsize=(10, 4))
+    ax = fig.subplots()
+    one_day = returns[returns.horizon == 1]
+    served = one_day[one_day.model == cfg.serve.returns].tail(days)
+    level = f"{cfg.backtest.interval:.0%}"
+    ax.fill_between(served.origin, served.lower, served.upper, alpha=0.25, label=f"{level} interval from past errors")
+    sigma = np.sqrt(volatility.set_index("origin")[cfg.volatility.serve].reindex(served.origin).to_numpy())
+    z = norm.ppf(0.5 + cfg.backtest.interval / 2)
+    for sign in (-1, 1):
+        ax.plot(served.origin, served.forecast + sign * z * sigma, color="tab:purple", lw=0.8, ls="--",
+                label=f"{level} interval from {cfg.volatility.serve} (served)" if sign == 1 else None)  # fmt: skip
+    ax.scatter(served.origin, served.actual, s=6, color="black", label="actual next-day return")
+    for name in dict.fromkeys([cfg.serve.returns, "linear", "arima"]):
+        m = one_day[one_day.model == name].tail(days)
+        if len(m):
+            ax.plot(m.origin, m.forecast, lw=1.2, label=f"{name} forecast")
+    ax.set(ylabel="log return, %", title="One day ahead: forecasts against what happened (last year of the backtest)")
+    ax.legend(loc="lower left", fontsize=8, ncol=3)
+    plots.save(fig, path)
+
+
+def plot_cumulative_error(returns: pd.DataFrame, path) -> None:
+    """Cumulative squared error of the random walk minus each model's: rising = the model is ahead."""
+    fig = Figure(figsize=(10, 4 * returns.horizon.nunique()))
+    axes = np.atleast_1d(fig.subplots(returns.horizon.nunique(), 1))
+    for ax, (h, by_h) in zip(axes, returns.groupby("horizon"), strict=True):
+        naive = by_h[by_h.model == "naive"].set_index("origin")
+        for name, m in by_h.groupby("model", sort=False):
+            if name == "naive":
+                continue
+            m = m.set_index("origin")
+            gain = ((naive.actual - naive.forecast) ** 2 - (m.actual - m.forecast) ** 2).cumsum()
+            ax.plot(gain.index, gain, lw=1, label=name)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set(
+            ylabel="cumulative SE(random walk) - SE(model)",
+            title=f"{h} day(s) ahead: above 0 = ahead of the random walk",
+        )
+        ax.legend(fontsize=8, ncol=3)
+    plots.save(fig, path)
+
+
+def plot_volatility(volatility: pd.DataFrame, cfg: Config, path) -> None:
+    """Annualised volatility: the forecasts against a realised measure (a 5-day average, for a readable line)."""
+    fig = Figure(figsize=(10, 4))
+    ax = fig.subplots()
+    proxy = "range_variance" if "range_variance" in volatility else "squared_return"
+    realised = np.sqrt(252 * volatility[proxy].rolling(5, min_periods=1).mean())
+    ax.plot(volatility.date, realised, color="0.6", lw=0.8, label=f"realised ({proxy.replace('_', ' ')}, 5-day mean)")
+    for name in dict.fromkeys(["historical", "ewma", cfg.volatility.serve]):
+        ax.plot(volatility.date, np.sqrt(252 * volatility[name]), lw=1, label=f"{name} forecast")
+    ax.set(ylabel="annualised volatility, %", title="Next-day volatility: forecasts against realised")
+    ax.legend(fontsize=8)
+    plots.save(fig, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = run_parser(__doc__).parse_args(argv)
+    run = runs.latest_run(PROJECT, args.run)
+    cfg = from_dict(Config, run.config)
+    returns, volatility = load_forecasts(run)
+
+    table = return_table(returns)
+    proxies = ["squared_return"] + (["range_variance"] if "range_variance" in volatility else [])
+    vol_tables = {p: backtest.volatility_scores(volatility, cfg.volatility.models, p) for p in proxies}
+    main_proxy = "squared_return" if cfg.volatility.proxy == "squared" else "range_variance"
+    coverage = served_interval_coverage(returns, volatility, cfg)
+    said = verdicts(table, vol_tables[main_proxy], cfg)
+
+    metrics: dict[str, float] = {"test_served_interval_coverage": coverage}
+    for row in table.itertuples():
+        for key in ("mase", "rmse", "direction", "direction_p", "coverage", "dm_p"):
+            metrics[f"test_h{row.horizon}_{row.model}_{key}"] = getattr(row, key)
+    for proxy, vt in vol_tables.items():
+        suffix = "" if proxy == main_proxy else f"_{proxy}"
+        for row in vt.itertuples():
+            metrics[f"test_{row.model}_qlike{suffix}"] = row.qlike
+            metrics[f"test_{row.model}_mse{suffix}"] = row.mse
+    runs.update_json(run.path / "metrics.json", metrics)
+
+    plot_forecasts(returns, volatility, cfg, run.path / "plots" / "forecast_vs_actual.png")
+    plot_cumulative_error(returns, run.path / "plots" / "cumulative_error.png")
+    plot_volatility(volatility, cfg, run.path / "plots" / "volatility.png")
+
+    first, last = returns.origin.min().date(), returns.origin.max().date()
+    shown = ["horizon", "model", "mase", "rmse", "dm_p", "direction", "direction_p", "coverage"]
+    card = model_card.render(
+        f"{PROJECT} (run {run.run_id})",
+        {
+            "What it forecasts": (
+                f"Daily log returns (percent) of the {run.read_json('model.json')['source']} series, "
+                f"{', '.join(map(str, cfg.backtest.horizons))} trading day(s) ahead, and the next day's variance. "
+                f"The API serves the {cfg.serve.returns} return forecast with {cfg.volatility.serve} volatility intervals."
+            ),
+            "How it was tested": (
+                f"Walk-forward backtest, {len(returns[returns.horizon == min(cfg.backtest.horizons)]) // len(cfg.model.returns):,} "
+                f"origins from {first} to {last}, {cfg.backtest.window} window, refits every {cfg.backtest.refit_every} days; "
+                "each forecast from the past only. MASE = MAE / MAE of the random walk on the same days (1 = no better). "
+                "dm_p: Diebold-Mariano p-value of the squared-error difference against the random walk. "
+                "direction_p: one-sided binomial test against 50%."
+            ),
+            "Results in words": "\n".join(f"- {line}" for line in said),
+            "Returns": model_card.table(table[shown].to_dict("records")),
+            "Volatility (QLIKE, lower is better)": "\n\n".join(
+                f"Against {p.replace('_', ' ')}:\n\n"
+                + model_card.table(
+                    vt[["model", "qlike", "mse", "vs_ewma_p", "vs_historical_p"]]
+                    .astype(object)
+                    .fillna("-")
+                    .to_dict("records")
+                )
+                for p, vt in vol_tables.items()
+            ),
+            "Intervals": (
+                f"Nominal {cfg.backtest.interval:.0%}. Backtest intervals (quantiles of each model's last "
+                f"{cfg.backtest.interval_errors} known errors) cover as in the table above; the served intervals "
+                f"({cfg.serve.returns} +- z x {cfg.volatility.serve} volatility) covered {coverage:.1%} of one-day outcomes."
+            ),
+            "Limits": (
+                "A forecast of an index's returns is close to a coin toss: do not trade on it. The volatility model is "
+                "fitted to one index in one period; a new regime (a crash, a policy change) moves its parameters. "
+                "Daily data only; holidays are not in the forecast dates. Not investment advice."
+            ),
+        },
+    )
+    runs.write_text(run.path / "MODEL_CARD.md", card)
+
+    print(f"Evaluated run {run.run_id}: {first} to {last}, out of sample.")
+    print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(vol_tables[main_proxy].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("\n".join(said))
+    print(f"Served one-day intervals covered {coverage:.1%} (nominal {cfg.backtest.interval:.0%}).")
+    print(f"Model card: {run.path / 'MODEL_CARD.md'}; plots in {run.path / 'plots'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_script(main))

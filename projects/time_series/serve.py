@@ -1,0 +1,172 @@
+"""Serve a time-series run over HTTP: a price path with intervals, and a volatility forecast.
+
+    $ make serve PROJECT=time_series [RUN=<run id>] [PORT=8000]
+    $ python -m projects.time_series.serve [--run <run id>] [--port 8000]
+    $ curl -X POST localhost:8000/forecast -H 'Content-Type: application/json' -d '{"horizon": 5}'
+    $ curl -X POST localhost:8000/forecast -d @projects/time_series/example.json
+
+Open http://127.0.0.1:8000/docs for a form. `POST /forecast` takes a horizon (trading days) and,
+optionally, your own recent daily prices (oldest first, at least 60); without them it forecasts
+from the end of the training series. The answer: the expected price each day with its interval,
+the daily volatility forecast, and the run id of the model that answered.
+"""
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Depends, FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.stats import norm
+
+from mlstarter import cli, serving
+from mlstarter.config import from_dict
+from mlstarter.datasets import DataError
+from mlstarter.paths import project_name
+from mlstarter.runs import Run
+
+from . import data, model
+from .config import Config, ServeConfig
+
+PROJECT = project_name(__package__)
+LIMITS = ServeConfig()  # the schema shows the default limits; a run trained with others enforces its own
+MAX_PRICES = 5000  # prices per request: twenty years of trading days
+EXAMPLE = json.loads((Path(__file__).parent / "example.json").read_text(encoding="utf-8"))
+
+
+class DailyPrice(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    date: dt.date = Field(description="Trading day, e.g. 2024-01-31")
+    price: float = Field(gt=0, allow_inf_nan=False, description="Closing (or adjusted closing) price")
+
+
+class ForecastRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE, {"horizon": 5}]})
+
+    horizon: int = Field(default=5, ge=1, le=LIMITS.max_horizon, description="Trading days to forecast")
+    history: list[DailyPrice] | None = Field(
+        default=None,
+        max_length=MAX_PRICES,
+        description=f"Your daily prices, oldest first, at least {LIMITS.min_history}; "
+        "leave out to forecast from the end of the training series",
+    )
+
+
+class Step(BaseModel):
+    day: int = Field(description="Trading days ahead")
+    date: dt.date = Field(description="The business day it falls on (exchange holidays are not skipped)")
+    price: float = Field(description="Expected price: the last price times exp(expected cumulative log return)")
+    lower: float = Field(description="Lower end of the prediction interval")
+    upper: float = Field(description="Upper end of the prediction interval")
+    volatility_pct: float = Field(description="Forecast standard deviation of that day's return, in percent")
+
+
+class Forecast(BaseModel):
+    model_version: str = Field(description="The run id of the model that answered")
+    returns_model: str
+    volatility_model: str
+    interval: float = Field(description="Nominal coverage of [lower, upper]")
+    last_date: dt.date
+    last_price: float
+    annualised_volatility_pct: float = Field(description="Tomorrow's volatility forecast, times sqrt(252)")
+    path: list[Step]
+
+
+class Forecaster:
+    """The models of one run, loaded once at start-up (plain numbers in model.json: nothing to unpickle)."""
+
+    def __init__(self, run: Run):
+        self.run_id = run.run_id
+        self.saved = run.read_json("model.json")
+        self.cfg = from_dict(Config, run.config)
+        history = pd.read_csv(run.path / "history.csv", index_col="date", parse_dates=["date"])
+        self.history = history["price"]  # the end of the training series
+
+    def forecast(self, request: ForecastRequest) -> Forecast:
+        limits = self.cfg.serve
+        if request.horizon > limits.max_horizon:
+            raise serving.InvalidInputError(
+                f"horizon: at most {limits.max_horizon} trading days; got {request.horizon}"
+            )
+        prices = self.history if request.history is None else self.checked(request.history)
+        r = data.log_returns(prices).to_numpy()
+        mean, variance = model.forecast_path(r, self.saved, request.horizon, seed=self.cfg.seed)
+        # the cumulative log return after k days has mean sum(mean[:k]) and, with independent days,
+        # variance sum(variance[:k]); the interval is mean +- z * sd (a normal approximation)
+        center, spread = np.cumsum(mean), np.sqrt(np.cumsum(variance))
+        z = norm.ppf(0.5 + self.cfg.backtest.interval / 2)
+        last_price, last_date = float(prices.iloc[-1]), prices.index[-1].date()
+        dates = pd.bdate_range(last_date + dt.timedelta(days=1), periods=request.horizon)
+        path = [
+            Step(
+                day=k + 1,
+                date=dates[k].date(),
+                price=round(last_price * np.exp(center[k] / 100), 4),
+                lower=round(last_price * np.exp((center[k] - z * spread[k]) / 100), 4),
+                upper=round(last_price * np.exp((center[k] + z * spread[k]) / 100), 4),
+                volatility_pct=round(float(np.sqrt(variance[k])), 4),
+            )
+            for k in range(request.horizon)
+        ]
+        return Forecast(
+            model_version=self.run_id,
+            returns_model=self.saved["returns"],
+            volatility_model=self.saved["volatility"],
+            interval=self.cfg.backtest.interval,
+            last_date=last_date,
+            last_price=last_price,
+            annualised_volatility_pct=round(float(np.sqrt(252 * variance[0])), 2),
+            path=path,
+        )
+
+    def checked(self, history: list[DailyPrice]) -> pd.Series:
+        """The request's prices as a series, or a 422 that says what is wrong with them."""
+        if len(history) < self.cfg.serve.min_history:
+            raise serving.InvalidInputError(
+                f"history: at least {self.cfg.serve.min_history} daily prices are needed to estimate volatility; "
+                f"got {len(history)}. Send more, or leave history out to use the training series."
+            )
+        dates = pd.DatetimeIndex([p.date for p in history])
+        try:
+            data.check_dates(dates, "history")
+        except DataError as error:
+            raise serving.InvalidInputError(str(error)) from None
+        return pd.Series([p.price for p in history], index=dates)
+
+
+router = APIRouter(tags=["time series"])
+ForecasterDep = Annotated[Forecaster, Depends(serving.get_predictor)]
+
+
+@router.post("/forecast")
+def forecast(request: ForecastRequest, forecaster: ForecasterDep) -> Forecast:
+    """Forecast the next `horizon` trading days: price path, intervals and volatility."""
+    return forecaster.forecast(request)
+
+
+def example_requests() -> dict[str, dict]:
+    """What `make bench-serve` sends: a forecast from the training series' end, and one from 250 sent prices."""
+    return {
+        "single": {"path": "/forecast", "json": {"horizon": 5}},
+        "batch": {"path": "/forecast", "json": EXAMPLE},
+    }
+
+
+def create_app(run_id: str | None = None) -> FastAPI:
+    """The app for `uvicorn --factory projects.time_series.serve:create_app` (newest run by default)."""
+    return serving.create_app(
+        project=PROJECT,
+        router=router,
+        load_predictor=Forecaster,
+        input_model=ForecastRequest,
+        run_id=run_id,
+        description=__doc__,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli.main(["serve", PROJECT, *sys.argv[1:]]))

@@ -1,0 +1,73 @@
+"""The forecast API: answers, the same answer twice, and a 422 with a reason for every bad request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from .. import serve
+from .conftest import train_run
+
+EXAMPLE = json.loads((Path(serve.__file__).parent / "example.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLSTARTER_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+        run = train_run("--dry-run", "--set", "serve.returns=arima")
+        with TestClient(serve.create_app()) as client:
+            client.run_id = run.run_id
+            yield client
+
+
+def test_forecast_from_the_training_series_end(client: TestClient):
+    response = client.post("/forecast", json={"horizon": 5})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == client.run_id and body["returns_model"] == "arima"
+    assert body["last_date"] == "2018-12-31" and len(body["path"]) == 5
+    assert [step["date"] for step in body["path"]][:2] == ["2019-01-01", "2019-01-02"]
+    for step in body["path"]:
+        assert 0 < step["lower"] < step["price"] < step["upper"] and step["volatility_pct"] > 0
+    widths = [s["upper"] - s["lower"] for s in body["path"]]
+    assert widths == sorted(widths)  # uncertainty grows with the horizon
+    assert client.post("/forecast", json={"horizon": 5}).json() == body  # the same answer twice
+
+
+def test_forecast_from_a_sent_history(client: TestClient):
+    body = client.post("/forecast", json=EXAMPLE).json()
+    assert body["last_date"] == EXAMPLE["history"][-1]["date"]
+    assert body["last_price"] == EXAMPLE["history"][-1]["price"]
+    calm = [{"date": p["date"], "price": 100 + 0.01 * i} for i, p in enumerate(EXAMPLE["history"])]
+    calm_body = client.post("/forecast", json={"horizon": 1, "history": calm}).json()
+    assert calm_body["annualised_volatility_pct"] < body["annualised_volatility_pct"]  # it reads the history
+
+
+@pytest.mark.parametrize(
+    "request_body, says",
+    [
+        ({"horizon": 0}, "greater than or equal to 1"),
+        ({"horizon": 21}, "less than or equal to 20"),
+        ({"horizon": 2.5}, "valid integer"),
+        ({"history": EXAMPLE["history"][:10]}, "at least 60 daily prices"),
+        ({"history": EXAMPLE["history"][::-1]}, "sorted oldest first"),
+        ({"history": EXAMPLE["history"] + EXAMPLE["history"][-1:]}, "appears twice"),
+        ({"history": [{"date": "2024-01-02", "price": 0}] * 60}, "greater than 0"),
+        ({"history": [{"date": "2024-01-02", "price": "NaN"}] * 60}, "finite number"),
+        ({"history": [{"date": "yesterday", "price": 1}] * 60}, "valid date"),
+        ({"horizon": 5, "extra": 1}, "Extra inputs are not permitted"),
+    ],
+)
+def test_bad_requests_get_a_422_that_says_why(client: TestClient, request_body: dict, says: str):
+    response = client.post("/forecast", json=request_body)
+    assert response.status_code == 422
+    assert says in json.dumps(response.json())
+
+
+def test_not_json_is_a_422(client: TestClient):
+    response = client.post("/forecast", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422

@@ -1,0 +1,87 @@
+"""Train (a dry run) and evaluate: the run has every file, the scores are written, clear errors for bad settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlstarter.config import ConfigError
+from mlstarter.datasets import DataError
+
+from .. import evaluate, train
+from .conftest import train_run
+
+
+def test_dry_run_then_evaluate(runs_dir: Path, capsys: pytest.CaptureFixture):
+    run = train_run("--dry-run")
+    out = capsys.readouterr().out
+    assert f"***** Training {train.PROJECT} *****" in out and "against the random walk's 1" in out
+    files = {p.name for p in run.path.iterdir()}
+    assert {"returns_forecasts.csv", "volatility_forecasts.csv", "model.json", "history.csv", "config.json"} <= files
+    returns = pd.read_csv(run.path / "returns_forecasts.csv", parse_dates=["origin"])
+    assert set(returns.model) == {"naive", "drift", "mean", "linear", "boosting", "arima"}
+    assert set(returns.horizon) == {1, 5}
+    assert len(returns) == 6 * 2 * 100  # 40 warm-up + 60 scored origins
+    assert (returns.loc[returns.model == "naive", "forecast"] == 0).all()
+
+    assert evaluate.main([]) == 0
+    metrics = json.loads((run.path / "metrics.json").read_text())
+    assert metrics["test_h1_naive_mase"] == 1.0
+    assert 0 <= metrics["test_h1_drift_coverage"] <= 1 and 0 <= metrics["test_served_interval_coverage"] <= 1
+    assert {"test_garch_qlike", "test_ewma_qlike", "test_historical_qlike", "test_garch_qlike_range_variance"} <= set(
+        metrics
+    )
+    card = (run.path / "MODEL_CARD.md").read_text()
+    assert "Walk-forward backtest" in card and "random walk" in card
+    assert {"forecast_vs_actual.png", "cumulative_error.png", "volatility.png"} <= {
+        p.name for p in (run.path / "plots").iterdir()
+    }
+
+
+def test_a_users_price_file(runs_dir: Path, prices_csv: Path, capsys: pytest.CaptureFixture):
+    run = train_run("--dry-run", "--data", str(prices_csv), "--set", "data.price_column=Close")
+    assert "prices.csv (Close): " in capsys.readouterr().out
+    assert json.loads((run.path / "model.json").read_text())["source"] == "prices.csv (Close)"
+    assert evaluate.main([]) == 0
+
+
+def test_a_file_without_high_and_low_cannot_use_the_range_proxy(runs_dir: Path, prices_csv: Path, tmp_path: Path):
+    close_only = tmp_path / "close.csv"
+    pd.read_csv(prices_csv)[["Date", "Close"]].to_csv(close_only, index=False)
+    with pytest.raises(DataError, match="volatility.proxy=range needs daily high and low"):
+        train.main(
+            [
+                "--dry-run",
+                "--data",
+                str(close_only),
+                "--set",
+                "data.price_column=Close",
+                "--set",
+                "volatility.proxy=range",
+            ]
+        )
+    train_run("--dry-run", "--data", str(close_only), "--set", "data.price_column=Close")  # the default proxy works
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("serve.returns=boosting", "serve.returns must be one of naive, drift, mean, arima"),
+        ("model.returns=drift,linear", "must include naive"),
+        ("volatility.models=garch", "must include the baselines historical and ewma"),
+        ("backtest.horizons=0", "between 1 and 60"),
+        ("model.arima_order=1,1,1", r"\(p, 0, q\) on returns"),
+    ],
+)
+def test_bad_settings_are_clear_errors(runs_dir: Path, override: str, message: str):
+    with pytest.raises(ConfigError, match=message):
+        train.main(["--dry-run", "--set", override])
+
+
+def test_settings_checked_across_keys(runs_dir: Path):
+    with pytest.raises(ConfigError, match=r"serve.returns \(drift\) must be one of model.returns"):
+        train.main(["--dry-run", "--set", "model.returns=naive,arima"])
+    train_run("--dry-run", "--set", "model.returns=naive,arima", "--set", "serve.returns=arima")
