@@ -24,21 +24,27 @@ from .config import Config
 from .data import Prices, range_variance
 
 FEATURE_DAYS = 63  # the longest feature window (the 63-day volatility): origins start after it
+MIN_SCORED = 250  # fewer scored origins than a trading year cannot tell models apart
 
 
 def origins(n_returns: int, cfg: Config) -> tuple[np.ndarray, int]:
-    """The origins (indices into the returns), and how many of them at the start are warm-up only."""
+    """The origins (indices into the returns), and how many of them at the start are warm-up only.
+
+    The last `backtest.test_days` origins are scored; a shorter series scores all it has after
+    the first fit and the warm-up, if that is at least MIN_SCORED origins."""
     bt = cfg.backtest
     last = n_returns - 1 - max(bt.horizons)  # the last origin whose every horizon has happened
-    first = last - bt.test_days - bt.warmup_days + 1
     needed = max(bt.min_train_days, FEATURE_DAYS + cfg.model.lags, cfg.model.mean_window)
-    if first < needed:
+    scored = min(bt.test_days, last - needed - bt.warmup_days + 1)
+    least = min(MIN_SCORED, bt.test_days)
+    if scored < least:
         raise DataError(
-            f"The backtest needs {needed + bt.test_days + bt.warmup_days + max(bt.horizons) + 1:,} prices "
-            f"({needed} to fit on first, {bt.warmup_days} warm-up and {bt.test_days} scored origins, "
-            f"{max(bt.horizons)} to score the last); the series has {n_returns + 1:,}. "
-            f"Use --set backtest.test_days=<fewer> (or a lower backtest.min_train_days)."
+            f"The backtest needs at least {needed + least + bt.warmup_days + max(bt.horizons) + 1:,} prices "
+            f"({needed} to fit on first, {bt.warmup_days} warm-up and at least {least} scored origins, "
+            f"{max(bt.horizons)} to score the last); the series has {max(n_returns + 1, 0):,}. "
+            f"Use a longer history, or lower backtest.min_train_days and backtest.warmup_days."
         )
+    first = last - scored - bt.warmup_days + 1
     return np.arange(first, last + 1), bt.warmup_days
 
 
@@ -121,12 +127,14 @@ def run_volatility(
         elif name == "ewma":
             forecast = model.ewma_variance(r, vc.ewma_lambda).to_numpy()[all_origins]
         else:
-            forecast = np.concatenate(
-                [
-                    model.garch_forecasts(values, name, vc, first, block)[0]
-                    for first, block in refit_blocks(all_origins, cfg)
-                ]
-            )
+            forecast, failed, params = [], 0, None
+            for first, block in refit_blocks(all_origins, cfg):
+                variance, params, ok = model.garch_forecasts(values, name, vc, first, block, params)
+                forecast.append(variance)
+                failed += not ok
+            forecast = np.concatenate(forecast)
+            if failed:
+                progress(f"  volatility {name:<10} {failed} refit(s) failed: the previous fit's parameters were kept")
         out[name] = forecast
         progress(f"  volatility {name:<10} {time.perf_counter() - started:5.1f} s")
     return out
@@ -140,7 +148,8 @@ def return_scores(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for h, by_h in frame.groupby("horizon"):
         naive_mae = float(np.mean(np.abs(by_h.loc[by_h.model == "naive", "actual"])))  # the random walk forecasts 0
-        up_share = float(np.mean(by_h.loc[by_h.model == "naive", "actual"] > 0))
+        outcomes = by_h.loc[by_h.model == "naive", "actual"]
+        up_share = float(np.mean(outcomes[outcomes != 0] > 0))  # over the days `direction` counts
         for name, m in by_h.groupby("model", sort=False):
             error = m.actual - m.forecast
             rows.append(
@@ -150,7 +159,7 @@ def return_scores(frame: pd.DataFrame) -> pd.DataFrame:
                     # MASE: MAE over the random walk's MAE on the same days; below 1 beats it
                     "mase": float(np.mean(np.abs(error)) / naive_mae),
                     "rmse": float(np.sqrt(np.mean(error**2))),
-                    **direction(m.forecast.to_numpy(), m.actual.to_numpy()),
+                    **direction(m.forecast.to_numpy(), m.actual.to_numpy(), int(h)),
                     "up_share": up_share,  # what "always up" would score on direction
                     "coverage": float(np.mean((m.lower <= m.actual) & (m.actual <= m.upper))),
                     "interval_width": float(np.mean(m.upper - m.lower)),
@@ -160,15 +169,20 @@ def return_scores(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def direction(forecast: np.ndarray, actual: np.ndarray) -> dict[str, float]:
-    """Share of days where the forecast got the sign right, and the binomial test's p-value against
-    a coin (50%). A forecast of exactly 0 (the random walk) calls no direction: NaN."""
+def direction(forecast: np.ndarray, actual: np.ndarray, horizon: int = 1) -> dict[str, float]:
+    """Share of origins where the forecast got the sign right, and a binomial test's p-value against a
+    coin (50%). The test uses every h-th origin only: h-day outcomes of neighbouring days overlap, so
+    their hits are not independent trials. A forecast of exactly 0 (the random walk) calls no direction."""
     called = (forecast != 0) & (actual != 0)
-    n = int(called.sum())
-    if n == 0:
+    if not called.any():
         return {"direction": float("nan"), "direction_p": float("nan")}
-    hits = int(np.sum(np.sign(forecast[called]) == np.sign(actual[called])))
-    return {"direction": hits / n, "direction_p": float(binomtest(hits, n, 0.5, alternative="greater").pvalue)}
+    hit = np.sign(forecast) == np.sign(actual)
+    apart = np.zeros(len(called), dtype=bool)
+    apart[::horizon] = True  # origins h days apart: outcomes that do not overlap
+    trials = called & apart
+    n, hits = int(trials.sum()), int(hit[trials].sum())
+    p = binomtest(hits, n, 0.5, alternative="greater").pvalue if n else float("nan")
+    return {"direction": float(hit[called].mean()), "direction_p": float(p)}
 
 
 def qlike(proxy: np.ndarray, forecast: np.ndarray) -> np.ndarray:

@@ -57,6 +57,8 @@ def train_and_evaluate(overrides: list[str]) -> dict:
         "last": str(returns.origin.max().date()),
         "backtest_seconds": run.metrics["backtest_seconds"],
         "served_interval_coverage": run.metrics["test_served_interval_coverage"],
+        "served": f"{cfg.serve.returns} +- z x {cfg.volatility.serve} volatility",
+        "interval": cfg.backtest.interval,
         "returns": json.loads(scores.to_json(orient="records")),  # NaN -> null
         "volatility": json.loads(json.dumps(vol, default=float).replace("NaN", "null")),
         "verdicts": evaluate.verdicts(
@@ -92,12 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     h1 = {row["model"]: row for row in default["returns"] if row["horizon"] == 1}
     best = min((m for m in h1 if m != "naive"), key=lambda m: h1[m]["mase"])
     vol = {row["model"]: row for row in default["volatility"]["squared_return"]}
+    served = Config().volatility.serve
     results["summary"] = {
         "project": f"[{PROJECT}](projects/{PROJECT}/README.md)",
         "task": "S&P 500 returns and volatility, daily time series",
         "dataset": "S&P 500 1999-2018 (in `arch`)",
         "result (cross-validated)": f"next-day MASE {h1[best]['mase']:.3f} at best ({best}; random walk 1); "
-        f"GJR-GARCH QLIKE {vol['gjr']['qlike']:.3f} vs EWMA {vol['ewma']['qlike']:.3f} "
+        f"{served} QLIKE {vol[served]['qlike']:.3f} vs EWMA {vol['ewma']['qlike']:.3f} "
         f"({default['origins']:,}-day walk-forward, not CV)",
         "reference": "random walk unbeaten (MASE ~ 1); GARCH beats EWMA on QLIKE",
         "train + evaluate": f"{default['speed']['train']['seconds'] + default['speed']['evaluate']['seconds']:.0f} s",
@@ -129,7 +132,7 @@ def render(results: dict) -> str:
         )
         parts.append(
             "**Returns** (MASE: MAE / the random walk's MAE on the same days; DM p: Diebold-Mariano test of "
-            "squared errors against the random walk, two-sided; direction p: binomial test against 50%, one-sided):\n"
+            "squared errors against the random walk, two-sided; direction p: binomial test against 50% on non-overlapping origins, one-sided):\n"
         )
         parts.append(
             table(
@@ -168,8 +171,8 @@ def render(results: dict) -> str:
                 )
         parts.append(table(rows))
         parts.append(
-            f"\nServed one-day intervals (drift +- z x GJR-GARCH volatility) covered "
-            f"{v['served_interval_coverage']:.1%} of outcomes (nominal 90%).\n\n"
+            f"\nServed one-day intervals ({v['served']}) covered "
+            f"{v['served_interval_coverage']:.1%} of outcomes (nominal {v['interval']:.0%}).\n\n"
             + "\n".join(f"- {line}" for line in v["verdicts"])
             + "\n"
         )

@@ -20,6 +20,7 @@ VOLATILITY_MODELS = ("historical", "ewma", "garch", "gjr", "egarch")
 class DataConfig:
     path: str = ""  # your own daily price CSV (--data); empty = the S&P 500 series that ships with `arch`
     date_column: str = "Date"  # the column name in Yahoo-style exports
+    date_format: str = ""  # e.g. %d/%m/%Y; empty = inferred from the first date (2024-01-31 always works)
     price_column: str = "Adj Close"  # adjusted for splits and dividends; "Close" if your file has no adjusted price
     # daily high and low, used for the range-based variance estimate; left out when the file lacks them
     high_column: str = "High"
@@ -30,7 +31,9 @@ class DataConfig:
 @dataclass
 class BacktestConfig:
     # The walk-forward backtest: at every origin (a trading day) each model forecasts from the past only.
-    test_days: int = 2500  # the last 2,500 origins (2009-2018 for the S&P 500) are scored
+    # the last 2,500 origins (2009-2018 for the S&P 500) are scored; a shorter series scores all it can
+    # (at least 250) after the first fit and the warm-up
+    test_days: int = 2500
     warmup_days: int = 250  # before those, one year of origins only collects errors for the prediction intervals
     min_train_days: int = 500  # the first refit needs two years of history
     refit_every: int = 21  # refit every model every 21 trading days (about a month); between refits, only new data

@@ -1,6 +1,7 @@
 """Daily prices: the S&P 500 series that ships with `arch`, or your own CSV, checked and turned into returns.
 
     $ python -m projects.time_series.data      # where the data is, its dates, and any gaps
+    $ python -m projects.time_series.data --data prices.csv --set data.price_column=Close
 
 The default is the S&P 500 index, daily from 1999 to 2018 (open, high, low, close, adjusted close,
 volume), bundled inside the `arch` package: real data, and nothing to download. Your own file needs
@@ -15,7 +16,6 @@ a date column and a price column, one row per trading day, oldest first:
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +82,7 @@ def load(cfg: DataConfig) -> Prices:
 def read_csv(path: Path, cfg: DataConfig) -> Prices:
     """Read a daily price CSV; every problem is reported with its line number and column."""
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text. Save it as UTF-8 CSV.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
@@ -91,18 +91,26 @@ def read_csv(path: Path, cfg: DataConfig) -> Prices:
     raw.columns = columns
     for key in ("date_column", "price_column"):
         if getattr(cfg, key) not in columns:
+            hint = " The file looks separated by ';': save it with commas." if ";" in columns[0] else ""
             raise DataError(
                 f"{path}: no column {getattr(cfg, key)!r}. Columns: {', '.join(columns)}. "
-                f"Name yours with --set data.{key}=<name>."
+                f"Name yours with --set data.{key}=<name>.{hint}"
             )
     lines = np.arange(len(raw)) + 2  # line 1 is the header
-    dates = pd.to_datetime(raw[cfg.date_column].str.strip(), errors="coerce", format="mixed")
+    blank = (raw == "").all(axis=1).to_numpy()  # empty lines are skipped, but keep the line numbers right
+    raw, lines = raw[~blank], lines[~blank]
+    if raw.empty:
+        raise DataError(f"{path}: a header and no prices.")
+    # One date format for the whole column (as given, or inferred from the first date), so that a
+    # day-first file is never read day-first on some lines and month-first on others.
+    dates = pd.to_datetime(raw[cfg.date_column].str.strip(), errors="coerce", format=cfg.date_format or None)
     frame = pd.DataFrame({"price": pd.to_numeric(raw[cfg.price_column].str.strip(), errors="coerce")})
     if cfg.high_column in columns and cfg.low_column in columns:
         frame["high"] = pd.to_numeric(raw[cfg.high_column].str.strip(), errors="coerce")
         frame["low"] = pd.to_numeric(raw[cfg.low_column].str.strip(), errors="coerce")
     problems = [
-        f"line {n}, column {cfg.date_column}: {v!r} is not a date (write it as 2024-01-31)"
+        f"line {n}, column {cfg.date_column}: {v!r} is not a date in the format of the first one "
+        f"(set it with e.g. --set data.date_format=%d/%m/%Y)"
         for n, v, d in zip(lines, raw[cfg.date_column], dates, strict=True)
         if pd.isna(d)
     ]
@@ -111,7 +119,8 @@ def read_csv(path: Path, cfg: DataConfig) -> Prices:
         values = frame[name].to_numpy()
         for n, text, v in zip(lines, raw[column_of[name]], values, strict=True):
             if not np.isfinite(v) or v <= 0:
-                problems.append(f"line {n}, column {column_of[name]}: {text!r} is not a positive number")
+                hint = " (write numbers without $ or thousands separators)" if any(c in text for c in "$,") else ""
+                problems.append(f"line {n}, column {column_of[name]}: {text!r} is not a positive number{hint}")
     if "high" in frame:
         for n, high, low in zip(lines, frame["high"], frame["low"], strict=True):
             if high < low:
@@ -158,19 +167,24 @@ def _listed(where: object, problems: list[str], shown: int = 10) -> str:
     return f"{where}: {len(problems)} problem(s):\n  " + "\n  ".join(problems[:shown]) + more
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    from mlstarter.config import from_args, train_parser
+
     from .config import Config
 
-    prices = load(Config().data if len(sys.argv) < 2 else DataConfig(path=sys.argv[1]))
+    cfg = from_args(Config, train_parser(__doc__).parse_args(argv))  # --data and --set, as train.py takes them
+    prices = load(cfg.data)
     index = prices.frame.index
     print(f"{prices.source}\nFile: {prices.path}")
     print(f"{len(index):,} trading days, {index[0].date()} to {index[-1].date()}; columns: {', '.join(prices.frame)}")
     print(
-        f"Gaps of more than {Config().data.max_gap_days} calendar days: {len(prices.gaps)}"
+        f"Gaps of more than {cfg.data.max_gap_days} calendar days: {len(prices.gaps)}"
         + "".join(f"\n  {g}" for g in prices.gaps[:10])
     )
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from mlstarter.cli import run_script
+
+    raise SystemExit(run_script(main))

@@ -215,15 +215,35 @@ def garch_model(r: np.ndarray | pd.Series, name: str, cfg: VolatilityConfig):
     return arch_model(r, mean="Constant", dist=cfg.distribution, rescale=False, **GARCH_SPECS[name])
 
 
-def garch_forecasts(r: np.ndarray, name: str, cfg: VolatilityConfig, first: int, origins: np.ndarray):
-    """Next-day variance forecasts at each origin; the model is fitted on r[first : origins[0] + 1] and then only
-    filters each new day with the same parameters (the GARCH recursion looks at the past only).
-    Returns (forecasts, fitted parameters)."""
-    last = origins[-1]
-    model = garch_model(r[: last + 1], name, cfg)  # nothing after the block's last origin is passed in
-    result = model.fit(first_obs=first, last_obs=int(origins[0]) + 1, disp="off", show_warning=False)
+def garch_forecasts(
+    r: np.ndarray, name: str, cfg: VolatilityConfig, first: int, origins: np.ndarray, previous: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None, bool]:
+    """Next-day variance forecasts at each origin; the model is fitted on r[first : origins[0] + 1] and then
+    only filters each new day with the same parameters (the GARCH recursion looks at the past only).
+
+    A fit can fail on a short or odd series (no convergence, or parameters whose forecasts run to 0 or
+    to infinity); then the `previous` block's parameters are used instead, or, with none, the forecasts
+    are NaN. Returns (forecasts, the parameters used, whether this fit succeeded)."""
+    model = garch_model(r[: origins[-1] + 1], name, cfg)  # nothing after the block's last origin is passed in
+    window = {"first_obs": first, "last_obs": int(origins[0]) + 1}
+    result = model.fit(**window, disp="off", show_warning=False)
+    variance = _one_day(result, origins)
+    if result.convergence_flag == 0 and plausible(variance, float(np.var(r[first : origins[0] + 1]))):
+        return variance, result.params.to_numpy(), True
+    if previous is None:
+        return np.full(len(origins), np.nan), None, False
+    return _one_day(model.fix(previous, **window), origins), previous, False
+
+
+def _one_day(result, origins: np.ndarray) -> np.ndarray:
     fc = result.forecast(horizon=1, start=int(origins[0]), reindex=False, align="origin")
-    return fc.variance.to_numpy()[:, 0], result.params
+    return fc.variance.to_numpy()[:, 0]
+
+
+def plausible(variance: np.ndarray, window_variance: float) -> bool:
+    """Forecasts a working fit could make: finite, and within 1/1000 to 1000 times the window's variance."""
+    inside = (variance > window_variance / 1e3) & (variance < window_variance * 1e3)
+    return bool(np.all(np.isfinite(variance)) and np.all(inside))
 
 
 # ---- the served forecaster ------------------------------------------------------------------------

@@ -7,7 +7,7 @@
 
 Open http://127.0.0.1:8000/docs for a form. `POST /forecast` takes a horizon (trading days) and,
 optionally, your own recent daily prices (oldest first, at least 60); without them it forecasts
-from the end of the training series. The answer: the expected price each day with its interval,
+from the end of the training series. The answer: the median price each day with its interval,
 the daily volatility forecast, and the run id of the model that answered.
 """
 
@@ -20,7 +20,7 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, FastAPI
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from scipy.stats import norm
 
 from mlstarter import cli, serving
@@ -33,21 +33,24 @@ from . import data, model
 from .config import Config, ServeConfig
 
 PROJECT = project_name(__package__)
-LIMITS = ServeConfig()  # the schema shows the default limits; a run trained with others enforces its own
+LIMITS = ServeConfig()  # the default limits, shown in the schema; a run trained with others enforces its own
+MAX_HORIZON = 250  # the most any run may allow (serve.max_horizon)
 MAX_PRICES = 5000  # prices per request: twenty years of trading days
 EXAMPLE = json.loads((Path(__file__).parent / "example.json").read_text(encoding="utf-8"))
 
 
 class DailyPrice(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    date: dt.date = Field(description="Trading day, e.g. 2024-01-31")
-    price: float = Field(gt=0, allow_inf_nan=False, description="Closing (or adjusted closing) price")
+    date: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2200, 12, 31), description="Trading day, e.g. 2024-01-31")
+    price: float = Field(gt=0, le=1e12, allow_inf_nan=False, description="Closing (or adjusted closing) price")
 
 
 class ForecastRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE, {"horizon": 5}]})
 
-    horizon: int = Field(default=5, ge=1, le=LIMITS.max_horizon, description="Trading days to forecast")
+    horizon: StrictInt = Field(
+        default=5, ge=1, le=MAX_HORIZON, description=f"Trading days to forecast (up to {LIMITS.max_horizon} by default)"
+    )
     history: list[DailyPrice] | None = Field(
         default=None,
         max_length=MAX_PRICES,
@@ -59,7 +62,10 @@ class ForecastRequest(BaseModel):
 class Step(BaseModel):
     day: int = Field(description="Trading days ahead")
     date: dt.date = Field(description="The business day it falls on (exchange holidays are not skipped)")
-    price: float = Field(description="Expected price: the last price times exp(expected cumulative log return)")
+    median_price: float = Field(
+        description="Median forecast: the last price times exp(expected cumulative log return); "
+        "the mean price is higher by a factor exp(variance / 2)"
+    )
     lower: float = Field(description="Lower end of the prediction interval")
     upper: float = Field(description="Upper end of the prediction interval")
     volatility_pct: float = Field(description="Forecast standard deviation of that day's return, in percent")
@@ -94,7 +100,13 @@ class Forecaster:
             )
         prices = self.history if request.history is None else self.checked(request.history)
         r = data.log_returns(prices).to_numpy()
-        mean, variance = model.forecast_path(r, self.saved, request.horizon, seed=self.cfg.seed)
+        with np.errstate(all="ignore"):
+            mean, variance = model.forecast_path(r, self.saved, request.horizon, seed=self.cfg.seed)
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(variance)) and np.all(variance < 1e4)):
+            raise serving.InvalidInputError(
+                f"history: these prices move too much to forecast (the largest daily change is "
+                f"{np.max(np.abs(r)):.0f}% in log terms). Send daily prices of one instrument."
+            )
         # the cumulative log return after k days has mean sum(mean[:k]) and, with independent days,
         # variance sum(variance[:k]); the interval is mean +- z * sd (a normal approximation)
         center, spread = np.cumsum(mean), np.sqrt(np.cumsum(variance))
@@ -105,10 +117,10 @@ class Forecaster:
             Step(
                 day=k + 1,
                 date=dates[k].date(),
-                price=round(last_price * np.exp(center[k] / 100), 4),
-                lower=round(last_price * np.exp((center[k] - z * spread[k]) / 100), 4),
-                upper=round(last_price * np.exp((center[k] + z * spread[k]) / 100), 4),
-                volatility_pct=round(float(np.sqrt(variance[k])), 4),
+                median_price=significant(last_price * np.exp(center[k] / 100)),
+                lower=significant(last_price * np.exp((center[k] - z * spread[k]) / 100)),
+                upper=significant(last_price * np.exp((center[k] + z * spread[k]) / 100)),
+                volatility_pct=significant(np.sqrt(variance[k])),
             )
             for k in range(request.horizon)
         ]
@@ -135,7 +147,18 @@ class Forecaster:
             data.check_dates(dates, "history")
         except DataError as error:
             raise serving.InvalidInputError(str(error)) from None
+        gaps = data.find_gaps(dates, self.cfg.data.max_gap_days)
+        if len(gaps) > len(history) // 10:
+            raise serving.InvalidInputError(
+                f"history: {len(gaps)} gaps of more than {self.cfg.data.max_gap_days} days between prices, "
+                f"e.g. {gaps[0]}: send daily prices (one per trading day)."
+            )
         return pd.Series([p.price for p in history], index=dates)
+
+
+def significant(value: float) -> float:
+    """Six significant digits: a price of 0.00012345 keeps its digits, one of 2506.85 its cents."""
+    return float(f"{value:.6g}")
 
 
 router = APIRouter(tags=["time series"])
@@ -149,7 +172,7 @@ def forecast(request: ForecastRequest, forecaster: ForecasterDep) -> Forecast:
 
 
 def example_requests() -> dict[str, dict]:
-    """What `make bench-serve` sends: a forecast from the training series' end, and one from 250 sent prices."""
+    """What `make bench-serve` sends: a forecast from the training series' end, and one from 60 sent prices."""
     return {
         "single": {"path": "/forecast", "json": {"horizon": 5}},
         "batch": {"path": "/forecast", "json": EXAMPLE},

@@ -66,12 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     origins, warmup = backtest.origins(len(r), cfg)
     scored = r.index[origins[warmup]]  # the first origin that is scored; those before only warm the intervals
 
-    print(f"***** Training {PROJECT} *****")
-    print(f"  series: {prices.source}: {len(r) + 1:,} prices, {r.index[0].date()} to {r.index[-1].date()}")
+    n_scored, dates = len(origins) - warmup, prices.frame.index
+    print(f"***** Training {PROJECT}{' (dry run: the last stretch of the series only)' if args.dry_run else ''} *****")
+    print(f"  series: {prices.source}: {len(dates):,} prices, {dates[0].date()} to {dates[-1].date()}")
     if prices.gaps:
         print(f"  gaps of more than {cfg.data.max_gap_days} calendar days: {len(prices.gaps)}, e.g. {prices.gaps[0]}")
     bt = cfg.backtest
-    print(f"  walk-forward: {bt.test_days:,} scored origins from {scored.date()} (after {warmup} warm-up origins), "
+    if n_scored < bt.test_days:
+        print(
+            f"  the series is too short for {bt.test_days:,} scored origins (backtest.test_days): scoring {n_scored:,}"
+        )
+    print(f"  walk-forward: {n_scored:,} scored origins from {scored.date()} (after {warmup} warm-up origins), "
           f"horizons {', '.join(map(str, bt.horizons))} days, {bt.window} window, refit every {bt.refit_every} days")  # fmt: skip
     print(f"  return models: {', '.join(cfg.model.returns)}; volatility models: {', '.join(cfg.volatility.models)}")
 
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     return_scores = backtest.return_scores(returns_scored)
     proxy = "squared_return" if cfg.volatility.proxy == "squared" else "range_variance"
     volatility_scores = backtest.volatility_scores(volatility_scored, cfg.volatility.models, proxy)
-    metrics: dict[str, float] = {"backtest_seconds": round(seconds, 1), "test_origins": int(bt.test_days)}
+    metrics: dict[str, float] = {"backtest_seconds": round(seconds, 1), "test_origins": n_scored}
     for row in return_scores.itertuples():
         metrics[f"test_h{row.horizon}_{row.model}_mase"] = row.mase
     for row in volatility_scores.itertuples():

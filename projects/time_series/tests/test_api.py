@@ -32,7 +32,7 @@ def test_forecast_from_the_training_series_end(client: TestClient):
     assert body["last_date"] == "2018-12-31" and len(body["path"]) == 5
     assert [step["date"] for step in body["path"]][:2] == ["2019-01-01", "2019-01-02"]
     for step in body["path"]:
-        assert 0 < step["lower"] < step["price"] < step["upper"] and step["volatility_pct"] > 0
+        assert 0 < step["lower"] < step["median_price"] < step["upper"] and step["volatility_pct"] > 0
     widths = [s["upper"] - s["lower"] for s in body["path"]]
     assert widths == sorted(widths)  # uncertainty grows with the horizon
     assert client.post("/forecast", json={"horizon": 5}).json() == body  # the same answer twice
@@ -51,8 +51,20 @@ def test_forecast_from_a_sent_history(client: TestClient):
     "request_body, says",
     [
         ({"horizon": 0}, "greater than or equal to 1"),
-        ({"horizon": 21}, "less than or equal to 20"),
+        ({"horizon": 21}, "at most 20 trading days"),
+        ({"horizon": 251}, "less than or equal to 250"),
         ({"horizon": 2.5}, "valid integer"),
+        ({"horizon": True}, "valid integer"),
+        ({"history": [{"date": "9999-12-31", "price": 1}] * 60}, "less than or equal to 2200-12-31"),
+        ({"history": [{"date": f"{1900 + i}-01-02", "price": 100 + i} for i in range(60)]}, "send daily prices"),
+        (
+            {
+                "history": [
+                    {"date": d["date"], "price": 1e12 if i % 2 else 1e-300} for i, d in enumerate(EXAMPLE["history"])
+                ]
+            },
+            "move too much",
+        ),
         ({"history": EXAMPLE["history"][:10]}, "at least 60 daily prices"),
         ({"history": EXAMPLE["history"][::-1]}, "sorted oldest first"),
         ({"history": EXAMPLE["history"] + EXAMPLE["history"][-1:]}, "appears twice"),
@@ -70,4 +82,10 @@ def test_bad_requests_get_a_422_that_says_why(client: TestClient, request_body: 
 
 def test_not_json_is_a_422(client: TestClient):
     response = client.post("/forecast", content=b"{not json", headers={"Content-Type": "application/json"})
-    assert response.status_code == 422
+    assert response.status_code == 422 and response.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_small_prices_keep_their_digits(client: TestClient):
+    cheap = [{"date": p["date"], "price": p["price"] / 1e7} for p in EXAMPLE["history"]]  # 0.00025 a share
+    step = client.post("/forecast", json={"horizon": 1, "history": cheap}).json()["path"][0]
+    assert 0 < step["lower"] < step["median_price"] < step["upper"] < 0.001

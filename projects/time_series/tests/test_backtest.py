@@ -37,12 +37,6 @@ def test_no_future_value_reaches_a_forecast():
     cut = int(origins[45])  # an origin in the middle of a refit block
     future = r.copy()
     future.iloc[cut + 1 :] = np.random.default_rng(9).normal(0, 5, len(r) - cut - 1)  # a different future
-    changed = prices_of(frame)
-    changed.frame = changed.frame.copy()
-    changed.frame.loc[changed.frame.index[cut + 2 :], "price"] = (
-        100 * np.exp(np.cumsum(future.to_numpy()) / 100)[cut + 1 :]
-    )
-
     before_r = backtest.run_returns(r, SMALL, origins, progress=lambda _: None)
     after_r = backtest.run_returns(future, SMALL, origins, progress=lambda _: None)
     past = before_r.origin <= r.index[cut]
@@ -52,10 +46,9 @@ def test_no_future_value_reaches_a_forecast():
 
     before_v = backtest.run_volatility(prices_of(frame), r, SMALL, origins, progress=lambda _: None)
     after_v = backtest.run_volatility(prices_of(frame), future, SMALL, origins, progress=lambda _: None)
-    past = before_v.origin <= r.index[cut]
-    pd.testing.assert_frame_equal(
-        before_v.loc[past, list(SMALL.volatility.models)], after_v.loc[past, list(SMALL.volatility.models)]
-    )
+    past, models = before_v.origin <= r.index[cut], list(SMALL.volatility.models)
+    pd.testing.assert_frame_equal(before_v.loc[past, models], after_v.loc[past, models])
+    assert not np.allclose(before_v.loc[~past, "garch"], after_v.loc[~past, "garch"])
 
 
 def test_features_use_only_the_past():
@@ -132,6 +125,22 @@ def test_diebold_mariano_sees_a_clear_difference_and_not_noise():
     assert backtest.diebold_mariano(base + rng.normal(0, 0.01, 1000), base)["p"] > 0.01
 
 
-def test_too_short_a_series_says_what_to_change():
-    with pytest.raises(DataError, match="The backtest needs .* prices.*the series has 301.*backtest.test_days"):
+def test_a_shorter_series_scores_what_it_can_and_too_short_a_one_says_so():
+    origins, warmup = backtest.origins(1200, Config())  # five years: fewer than 2,500 scored origins
+    assert warmup == 250 and len(origins) - warmup == 1200 - 1 - 5 - 500 - 250 + 1
+    with pytest.raises(DataError, match="needs at least 1,006 prices.*the series has 301.*longer history"):
         backtest.origins(300, Config())
+
+
+def test_the_direction_test_counts_only_non_overlapping_outcomes():
+    forecast = np.ones(100)
+    actual = np.where(np.arange(100) % 2 == 0, 1.0, -1.0)  # right on even origins only
+    assert backtest.direction(forecast, actual, 1)["direction"] == 0.5
+    assert backtest.direction(forecast, actual, 2)["direction_p"] < 1e-10  # 50 trials, all hits
+    assert backtest.direction(forecast, actual, 1)["direction_p"] > 0.4
+
+
+def test_a_failed_garch_fit_is_caught():
+    assert model.plausible(np.array([1.0, 2.0]), 1.5)
+    assert not model.plausible(np.array([1.0, 1.8e308]), 1.5) and not model.plausible(np.array([0.0, 1.0]), 1.5)
+    assert not model.plausible(np.array([np.nan]), 1.5)

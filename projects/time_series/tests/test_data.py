@@ -87,3 +87,35 @@ def test_not_utf8_or_not_a_csv(tmp_path: Path):
         data.load(DataConfig(path=str(latin1), price_column="Close"))
     with pytest.raises(DataError, match="no such file"):
         data.load(DataConfig(path=str(tmp_path / "missing.csv")))
+
+
+def test_one_date_format_for_the_whole_column(tmp_path: Path):
+    day_first = write(tmp_path, "Date,Close\n31/01/2024,10\n01/02/2024,11\n02/02/2024,12\n", "day_first.csv")
+    prices = data.load(DataConfig(path=str(day_first), price_column="Close", date_format="%d/%m/%Y"))
+    assert [str(d.date()) for d in prices.frame.index] == ["2024-01-31", "2024-02-01", "2024-02-02"]
+    mixed = write(tmp_path, "Date,Close\n2024-01-31,10\n01/02/2024,11\n", "mixed.csv")
+    with pytest.raises(DataError, match=r"line 3, column Date: '01/02/2024' is not a date in the format of the first"):
+        data.load(DataConfig(path=str(mixed), price_column="Close"))
+
+
+def test_blank_lines_keep_the_line_numbers_right(tmp_path: Path):
+    path = write(tmp_path, "Date,Close\n2024-01-02,10\n\n2024-01-03,abc\n")
+    with pytest.raises(DataError, match="line 4, column Close: 'abc'"):
+        data.load(DataConfig(path=str(path), price_column="Close"))
+
+
+def test_hints_for_common_export_mistakes(tmp_path: Path):
+    semicolons = write(tmp_path, "Date;Close\n2024-01-02;10\n", "semicolons.csv")
+    with pytest.raises(DataError, match="separated by ';'"):
+        data.load(DataConfig(path=str(semicolons), price_column="Close"))
+    dollars = write(tmp_path, 'Date,Close\n2024-01-02,$152.89\n2024-01-03,"1,234.5"\n', "dollars.csv")
+    with pytest.raises(DataError, match=r"'\$152.89' is not a positive number \(write numbers without \$"):
+        data.load(DataConfig(path=str(dollars), price_column="Close"))
+    header_only = write(tmp_path, "Date,Close\n", "header.csv")
+    with pytest.raises(DataError, match="a header and no prices"):
+        data.load(DataConfig(path=str(header_only), price_column="Close"))
+
+
+def test_the_data_command_takes_the_same_options_as_train(prices_csv: Path, capsys: pytest.CaptureFixture):
+    assert data.main(["--data", str(prices_csv), "--set", "data.price_column=Close"]) == 0
+    assert "700 trading days, 2010-01-04" in capsys.readouterr().out

@@ -18,7 +18,7 @@ from .conftest import train_run
 def test_dry_run_then_evaluate(runs_dir: Path, capsys: pytest.CaptureFixture):
     run = train_run("--dry-run")
     out = capsys.readouterr().out
-    assert f"***** Training {train.PROJECT} *****" in out and "against the random walk's 1" in out
+    assert f"***** Training {train.PROJECT} (dry run" in out and "against the random walk's 1" in out
     files = {p.name for p in run.path.iterdir()}
     assert {"returns_forecasts.csv", "volatility_forecasts.csv", "model.json", "history.csv", "config.json"} <= files
     returns = pd.read_csv(run.path / "returns_forecasts.csv", parse_dates=["origin"])
