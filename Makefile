@@ -3,12 +3,14 @@
 #
 #   make train PROJECT=credit_risk [ARGS="--set model.kind=logistic --dry-run"]
 #   make evaluate PROJECT=credit_risk [RUN=<run id>]
-#   make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000]
+#   make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000] [WORKERS=2] [ARGS="--host 0.0.0.0"]
+#   make bench-serve PROJECT=credit_risk [ARGS="--seconds 5 --workers 2"]
 
 PROJECT ?=
 FROM ?=
 RUN ?=
 PORT ?= 8000
+WORKERS ?= 1
 ARGS ?=
 PYTHON ?= python3
 
@@ -18,7 +20,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train evaluate serve test lint bench new list clean
+.PHONY: help setup train evaluate serve test lint bench bench-serve new list clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,8 +42,8 @@ train: $(STAMP) ## train PROJECT (ARGS="--set key=value --dry-run --data file")
 evaluate: $(STAMP) ## evaluate the newest (or RUN=id) run of PROJECT on held-out data
 	$(BIN)/mlstarter evaluate $(PROJECT) $(if $(RUN),--run $(RUN)) $(ARGS)
 
-serve: $(STAMP) ## serve the newest (or RUN=id) run of PROJECT on 127.0.0.1:PORT
-	$(BIN)/mlstarter serve $(PROJECT) $(if $(RUN),--run $(RUN)) --port $(PORT)
+serve: $(STAMP) ## serve the newest (or RUN=id) run of PROJECT on 127.0.0.1:PORT with WORKERS processes
+	$(BIN)/mlstarter serve $(PROJECT) $(if $(RUN),--run $(RUN)) --port $(PORT) --workers $(WORKERS) $(ARGS)
 
 test: $(STAMP) ## the full offline test suite (what CI runs)
 	$(BIN)/python -m pytest $(ARGS)
@@ -52,6 +54,9 @@ lint: $(STAMP) ## check style with ruff
 
 bench: $(STAMP) ## full-size training and measurement of PROJECT (or all); results in bench/results/
 	$(BIN)/mlstarter bench $(PROJECT) $(ARGS)
+
+bench-serve: $(STAMP) ## load-test the served PROJECT at 1, 8 and 64 clients; results in bench/results/
+	$(BIN)/mlstarter bench-serve $(PROJECT) $(if $(RUN),--run $(RUN)) $(ARGS)
 
 new: $(STAMP) ## copy FROM into a new PROJECT: make new PROJECT=my_loans FROM=credit_risk
 	$(BIN)/mlstarter new $(PROJECT) --from $(FROM)

@@ -45,5 +45,5 @@ def test_a_malicious_torch_file_is_refused(tmp_path: Path):
     path = tmp_path / "evil.pt"
     with open(path, "wb") as f:
         torch.save({"model_state": Exploit()}, f, pickle_module=pickle)
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(persistence.UntrustedModelError, match="holds more than tensors and plain data"):
         persistence.load_torch(path)

@@ -69,3 +69,22 @@ def test_a_dry_run_as_the_newest_run_is_flagged(tmp_root: Path, capsys: pytest.C
         runs.write_json(run.dir / "environment.json", {"dry_run": True})
     assert runs.latest_run("demo").dry_run
     assert "is a --dry-run model" in capsys.readouterr().err
+
+
+def test_a_changed_or_missing_file_is_found(tmp_root: Path):
+    with runs.new_run("demo") as new:
+        (new.dir / "model.json").write_text('{"weight": 1.0}')
+        (new.dir / "config.json").write_text("{}")
+        runs.write_json(new.dir / "metrics.json", {"val_auc": 0.8})
+    run = runs.latest_run("demo")
+    run.verify()
+    runs.update_json(run.path / "metrics.json", {"test_auc": 0.7})  # evaluate adds results: not a change
+    run.verify()
+    (run.path / "model.json").write_text('{"weight": 2.0}')  # valid, but not what training wrote
+    with pytest.raises(runs.RunChangedError, match="model.json of run .* has changed since training"):
+        run.verify()
+    (run.path / "model.json").unlink()
+    with pytest.raises(runs.RunChangedError, match="model.json is missing"):
+        run.verify()
+    (run.path / runs.CHECKSUMS).unlink()  # a run saved before checksums existed: not checked
+    run.verify()

@@ -115,3 +115,43 @@ def test_an_unpaired_surrogate_in_a_bad_input_is_echoed_escaped(client: TestClie
     response = client.post("/predict", content=b'{"x": "a\\ud800b"}', headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["input"] == "a\\ud800b"
+
+
+def test_a_body_over_the_cap_is_a_413_that_says_the_limit(client: TestClient):
+    response = client.post("/predict", content=b" " * (3 * 2**20), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert (
+        "3,145,728 bytes" in response.json()["detail"]
+        and f"{serving.DEFAULT_MAX_BODY_BYTES:,}" in response.json()["detail"]
+    )
+    chunked = (b" " * 2**20 for _ in range(3))  # no Content-Length: counted as it arrives
+    response = client.post("/predict", content=chunked, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "at most" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "recursion"),
+        (b'{"x": "\xff"}', "utf-8"),
+        (b"9" * 5000, "digits"),
+    ],
+)
+def test_a_body_that_cannot_be_parsed_is_a_400_that_says_why(client: TestClient, body: bytes, reason: str):
+    response = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert reason in response.json()["detail"].lower()
+
+
+def test_422_lists_at_most_50_errors_and_escapes_raw_bytes(client: TestClient):
+    response = client.post("/predict", content=bytes(range(256)), headers={"content-type": "application/octet-stream"})
+    assert response.status_code == 422 and "\\x80" in response.json()["detail"][0]["input"]
+    many = serving.json_safe(list(range(10**4)))
+    assert len(many) == serving.MAX_ECHO_ITEMS and many[-1] == "… (10,000 items)"
+
+
+def test_every_answer_names_the_model_version(client: TestClient):
+    run_id = client.get("/health").json()["run_id"]
+    for response in (client.get("/health"), client.post("/predict", json={"x": 99}), client.get("/nowhere")):
+        assert response.headers["x-model-version"] == run_id
+    assert "413" in client.get("/openapi.json").json()["paths"]["/predict"]["post"]["responses"]

@@ -12,6 +12,8 @@ Three models, chosen with `model.kind`:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
@@ -63,6 +65,48 @@ def logistic_pipeline(cfg: Config, X: pd.DataFrame) -> Pipeline:
     weights = {0: 1.0, 1: cost_ratio(cfg.cost)} if cfg.model.logistic_cost_weighted else None
     classifier = LogisticRegression(C=cfg.model.logistic_c[0], class_weight=weights, max_iter=5000)
     return Pipeline([("encode", encode), ("model", classifier)])
+
+
+class Scorecard:
+    """A fitted logistic pipeline as the table of points it is: log-odds of default = intercept + the
+    points of each category the applicant has + weight x (value - mean) / sd for each number.
+
+    Exactly the pipeline's probability (a test checks it), in microseconds instead of milliseconds:
+    no data frame, no column transformer, just a sum. The API uses it for every applicant without
+    `?explain=true`.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        encode, logistic = pipeline.named_steps["encode"], pipeline.named_steps["model"]
+        weights, at = logistic.coef_[0], 0
+        self.intercept = float(logistic.intercept_[0])
+        self.points: dict[str, dict[str, float]] = {}
+        onehot = encode.named_transformers_["categories"]
+        for column, categories in zip(encode.transformers_[0][2], onehot.categories_, strict=True):
+            self.points[column] = {str(c): float(w) for c, w in zip(categories, weights[at:], strict=False)}
+            at += len(categories)
+        scaler = encode.named_transformers_["numbers"]
+        self.numbers = {
+            column: (float(w), float(m), float(sd))
+            for column, w, m, sd in zip(
+                encode.transformers_[1][2], weights[at:], scaler.mean_, scaler.scale_, strict=True
+            )
+        }
+
+    @classmethod
+    def of(cls, model: Pipeline) -> Scorecard | None:
+        """The scorecard of a logistic pipeline; None for the other kinds (trees have no table of points)."""
+        steps = getattr(model, "named_steps", {})
+        return cls(model) if "encode" in steps and isinstance(steps.get("model"), LogisticRegression) else None
+
+    def probability(self, applicant: dict) -> float:
+        """P(default) for one applicant given as readable values, e.g. {"housing": "own", "age": 35, ...}."""
+        log_odds = self.intercept
+        for column, points in self.points.items():
+            log_odds += points.get(str(applicant[column]), 0.0)  # an unknown category adds nothing, as in one-hot
+        for column, (weight, mean, sd) in self.numbers.items():
+            log_odds += weight * (applicant[column] - mean) / sd
+        return 1 / (1 + math.exp(-log_odds))
 
 
 def boosting_pipeline(cfg: Config) -> Pipeline:

@@ -154,6 +154,13 @@ def predict(
     return predictor.predict(content, gradcam)
 
 
+def example_requests() -> dict[str, dict]:
+    """What `make bench-serve` sends: one 28x28 PNG (a grey ramp standing in for an X-ray)."""
+    png = io.BytesIO()
+    Image.linear_gradient("L").resize((28, 28)).save(png, format="PNG")
+    return {"single": {"path": "/predict", "files": {"file": ("xray.png", png.getvalue(), "image/png")}}}
+
+
 def create_app(run_id: str | None = None) -> FastAPI:
     """The app for `uvicorn --factory projects.medical_imaging.serve:create_app` (newest run by default)."""
     return serving.create_app(
@@ -163,6 +170,7 @@ def create_app(run_id: str | None = None) -> FastAPI:
         input_model=ImageUpload,
         run_id=run_id,
         description=__doc__,
+        max_body_bytes=MAX_BYTES + 2**16,  # the file and the multipart form around it
     )
 
 

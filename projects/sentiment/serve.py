@@ -139,6 +139,14 @@ def predict_batch(batch: BatchRequest, predictor: PredictorDep) -> BatchPredicti
     return BatchPrediction(model_version=predictor.run_id, predictions=predictor.predict(batch.texts))
 
 
+def example_requests() -> dict[str, dict]:
+    """What `make bench-serve` sends: one review, and a batch of 100."""
+    return {
+        "single": {"path": "/predict", "json": EXAMPLE},
+        "batch": {"path": "/predict/batch", "json": {"texts": [EXAMPLE["text"]] * 100}},
+    }
+
+
 def create_app(run_id: str | None = None) -> FastAPI:
     """The app for `uvicorn --factory projects.sentiment.serve:create_app` (newest run by default)."""
     return serving.create_app(

@@ -3,8 +3,9 @@
     $ mlstarter list
     $ mlstarter train credit_risk --set model.kind=boosting
     $ mlstarter evaluate credit_risk [--run RUN_ID]
-    $ mlstarter serve credit_risk [--run RUN_ID] [--port 8000]
+    $ mlstarter serve credit_risk [--run RUN_ID] [--port 8000] [--workers 2] [--host 127.0.0.1]
     $ mlstarter bench credit_risk
+    $ mlstarter bench-serve credit_risk     # load and latency of the served model, against bare FastAPI
     $ mlstarter new my_loans --from credit_risk
 
 Each command imports `projects.<name>.<script>` from the repository and calls its `main`,
@@ -14,12 +15,17 @@ the same function `python -m projects.<name>.<script>` runs.
 from __future__ import annotations
 
 import argparse
+import atexit
+import copy
 import importlib
+import os
 import re
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 from . import datasets, paths, persistence, runs
 from .config import ConfigError
@@ -43,6 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--run", default=None, help="run id to serve (default: the newest complete run)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes, each with its own copy of the model (default 1)"
+    )
+    bench_serve = commands.add_parser(
+        "bench-serve",
+        help="load-test a served run (1, 8 and 64 clients) against bare FastAPI; results in bench/results/",
+    )
+    bench_serve.add_argument("project")
+    bench_serve.add_argument("--run", default=None, help="run id to serve (default: the newest complete run)")
+    bench_serve.add_argument("--requests", type=int, default=1000, help="requests per scenario at most (default 1000)")
+    bench_serve.add_argument("--seconds", type=float, default=10, help="seconds per scenario at most (default 10)")
+    bench_serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     new = commands.add_parser("new", help="copy a project under a new name")
     new.add_argument("project", help="the new project's name (a Python identifier, e.g. my_loans)")
     new.add_argument("--from", dest="source", required=True, help="the project to copy, e.g. credit_risk")
@@ -56,7 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "new":
             return new_project(args.project, args.source)
         if args.command == "serve":
-            return serve_project(args.project, args.run, args.host, args.port)
+            return serve_project(args.project, args.run, args.host, args.port, args.workers)
+        if args.command == "bench-serve":
+            from . import bench
+
+            _import(args.project, "serve")  # a clear error for an unknown project
+            return bench.bench_serve(args.project, args.run, args.requests, args.seconds, args.workers)
         if args.command == "bench" and args.project is None:
             benched = [p for p in project_names() if (paths.projects_dir() / p / "bench.py").is_file()]
             return max([_import(p, "bench").main(args.args) or 0 for p in benched], default=0)
@@ -80,7 +103,7 @@ USER_ERRORS = (
     datasets.DataError,
     datasets.DatasetNotFoundError,
     datasets.ChecksumError,
-    persistence.UntrustedModelError,
+    persistence.ModelLoadError,  # UntrustedModelError included
 )
 
 
@@ -109,16 +132,74 @@ def _import(project: str, script: str) -> ModuleType:
     return importlib.import_module(f"projects.{project}.{script}")
 
 
-def serve_project(project: str, run_id: str | None, host: str, port: int) -> int:
+GRACEFUL_SHUTDOWN_S = 30  # on Ctrl-C or SIGTERM, requests in flight get this long to finish
+
+
+def serve_project(project: str, run_id: str | None, host: str, port: int, workers: int = 1) -> int:
+    """Serve a run with uvicorn. The model is loaded (and checked) here first, so a missing or damaged
+    model stops with one clear line; with `workers` > 1 each worker process then loads its own copy."""
     import uvicorn
 
-    module = _import(project, "serve")
-    run = runs.latest_run(project, run_id)  # refuse to start, with the command to fix it, before uvicorn starts
+    from . import serving
+
+    if workers < 1:
+        raise ProjectError(f"--workers must be at least 1, not {workers}")
     if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: binding {host}: anyone who can reach this machine can call the model.", file=sys.stderr)
-    print(f"Serving {project} run {run.run_id} on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(module.create_app(run.run_id), host=host, port=port)
+        print(
+            f"warning: binding {host}: anyone who can reach this machine on port {port} can call the model, "
+            "without a password. Put it behind a reverse proxy with TLS and authentication.",
+            file=sys.stderr,
+        )
+    module = _import(project, "serve")
+    app = module.create_app(run_id)
+    run = serving.preload(app)  # RunNotFoundError or ModelLoadError: one line, before uvicorn starts
+    print(
+        f"Serving {project} run {run.run_id} on http://{host}:{port} with {workers} worker(s)  "
+        f"(API docs: http://{host}:{port}/docs)",
+        flush=True,
+    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": log_config(),
+        "access_log": False,  # mlstarter.access logs each request, with its latency and the run id
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+    }
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return 0
+    # Several workers: uvicorn starts each as a fresh process from an import string, and each loads the model
+    # once at its own start-up. They find the project and run through the environment they inherit.
+    del app  # the check is done; the workers load their own copies
+    os.environ.update({"MLSTARTER_SERVE_PROJECT": project, "MLSTARTER_SERVE_RUN": run.run_id})
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # /metrics then adds up the counts of every worker
+        metrics_dir = tempfile.mkdtemp(prefix="mlstarter-metrics-")
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    uvicorn.run("mlstarter.cli:worker_app", factory=True, workers=workers, **options)
     return 0
+
+
+def worker_app() -> Any:
+    """The app of one uvicorn worker process (see `serve_project`)."""
+    sys.path.insert(0, str(paths.repo_root()))
+    module = importlib.import_module(f"projects.{os.environ['MLSTARTER_SERVE_PROJECT']}.serve")
+    return module.create_app(os.environ["MLSTARTER_SERVE_RUN"])
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging set-up, plus our loggers: one line per request on stderr, with time and process id."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["mlstarter"] = {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}
+    config["handlers"]["mlstarter"] = {
+        "formatter": "mlstarter",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["mlstarter"] = {"handlers": ["mlstarter"], "level": "INFO", "propagate": False}
+    return config
 
 
 def new_project(name: str, source: str) -> int:

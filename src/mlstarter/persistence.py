@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,11 @@ from typing import Any
 import skops.io as sio
 
 
-class UntrustedModelError(ValueError):
+class ModelLoadError(ValueError):
+    """A saved model cannot be loaded: missing, truncated, altered, or holding what we do not trust."""
+
+
+class UntrustedModelError(ModelLoadError):
     """A saved model holds types that its project did not declare as trusted."""
 
 
@@ -53,4 +58,12 @@ def load_torch(path: Path, map_location: str = "cpu") -> dict[str, Any]:
     """Load a checkpoint saved by `save_torch`; tensors and plain data only."""
     import torch
 
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:  # weights_only refused something that is not a tensor or plain data
+        lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+        reason = next((line for line in lines if "unsupported" in line.lower()), lines[0])  # torch says a lot
+        raise UntrustedModelError(
+            f"{path} holds more than tensors and plain data, so it was not loaded ({reason.strip()[:300]}). "
+            "A checkpoint saved by mlstarter never does: the file was changed or made elsewhere."
+        ) from error

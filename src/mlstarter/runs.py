@@ -27,13 +27,20 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
+from .datasets import sha256sum
 
 INCOMPLETE_PREFIX = ".incomplete-"
+CHECKSUMS = "checksums.json"  # sha256 of every file training wrote, checked before a model is served
+UNCHECKED = {"metrics.json", CHECKSUMS}  # evaluate adds its results to metrics.json: not part of the model
 PACKAGES = ("numpy", "pandas", "scikit-learn", "torch", "fastapi", "pydantic", "skops", "fairlearn", "matplotlib")
 
 
 class RunNotFoundError(FileNotFoundError):
     """No complete run exists (or the named one does not)."""
+
+
+class RunChangedError(ValueError):
+    """A file of a run is missing or differs from what training wrote."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,19 @@ class Run:
     @property
     def metrics(self) -> dict[str, Any]:
         return self.read_json("metrics.json")
+
+    def verify(self) -> None:
+        """Check every file training wrote against its sha256 in checksums.json (runs saved before
+        there were checksums are not checked). Raises RunChangedError naming the first file that differs."""
+        path = self.path / CHECKSUMS
+        if not path.is_file():
+            return
+        for name, expected in json.loads(path.read_text(encoding="utf-8")).items():
+            file = self.path / name
+            if not file.is_file():
+                raise RunChangedError(f"{name} is missing from run {self.run_id}")
+            if sha256sum(file) != expected:
+                raise RunChangedError(f"{name} of run {self.run_id} has changed since training (its sha256 differs)")
 
     @property
     def dry_run(self) -> bool:
@@ -85,6 +105,8 @@ def new_run(project: str) -> Iterator[NewRun]:
             f"Run interrupted: its partial files stay in {run.dir} (evaluate and serve ignore them).", file=sys.stderr
         )
         raise
+    files = sorted(p for p in run.dir.rglob("*") if p.is_file() and p.name not in UNCHECKED)
+    write_json(run.dir / CHECKSUMS, {p.relative_to(run.dir).as_posix(): sha256sum(p) for p in files})
     os.replace(run.dir, run.path)
 
 

@@ -14,7 +14,15 @@ from mlstarter import persistence
 
 from .. import data
 from ..config import CostConfig
-from ..model import TRUSTED_TYPES, bayes_threshold, choose_threshold, contributions, expected_cost, reference_applicant
+from ..model import (
+    TRUSTED_TYPES,
+    Scorecard,
+    bayes_threshold,
+    choose_threshold,
+    contributions,
+    expected_cost,
+    reference_applicant,
+)
 
 KINDS = ["logistic", "boosting", "blend"]
 
@@ -112,3 +120,15 @@ def test_contributions_explain_the_difference_from_a_typical_applicant(kind, tra
         logit = lambda q: np.log(q / (1 - q))  # noqa: E731
         p, p_ref = model.predict_proba(X.head(20))[:, 1], model.predict_proba(reference)[0, 1]
         assert np.allclose(effects.sum(axis=1), logit(p) - logit(p_ref), atol=1e-6)
+
+
+def test_the_scorecard_is_the_logistic_pipeline_exactly(trained, frame):
+    """The API scores with the scorecard: it must give the pipeline's probability for every applicant."""
+    model, X = load_model(trained["logistic"]), data.features(frame)
+    card = Scorecard.of(model)
+    ours = [card.probability(record) for record in X.to_dict("records")]
+    np.testing.assert_allclose(ours, model.predict_proba(X)[:, 1], rtol=1e-9, atol=1e-12)
+    unseen = {**X.iloc[0].to_dict(), "purpose": "a purpose no one had"}  # one-hot ignores it: adds 0 points
+    unknown = X.iloc[[0]].astype({"purpose": "object"}).assign(purpose="a purpose no one had")
+    assert card.probability(unseen) == pytest.approx(model.predict_proba(unknown)[0, 1], rel=1e-9)
+    assert Scorecard.of(load_model(trained["boosting"])) is None  # trees have no table of points
