@@ -201,6 +201,33 @@ def fit(
     return result
 
 
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save, atomically: an interruption leaves the previous checkpoint whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save(state, partial)
+    partial.replace(path)
+
+
+def rng_states(generator: Any = None) -> dict[str, Any]:
+    """The random number generators (torch's, CUDA's, and a DataLoader's `generator`), for a checkpoint:
+    restored, shuffling, dropout and noise go on as if training had never stopped."""
+    return {
+        "rng_cpu": torch.get_rng_state(),
+        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "rng_loader": generator.get_state() if isinstance(generator, torch.Generator) else None,
+    }
+
+
+def restore_rng_states(state: dict[str, Any], generator: Any = None) -> None:
+    """Undo `rng_states`: put the generators back as they were when the checkpoint was saved."""
+    torch.set_rng_state(state["rng_cpu"].cpu())
+    if state["rng_cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
+    if isinstance(generator, torch.Generator) and state["rng_loader"] is not None:
+        generator.set_state(state["rng_loader"].cpu())
+
+
 def _better(score: float, best: float, mode: str) -> bool:
     if math.isnan(score):
         return False
@@ -231,15 +258,9 @@ def _save_checkpoint(
         "best_epoch": result.best_epoch,
         "best_score": result.best_score,
         "history": result.history,
-        # random number generators, so that shuffling and dropout go on as if never interrupted
-        "rng_cpu": torch.get_rng_state(),
-        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "rng_loader": generator.get_state() if isinstance(generator, torch.Generator) else None,
+        **rng_states(generator),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    torch.save(state, partial)
-    partial.replace(path)  # atomic: an interruption leaves the previous checkpoint whole
+    save_checkpoint(path, state)
 
 
 def _load_checkpoint(
@@ -261,9 +282,5 @@ def _load_checkpoint(
     result.best_state = state["best_state"]
     result.best_epoch, result.best_score = state["best_epoch"], state["best_score"]
     result.history = state["history"]
-    torch.set_rng_state(state["rng_cpu"].cpu())
-    if state["rng_cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
-    if isinstance(generator, torch.Generator) and state["rng_loader"] is not None:
-        generator.set_state(state["rng_loader"].cpu())
+    restore_rng_states(state, generator)
     return state["epoch"] + 1, state["stale"]
