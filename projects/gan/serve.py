@@ -1,0 +1,177 @@
+"""Serve a trained generator over HTTP: ask for a seed (and a class), get new images.
+
+    $ make serve PROJECT=gan [RUN=<run id>] [PORT=8000]
+    $ python -m projects.gan.serve [--run <run id>] [--port 8000]
+    $ curl -o digits.png 'localhost:8000/generate?n=16&seed=3'
+    $ curl -o sevens.png 'localhost:8000/generate?n=16&seed=3&class=7'      # a conditional model
+    $ curl 'localhost:8000/generate?n=2&seed=3&format=json'                 # the pixels, 0-255
+
+Open http://127.0.0.1:8000/docs for a form. `GET /generate` draws `n` noise vectors from a
+random number generator seeded with `seed`, so the same seed always gives the same images
+(and image i is the same whatever `n`). A conditional model draws the requested `class`, or,
+without one, cycles through its classes (0, 1, 2, ...). The answer is a PNG grid, or with
+`format=json` the raw pixels. n out of range, a bad seed, an unknown class: 422 with the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+from typing import Annotated, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, FastAPI, Query, Response
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlstarter import cli, serving
+from mlstarter.paths import project_name
+from mlstarter.runs import Run
+
+from .evaluate import load_generator
+from .model import generate, image_grid
+
+PROJECT = project_name(__package__)
+MAX_IMAGES = 100  # per request: a 10 x 10 grid; larger batches are several requests
+
+
+class GenerateQuery(BaseModel):
+    """What /generate takes, as query parameters."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt parameter is a 422, not ignored
+
+    n: int = Field(16, ge=1, le=MAX_IMAGES, description=f"How many images, 1 to {MAX_IMAGES}")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="The noise's seed, 0 to 2**32 - 1: same seed, same images")
+    class_: int | None = Field(
+        None,
+        alias="class",
+        ge=0,
+        description="The class to draw (conditional models only); default: every class in turn",
+    )
+    format: Literal["png", "json"] = Field("png", description="png: one grid image; json: the pixels of every image")
+    scale: int | None = Field(
+        None, ge=1, le=16, description="Grid only: pixels per image pixel; default 8 for 8x8 images, 2 for 28x28"
+    )
+
+
+class GeneratedImages(BaseModel):
+    images: list = Field(description="n images of uint8 pixels 0-255: (n, height, width), or (n, height, width, 3)")
+    classes: list[int] | None = Field(description="The class of each image (conditional models), else null")
+    seed: int
+    image_size: tuple[int, int] = Field(description="Height and width of each image")
+    model_version: str = Field(description="The run id of the model that answered")
+
+
+class ImageGenerator:
+    """The best generator of one run, loaded once at start-up."""
+
+    def __init__(self, run: Run):
+        self.run_id = run.run_id
+        self.model, checkpoint = load_generator(run)
+        self.n_classes = checkpoint["images"]["n_classes"]
+        self.side = checkpoint["images"]["side"]
+        self.channels = checkpoint["images"].get("channels", 1)
+
+    def classes(self, n: int, wanted: int | None) -> np.ndarray | None:
+        """The class of each of n images; a 422 for a class the model cannot draw."""
+        if not self.model.conditional:
+            if wanted is not None:
+                raise serving.InvalidInputError(
+                    f"class={wanted}: this model is unconditional and cannot draw a chosen class "
+                    "(train one with --set model.conditional=true); leave out class"
+                )
+            return None
+        if wanted is None:
+            return np.arange(n) % self.n_classes  # every class in turn
+        if wanted >= self.n_classes:
+            raise serving.InvalidInputError(
+                f"class={wanted} is not a class of this model: it draws classes 0 to {self.n_classes - 1}"
+            )
+        return np.full(n, wanted)
+
+    def generate(self, query: GenerateQuery) -> tuple[np.ndarray, np.ndarray | None]:
+        labels = self.classes(query.n, query.class_)
+        return generate(self.model, query.n, query.seed, labels), labels
+
+
+MAX_GRID_SIDE = 2048  # pixels a side of a PNG grid
+MAX_JSON_PIXELS = 2_000_000  # pixel values in a JSON answer (about 8 MB of text)
+
+
+def grid_columns(query: GenerateQuery, generator: ImageGenerator) -> int:
+    """One column per class when a conditional model draws every class in turn; else a square grid."""
+    every_class = generator.model.conditional and query.class_ is None and query.n > generator.n_classes
+    return generator.n_classes if every_class else math.ceil(math.sqrt(query.n))
+
+
+def check_size(query: GenerateQuery, generator: ImageGenerator) -> None:
+    """Refuse, with the limit in the message, an answer too large to build."""
+    side, channels = generator.side, generator.channels
+    if query.format == "png":
+        columns = grid_columns(query, generator)
+        grid = side * (query.scale or max(1, 64 // side)) * max(columns, math.ceil(query.n / columns))
+        if grid > MAX_GRID_SIDE:
+            raise serving.InvalidInputError(
+                f"a grid of {query.n} images of {side}x{side} at scale {query.scale} would be {grid:,} pixels a side; "
+                f"at most {MAX_GRID_SIDE}: use a smaller scale or n"
+            )
+    elif query.n * side * side * channels > MAX_JSON_PIXELS:
+        raise serving.InvalidInputError(
+            f"{query.n} images of {side}x{side}x{channels} are {query.n * side * side * channels:,} pixel values; "
+            f"at most {MAX_JSON_PIXELS:,} in JSON: ask for fewer images"
+        )
+
+
+router = APIRouter(tags=["gan"])
+GeneratorDep = Annotated[ImageGenerator, Depends(serving.get_predictor)]
+
+
+@router.get(
+    "/generate",
+    response_model=GeneratedImages,
+    responses={200: {"content": {"image/png": {}}, "description": "A PNG grid, or with format=json the pixels"}},
+)
+def generate_images(generator: GeneratorDep, query: Annotated[GenerateQuery, Query()]) -> Response | GeneratedImages:
+    """n new images from the noise of `seed` (and of `class`, for a conditional model)."""
+    check_size(query, generator)  # before any work: a 35,000-pixel grid would need GBs
+    images, labels = generator.generate(query)
+    classes = None if labels is None else [int(c) for c in labels]
+    if query.format == "json":
+        return GeneratedImages(
+            images=images.tolist(),
+            classes=classes,
+            seed=query.seed,
+            image_size=images.shape[1:3],
+            model_version=generator.run_id,
+        )
+    scale = query.scale or max(1, 64 // generator.side)
+    grid = image_grid(images, grid_columns(query, generator), scale=scale)
+    buffer = io.BytesIO()
+    Image.fromarray(grid).save(buffer, format="PNG")
+    headers = {"X-Classes": ",".join(map(str, classes))} if classes is not None else {}  # X-Model-Version: the core
+    return Response(buffer.getvalue(), media_type="image/png", headers=headers)
+
+
+def example_requests() -> dict[str, dict]:
+    """What `make bench-serve` sends: a PNG grid of 16 images, and the pixels of 100 as JSON."""
+    return {
+        "single": {"path": "/generate", "method": "GET", "params": {"n": 16, "seed": 3}},
+        "batch": {"path": "/generate", "method": "GET", "params": {"n": 100, "seed": 3, "format": "json"}},
+    }
+
+
+def create_app(run_id: str | None = None) -> FastAPI:
+    """The app for `uvicorn --factory projects.gan.serve:create_app` (newest run by default)."""
+    return serving.create_app(
+        project=PROJECT,
+        router=router,
+        load_predictor=ImageGenerator,
+        input_model=GenerateQuery,
+        run_id=run_id,
+        description=__doc__,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(cli.main(["serve", PROJECT, *sys.argv[1:]]))
