@@ -106,10 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         "train + evaluate": f"{default['speed']['train']['seconds'] + default['speed']['evaluate']['seconds']:.0f} s",
         "measured": results["machine"]["date"],
     }
-    markdown = render(results)
-    path = bench.write_results(PROJECT, results, markdown)
-    print(markdown)
-    print(f"\nResults written to {path} and projects/{PROJECT}/README.md")
+    bench.write_results(PROJECT, results, render(results))  # also prints the results and where they went
     return 0
 
 

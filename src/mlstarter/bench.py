@@ -424,8 +424,8 @@ def write_results(project: str, results: dict[str, Any], markdown: str) -> Path:
     """Record a project's benchmark.
 
     Writes bench/results/<project>.{json,md}, puts `markdown` into the project README's bench
-    block, and rebuilds the top-level README's results table from every project's
-    `results["summary"]` (a dict of column -> value).
+    block, rebuilds the top-level README's results table from every project's
+    `results["summary"]` (a dict of column -> value), and prints `markdown` and where it went.
     """
     folder = paths.repo_root() / "bench" / "results"
     runs.write_json(folder / f"{project}.json", results)
@@ -440,6 +440,8 @@ def write_results(project: str, results: dict[str, Any], markdown: str) -> Path:
         from .model_card import table
 
         _replace_block(paths.repo_root() / "README.md", table(summaries))
+    print(markdown)
+    print(f"\nResults written to {folder / f'{project}.json'} and projects/{project}/README.md")
     return folder / f"{project}.json"
 
 
