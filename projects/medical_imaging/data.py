@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlstarter.datasets import DataError, DataFile, Dataset, fetch
+from mlstarter.datasets import DataError, DataFile, Dataset, fetch, read_medmnist
 
 from .config import DataConfig
 
@@ -52,27 +52,7 @@ def load(cfg: DataConfig) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dic
 
 def read_npz(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read and check a MedMNIST-layout file; every problem is named with the array it is in."""
-    try:
-        archive = np.load(path, allow_pickle=False)  # never unpickle: a .npz could carry code
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a readable .npz file ({error}).") from None
-    with archive:
-        missing = [f"{s}_{kind}" for s in SPLITS for kind in ("images", "labels") if f"{s}_{kind}" not in archive.files]
-        if missing:
-            raise DataError(
-                f"{path}: missing arrays {', '.join(missing)}. Found {', '.join(archive.files) or 'none'}; "
-                f"a MedMNIST file has train_images, train_labels, val_images, val_labels, test_images, test_labels."
-            )
-        try:
-            splits = {s: _check_split(path, s, archive[f"{s}_images"], archive[f"{s}_labels"]) for s in SPLITS}
-        except ValueError as error:  # numpy refuses object arrays when allow_pickle is off
-            raise DataError(f"{path}: {error}. Save plain uint8 images and integer labels.") from None
-    if splits["train"][0].std() == 0:
-        raise DataError(f"{path}, train_images: every pixel has the same value; there is nothing to learn from")
-    sizes = {s: images.shape[1:] for s, (images, _) in splits.items()}
-    if len(set(sizes.values())) > 1:
-        raise DataError(f"{path}: the splits have different image sizes: {sizes}")
-    return splits
+    return read_medmnist(path, _check_split)  # the file's structure; each split's arrays by _check_split
 
 
 def _check_split(path: Path, split: str, images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

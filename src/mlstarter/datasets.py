@@ -25,9 +25,11 @@ import hashlib
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pooch
 
 from . import paths
@@ -219,3 +221,42 @@ def _read_member(archive: Path, member: str) -> bytes:
 def _describe(error: Exception) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+MEDMNIST_SPLITS = ("train", "val", "test")
+Split = tuple[np.ndarray, np.ndarray]  # (images, labels)
+
+
+def read_medmnist(path: Path, check_split: Callable[[Path, str, np.ndarray, np.ndarray], Split]) -> dict[str, Split]:
+    """Read a MedMNIST-layout .npz: `train_images`, `train_labels`, and the same for `val` and `test`.
+
+    Opened without pickles (a .npz could carry code). The file's structure is checked here; each
+    split's arrays go through the project's `check_split(path, split, images, labels)`, which
+    returns them as the project wants them or raises DataError. Every problem names the array.
+    """
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error}).") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: a single .npy array, not a .npz archive of named arrays.")
+    with archive:
+        names = [f"{s}_{kind}" for s in MEDMNIST_SPLITS for kind in ("images", "labels")]
+        missing = [name for name in names if name not in archive.files]
+        if missing:
+            raise DataError(
+                f"{path}: missing arrays {', '.join(missing)}. Found {', '.join(archive.files) or 'none'}; "
+                f"a MedMNIST file has {', '.join(names)}."
+            )
+        try:
+            splits = {s: check_split(path, s, archive[f"{s}_images"], archive[f"{s}_labels"]) for s in MEDMNIST_SPLITS}
+        except DataError:
+            raise  # says what is wrong already (a DataError is a ValueError: it must not be caught below)
+        except ValueError as error:  # numpy refuses object arrays when allow_pickle is off
+            raise DataError(f"{path}: {error}. Save plain uint8 images and integer labels.") from None
+    if splits["train"][0].std() == 0:
+        raise DataError(f"{path}, train_images: every pixel has the same value; there is nothing to learn from")
+    shapes = {s: images.shape[1:] for s, (images, _) in splits.items()}
+    if len(set(shapes.values())) > 1:
+        raise DataError(f"{path}: the splits have different image shapes: {shapes}")
+    return splits
