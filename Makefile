@@ -1,7 +1,9 @@
 # mlstarter: the front door. Every target is a thin wrapper over the `mlstarter` command,
 # so without make (e.g. on Windows) run `.venv/bin/mlstarter <target> ...` instead.
 #
-#   make train PROJECT=credit_risk [ARGS="--set model.kind=logistic --dry-run"]
+#   make train PROJECT=credit_risk [ARGS="--set model.kind=logistic --dry-run"] [CONFIG=best_config.json]
+#   make train PROJECT=medical_imaging NPROC=2          (several processes with torchrun: medical_imaging, gan)
+#   make tune PROJECT=credit_risk [TRIALS=50] [ARGS="--storage postgresql://..."]
 #   make evaluate PROJECT=credit_risk [RUN=<run id>]
 #   make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000] [WORKERS=2] [ARGS="--host 0.0.0.0"]
 #   make bench-serve PROJECT=credit_risk [ARGS="--seconds 5 --workers 2"]
@@ -11,6 +13,9 @@ FROM ?=
 RUN ?=
 PORT ?= 8000
 WORKERS ?= 1
+NPROC ?= 1
+TRIALS ?= 50
+CONFIG ?=
 ARGS ?=
 PYTHON ?= python3
 
@@ -20,7 +25,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train evaluate serve test lint bench bench-serve new list clean
+.PHONY: help setup train tune evaluate serve test lint bench bench-serve new list clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,8 +41,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install everything (skipped when already done)
 
-train: $(STAMP) ## train PROJECT (ARGS="--set key=value --dry-run --data file")
-	$(BIN)/mlstarter train $(PROJECT) $(ARGS)
+train: $(STAMP) ## train PROJECT (ARGS="--set key=value --dry-run --data file", CONFIG=file.json, NPROC=2)
+	$(BIN)/mlstarter train $(if $(filter-out 1,$(NPROC)),--nproc $(NPROC)) $(PROJECT) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
+
+tune: $(STAMP) ## search PROJECT's hyperparameters with Optuna for TRIALS trials; writes the best config
+	$(BIN)/mlstarter tune $(PROJECT) --trials $(TRIALS) $(ARGS)
 
 evaluate: $(STAMP) ## evaluate the newest (or RUN=id) run of PROJECT on held-out data
 	$(BIN)/mlstarter evaluate $(PROJECT) $(if $(RUN),--run $(RUN)) $(ARGS)

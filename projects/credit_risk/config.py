@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mlstarter import tuning
 from mlstarter.config import ConfigError
 
 
@@ -77,3 +78,24 @@ class Config:
     def __post_init__(self) -> None:
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be between 0 and 2**32 - 1; got {self.seed}")
+
+
+def searchable(cfg: Config) -> dict[str, tuning.Param]:
+    """The knobs `make tune` searches for this config's model kind, and their ranges (see tune.py).
+
+    Each trial sets every key to one value (a grid field such as logistic_c becomes a
+    one-value grid). The ranges are wide around the defaults; the log scales spread trials
+    evenly over orders of magnitude, where C and learning rates act.
+    """
+    logistic = {
+        "model.logistic_c": tuning.Float(1e-3, 10.0, log=True),
+        "model.logistic_cost_weighted": tuning.Choice((True, False)),
+    }
+    boosting = {
+        "model.boosting_learning_rate": tuning.Float(0.01, 0.3, log=True),
+        "model.boosting_max_depth": tuning.Int(2, 6),
+        "model.boosting_max_iter": tuning.Int(50, 800, log=True),
+        "model.boosting_max_features": tuning.Float(0.1, 1.0),
+        "model.boosting_min_samples_leaf": tuning.Int(5, 80, log=True),
+    }
+    return {"logistic": logistic, "boosting": boosting, "blend": {**logistic, **boosting}}[cfg.model.kind]

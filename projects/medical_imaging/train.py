@@ -5,6 +5,7 @@
     $ python -m projects.medical_imaging.train --set model.kind=resnet
     $ python -m projects.medical_imaging.train --resume      # go on after an interruption (Ctrl-C, a crash)
     $ python -m projects.medical_imaging.train --dry-run     # seconds, on a tiny subset
+    $ make train PROJECT=medical_imaging NPROC=2             # two processes (DDP), see "Training on several processes"
 
 Steps:
 1. load the official train / validation / test split; the test split waits for evaluate.py;
@@ -27,9 +28,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score, roc_curve
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import TensorDataset
 
-from mlstarter import datasets, persistence, runs, training
+from mlstarter import datasets, distributed, persistence, runs, training
 from mlstarter.cli import run_script
 from mlstarter.config import from_args, to_dict, train_parser
 from mlstarter.metrics import binary_metrics, prefixed
@@ -41,6 +42,7 @@ from .config import Config
 from .model import PneumoniaNet, augment, predict_proba, to_tensor
 
 PROJECT = project_name(__package__)  # the folder name, so a copied project names its own runs
+DISTRIBUTED = True  # torchrun may start this script in several processes: make train NPROC=2
 
 # --dry-run: the same code path on 128 training and 64 validation images, for two epochs.
 DRY_RUN_IMAGES = 128
@@ -74,11 +76,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed)  # the same seed in every process: the same initial weights
     torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
+    ctx = distributed.setup(cfg.train.device)  # this process, or one of several that torchrun started
 
     # 1. Data: the official split. The test images are not touched here.
-    splits, files = data.load(cfg.data)
+    with distributed.main_process_first(ctx):  # with several processes, one downloads and the others wait
+        splits, files = data.load(cfg.data)
     (X_train, y_train), (X_val, y_val) = splits["train"], splits["val"]
     if args.dry_run:
         rng = np.random.default_rng(cfg.seed)
@@ -91,15 +95,13 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. Standardise with statistics of the training images only.
     mean, std = float(X_train.mean() / 255), float(X_train.std() / 255)
-    device = training.choose_device(cfg.train.device)
-    loader = DataLoader(
-        TensorDataset(to_tensor(X_train, mean, std), torch.from_numpy(y_train).float()),
-        batch_size=cfg.train.batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(cfg.seed),
-    )
+    device = ctx.device
+    # train.batch_size images per step in all: with N processes, each takes its own 1/N of them
+    train_set = TensorDataset(to_tensor(X_train, mean, std), torch.from_numpy(y_train).float())
+    loader = distributed.shuffled_loader(train_set, cfg.train.batch_size, cfg.seed, ctx)
     x_val = to_tensor(X_val, mean, std).to(device)
     y_val_t = torch.from_numpy(y_val).float().to(device)
+    my_val = distributed.shard(len(y_val), ctx)  # each process scores its share of the validation images
 
     # Class imbalance: pos_weight = n_normal / n_pneumonia makes both classes weigh the same in the loss.
     n_pos, n_neg = int(y_train.sum()), int(len(y_train) - y_train.sum())
@@ -110,9 +112,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{len(splits['test'][1])} held out for the test; {X_train.shape[1]}x{X_train.shape[2]} pixels")  # fmt: skip
     print(f"  model: {cfg.model.kind} {cfg.model.channels}; up to {cfg.train.epochs} epochs of batches of "
           f"{cfg.train.batch_size}; device {device}; seed {cfg.seed}")  # fmt: skip
+    if ctx.world_size > 1:
+        print(f"  processes: {ctx.world_size} ({ctx.backend}), each with batches of "
+              f"{distributed.per_process_batch(cfg.train.batch_size, ctx)} and {torch.get_num_threads()} thread(s)")  # fmt: skip
 
-    # 3. Train.
-    model = PneumoniaNet(cfg.model)
+    # 3. Train. With several processes, DDP averages the gradients of all of them after every batch.
+    model = distributed.wrap(PneumoniaNet(cfg.model), ctx)
+    distributed.seed_per_process(cfg.seed, ctx)  # each process its own random augmentations
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.train.epochs)
 
@@ -122,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         return F.binary_cross_entropy_with_logits(model(x), y, pos_weight=pos_weight)
 
     def validate(model: PneumoniaNet) -> dict[str, float]:
-        logits = torch.cat([model(x_val[i : i + 512]) for i in range(0, len(x_val), 512)])
+        mine = x_val[my_val]
+        logits = torch.cat([model(mine[i : i + 512]) for i in range(0, len(mine), 512)])
+        logits = distributed.gather(logits, ctx)  # all processes' shares, in order: AUC needs every prediction
         p = torch.sigmoid(logits.float()).cpu().numpy()
         return {
             "val_loss": F.binary_cross_entropy_with_logits(logits.float(), y_val_t).item(),
@@ -153,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         resume=args.resume,
         amp=cfg.train.amp,
     )
+    if not ctx.is_main:
+        return 0  # the run is rank 0's to write: the other processes' work is done
+    model = distributed.unwrap(model)  # the network inside DDP
     model.load_state_dict(result.best_state)  # the best epoch's weights, not the last epoch's
     model.cpu()
 

@@ -2,6 +2,8 @@
 
     $ mlstarter list
     $ mlstarter train credit_risk --set model.kind=boosting
+    $ mlstarter train --nproc 2 medical_imaging          # two processes with torchrun (DDP)
+    $ mlstarter tune credit_risk --trials 50             # an Optuna study; the best config as a file
     $ mlstarter evaluate credit_risk [--run RUN_ID]
     $ mlstarter serve credit_risk [--run RUN_ID] [--port 8000] [--workers 2] [--host 127.0.0.1]
     $ mlstarter bench credit_risk
@@ -21,6 +23,7 @@ import importlib
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -40,8 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         ("train", "train a project (extra arguments go to its train.py: --set, --data, --dry-run)"),
         ("evaluate", "evaluate a run on held-out test data (extra arguments go to its evaluate.py: --run)"),
         ("bench", "full-size training and measurement; results go to bench/results/"),
+        ("tune", "search hyperparameters with Optuna (extra arguments go to its tune.py: --trials, --storage)"),
     ]:
         sub = commands.add_parser(name, help=help_text, add_help=False)
+        if name == "train":
+            sub.add_argument(
+                "--nproc", type=int, default=1, help="train in this many processes with torchrun (default 1)"
+            )
         sub.add_argument("project", nargs="?")
         sub.add_argument("args", nargs=argparse.REMAINDER)
     serve = commands.add_parser("serve", help="serve a run over HTTP with uvicorn")
@@ -85,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             return max([_import(p, "bench").main(args.args) or 0 for p in benched], default=0)
         if args.project is None or args.project.startswith("-"):
             parser.error(f"{args.command} needs a project: one of {', '.join(project_names())}")
+        if args.command == "train" and args.nproc != 1:
+            return launch_distributed(args.project, args.nproc, args.args)
         return _import(args.project, args.command).main(args.args) or 0
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
@@ -129,7 +139,34 @@ def project_names() -> list[str]:
 def _import(project: str, script: str) -> ModuleType:
     if project not in project_names():
         raise ProjectError(f"No project {project!r} in {paths.projects_dir()}. Projects: {', '.join(project_names())}")
+    if not (paths.projects_dir() / project / f"{script}.py").is_file():
+        have = [p for p in project_names() if (paths.projects_dir() / p / f"{script}.py").is_file()]
+        raise ProjectError(f"Project {project!r} has no {script}.py. Projects that do: {', '.join(have) or 'none'}")
     return importlib.import_module(f"projects.{project}.{script}")
+
+
+def launch_distributed(project: str, nproc: int, args: list[str]) -> int:
+    """Train in `nproc` processes on this machine: torchrun starts the project's train.py in each.
+
+    torchrun is PyTorch's launcher (`python -m torch.distributed.run`); `--standalone` runs its
+    rendezvous on this machine at a free port. For several machines, see mlstarter.distributed.
+    """
+    if nproc < 1:
+        raise ProjectError(f"--nproc must be at least 1, not {nproc}")
+    if not getattr(_import(project, "train"), "DISTRIBUTED", False):
+        able = [p for p in project_names() if getattr(_import(p, "train"), "DISTRIBUTED", False)]
+        raise ProjectError(
+            f"{project} trains in one process: its train.py does not use mlstarter.distributed. "
+            f"Projects that train in several: {', '.join(able) or 'none'}"
+        )
+    command = ["torchrun", "--standalone", f"--nproc-per-node={nproc}", "-m", f"projects.{project}.train", *args]
+    print("Launching:", " ".join(command), flush=True)
+    env = dict(os.environ)
+    # each process sets its own share of the cores; this only quiets torchrun's warning about OMP_NUM_THREADS
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.repo_root()), env.get("PYTHONPATH")]))
+    launcher = [sys.executable, "-m", "torch.distributed.run", *command[1:]]
+    return subprocess.run(launcher, cwd=paths.repo_root(), env=env).returncode
 
 
 GRACEFUL_SHUTDOWN_S = 30  # on Ctrl-C or SIGTERM, requests in flight get this long to finish

@@ -4,12 +4,15 @@
 
 `--set section.key=value` converts `value` to the field's declared type and rejects
 unknown keys with the list of valid ones, so a typo never silently trains the wrong model.
+`--config file.json` starts from a saved config instead of the defaults: a run's `config.json`,
+or the `best_config.json` that `make tune` writes. Keys it leaves out keep their defaults.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import types
 import typing
@@ -41,6 +44,13 @@ def train_parser(description: str | None) -> argparse.ArgumentParser:
         help="Train on your own file in the dataset's format instead of the canonical dataset.",
     )
     parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="Start from this JSON config (a run's config.json, or the best_config.json of `make tune`) "
+        "instead of the defaults in config.py; --set still wins.",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="Train on a tiny subset for a few seconds, to check that everything runs.",
@@ -58,12 +68,35 @@ def run_parser(description: str | None) -> argparse.ArgumentParser:
 
 
 def from_args(config_cls: type[C], args: argparse.Namespace, first: list[str] | tuple[str, ...] = ()) -> C:
-    """Build the config: the dataclass defaults, then the `first` overrides (e.g. a dry run's),
-    then `--data` (as an absolute path, so the run works from any folder), then each `--set`."""
+    """Build the config: the dataclass defaults (or `--config`'s file), then the `first` overrides
+    (e.g. a dry run's), then `--data` (as an absolute path, so the run works from any folder),
+    then each `--set`."""
+    config_file = getattr(args, "config", None)
+    base = from_file(config_cls, Path(config_file)) if config_file else config_cls()
     overrides = list(first)
     if args.data is not None:
         overrides.append(f"data.path={Path(args.data).expanduser().resolve()}")
-    return apply_overrides(config_cls(), [*overrides, *args.overrides])
+    return apply_overrides(base, [*overrides, *args.overrides])
+
+
+def from_file(config_cls: type[C], path: Path) -> C:
+    """A config from a JSON file of sections and keys, as `to_dict` writes it; missing keys keep their defaults."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--config {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"--config {path}: cannot read it ({error})") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"--config {path}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--config {path}: expected a JSON object of sections and keys, got {type(data).__name__}")
+    try:
+        return from_dict(config_cls, data)
+    except ConfigError as error:
+        raise ConfigError(f"--config {path}: {error}") from None
 
 
 def apply_overrides(config: C, overrides: list[str]) -> C:

@@ -22,7 +22,13 @@ What `fit` adds:
 - `checkpoint=path`: after every epoch, the whole state (model, optimizer, scheduler, gradient
   scaler, random number generators, history, best weights) is written atomically;
   `fit(..., resume=True)` goes on from it as if training had never stopped;
-- mixed precision on CUDA when asked (`amp=True`); CPU and MPS train in float32.
+- mixed precision on CUDA when asked (`amp=True`); CPU and MPS train in float32;
+- several processes (torchrun, see `mlstarter.distributed`): pass the model wrapped in DDP and a
+  loader from `distributed.shuffled_loader`; `fit` reshuffles each process's share every epoch,
+  averages the training loss over the processes, and lets only rank 0 print and checkpoint;
+  `validate` gets the network inside DDP;
+- `on_epoch(epoch, metrics)` after every epoch, e.g. to let a hyperparameter search stop a
+  hopeless trial early (it may raise to end training).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from typing import Any, Literal
 import torch
 from tqdm import tqdm
 
+from . import distributed
 from .config import ConfigError
 
 
@@ -135,14 +142,20 @@ def fit(
     amp: bool = False,
     max_grad_norm: float | None = None,
     progress: bool = True,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> FitResult:
     """Train for up to `epochs` epochs, keeping the weights of the epoch with the best `monitor`.
 
     `scheduler` (if any) steps once per epoch. With `checkpoint` set, every epoch's state is
     saved there; `resume=True` continues from it (the same epochs, history and best weights
-    as if training had never stopped).
+    as if training had never stopped). `model` may be wrapped in DDP; the weights kept and
+    checkpointed are those of the network inside.
     """
     model.to(device)
+    network = distributed.unwrap(model)  # what validate() scores and whose weights are kept
+    main = distributed.is_main()  # rank 0 (or the only process) prints and checkpoints
+    progress = progress and main
+    sampler = getattr(train_batches, "sampler", None)
     use_amp = amp and device.type == "cuda"
     scaler = torch.amp.GradScaler(device.type, enabled=use_amp)
     result = FitResult(best_state={}, best_epoch=0, best_score=math.nan)
@@ -150,14 +163,17 @@ def fit(
     start = 1
     generator = getattr(train_batches, "generator", None)  # a DataLoader's shuffling generator, if it has one
     if resume and checkpoint is not None and checkpoint.is_file():
-        start, stale = _load_checkpoint(checkpoint, model, optimizer, scheduler, scaler, generator, result, device)
+        start, stale = _load_checkpoint(checkpoint, network, optimizer, scheduler, scaler, generator, result, device)
         if patience is not None and stale >= patience:  # the interrupted run had already stopped early
             result.stopped_early = True
             return result
-        print(f"Resuming from {checkpoint} at epoch {start} (best so far: epoch {result.best_epoch})")
+        if main:
+            print(f"Resuming from {checkpoint} at epoch {start} (best so far: epoch {result.best_epoch})")
 
     for epoch in range(start, epochs + 1):
         began = time.perf_counter()
+        if hasattr(sampler, "set_epoch"):  # a DistributedSampler: a new shuffle, and new shares, every epoch
+            sampler.set_epoch(epoch)
         train_loss = train_one_epoch(
             model,
             optimizer,
@@ -170,15 +186,16 @@ def fit(
             desc=f"epoch {epoch}/{epochs}",
             progress=progress,
         )
-        model.eval()
+        train_loss = distributed.mean(train_loss, device)  # over all processes' batches
+        network.eval()
         with torch.no_grad():
-            metrics = validate(model)
+            metrics = validate(network)
         if monitor not in metrics:
             raise KeyError(f"validate() returned {sorted(metrics)}, which lacks the monitored metric {monitor!r}")
         score = float(metrics[monitor])
         if _better(score, result.best_score, mode):
             result.best_score, result.best_epoch, stale = score, epoch, 0
-            result.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            result.best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
         else:
             stale += 1
         row = {"epoch": epoch, "train_loss": train_loss, **metrics, "seconds": time.perf_counter() - began}
@@ -189,8 +206,10 @@ def fit(
             shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
             mark = "  *best*" if stale == 0 else ""
             tqdm.write(f"epoch {epoch:3d}  train_loss {train_loss:.4f}  {shown}  ({row['seconds']:.1f}s){mark}")
-        if checkpoint is not None:
-            _save_checkpoint(checkpoint, epoch, stale, model, optimizer, scheduler, scaler, generator, result)
+        if checkpoint is not None and main:
+            _save_checkpoint(checkpoint, epoch, stale, network, optimizer, scheduler, scaler, generator, result)
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
         if patience is not None and stale >= patience:
             result.stopped_early = True
             if progress:

@@ -1,0 +1,336 @@
+"""Hyperparameter search with Optuna: many short trainings, each scored on validation data.
+
+    $ make tune PROJECT=credit_risk TRIALS=50
+    $ make train PROJECT=credit_risk CONFIG=runs/credit_risk-tuning/logistic/best_config.json
+
+A project declares which knobs may be searched, and over what ranges, in its `config.py`:
+
+    def search_space(cfg: Config) -> dict[str, tuning.Param]:
+        return {"model.logistic_c": tuning.Float(1e-3, 10, log=True)}
+
+and its `tune.py` gives `run_study` an objective: train with one trial's config, return the
+validation score. A neural model reports its score after every epoch (`report(epoch, score)`),
+so that the pruner can stop a trial that is doing worse than the median of earlier trials at
+the same epoch: hopeless trials end early and more of the budget goes to promising ones.
+
+What `run_study` adds:
+- the study lives in a database: a SQLite file in `runs/<project>-tuning/<study>/` unless
+  `--storage` names another (`postgresql://user:password@host/db` lets many machines work on
+  one study: start `make tune` on each with the same --storage and --study). Run the same
+  command again after an interruption and the study goes on where it stopped; `--trials` is
+  the study's total, not a number to add;
+- TPE, Optuna's default sampler: after 10 random trials it proposes values near the best so far;
+- in the study folder: `best_config.json` (the whole config, ready for `--config`),
+  `trials.csv`, `summary.json` and plots of the optimisation history, the importance of
+  each parameter and, with pruning, the per-epoch scores of every trial.
+
+The score is always measured on validation data, never on the test split: after 50 trials
+the best validation score is an optimistic estimate, so report the test score of a run
+trained with the best config (make train + make evaluate), measured once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from . import paths, runs
+from .config import ConfigError, apply_overrides, from_args, to_dict, train_parser, valid_keys
+
+C = TypeVar("C")
+Report = Callable[[int, float], None]  # report(epoch, score): may raise optuna.TrialPruned to end the trial
+Objective = Callable[[Any, Report], float]  # (one trial's config, report) -> validation score
+
+STARTUP_TRIALS = 5  # the pruner stops nothing until this many trials have finished: it needs a median first
+WARMUP_EPOCHS = 2  # and never in a trial's first epochs, when every network still looks bad
+
+
+@dataclass(frozen=True)
+class Float:
+    """A real number between low and high; log=True for scales (learning rates, C): 1e-4..1e-1 evenly in log."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    def suggest(self, trial: Any, name: str) -> float:
+        return trial.suggest_float(name, self.low, self.high, log=self.log)
+
+
+@dataclass(frozen=True)
+class Int:
+    """A whole number between low and high, both included."""
+
+    low: int
+    high: int
+    log: bool = False
+
+    def suggest(self, trial: Any, name: str) -> int:
+        return trial.suggest_int(name, self.low, self.high, log=self.log)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few values, e.g. Choice(("cnn", "resnet")) or Choice((True, False))."""
+
+    options: tuple[Any, ...]
+
+    def suggest(self, trial: Any, name: str) -> Any:
+        return trial.suggest_categorical(name, list(self.options))
+
+
+Param = Float | Int | Choice
+
+
+def tune_parser(description: str | None) -> argparse.ArgumentParser:
+    """A train.py's arguments (--set, --data, --config, --dry-run: the starting config) plus the study's."""
+    parser = train_parser(description)
+    parser.add_argument("--trials", type=int, default=50, help="Trials the study should have in all (default 50).")
+    parser.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="Where the study lives: default a SQLite file in runs/<project>-tuning/<study>/; "
+        "e.g. postgresql://user:password@host/db for many machines on one study.",
+    )
+    parser.add_argument(
+        "--study", default=None, metavar="NAME", help="The study's name (default: the model kind being tuned)."
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=None, metavar="SECONDS", help="Stop starting new trials after this long."
+    )
+    parser.add_argument(
+        "--sampler-seed",
+        type=int,
+        default=None,
+        help="Seed TPE's proposals, for a repeatable single-worker study (default: random; "
+        "several workers with one seed would propose the same values).",
+    )
+    return parser
+
+
+def study_dir(project: str, study: str) -> Path:
+    """runs/<project>-tuning/<study>/: beside the project's runs, never mistaken for one."""
+    return paths.runs_dir() / f"{project}-tuning" / study
+
+
+def base_config(config_cls: type[C], args: argparse.Namespace, dry_run_overrides: list[str]) -> C:
+    """The config every trial starts from: defaults (or --config), the dry run's shrinking, --data, --set."""
+    return from_args(config_cls, args, first=dry_run_overrides if args.dry_run else ())
+
+
+def run_study(
+    project: str,
+    cfg: Any,
+    space: dict[str, Param],
+    objective: Objective,
+    args: argparse.Namespace,
+    *,
+    metric: str,
+    direction: Literal["maximize", "minimize"] = "maximize",
+    study_name: str = "default",
+    pruning: bool = False,
+) -> int:
+    """Run (or go on with) a study of `args.trials` trials over `space`, then write the study folder."""
+    import optuna
+
+    if args.trials < 1:
+        raise ConfigError(f"--trials must be at least 1, not {args.trials}")
+    unknown = sorted(set(space) - set(valid_keys(cfg)))
+    if unknown:
+        raise ConfigError(f"search_space() names keys the config lacks: {', '.join(unknown)}")
+    name = (args.study or study_name) + ("-dry-run" if args.dry_run else "")
+    folder = study_dir(project, name)
+    storage = open_storage(args.storage, folder)
+    pruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=WARMUP_EPOCHS)
+        if pruning
+        else optuna.pruners.NopPruner()
+    )
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        sampler=optuna.samplers.TPESampler(seed=args.sampler_seed),
+        pruner=pruner,
+        direction=direction,
+        load_if_exists=True,  # the same command again: go on with the study
+    )
+    _check_same_study(study, cfg, space, metric)
+
+    def trial_objective(trial: optuna.Trial) -> float:
+        params = {key: param.suggest(trial, key) for key, param in space.items()}
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which process ran it
+        trial_cfg = apply_overrides(cfg, [f"{key}={value}" for key, value in params.items()])
+
+        def report(epoch: int, score: float) -> None:
+            trial.report(score, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"{metric} {score:.4f} at epoch {epoch} is below the median of earlier trials")
+
+        return float(objective(trial_cfg, report))
+
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = len(study.get_trials(deepcopy=False, states=finished))
+    print(f"***** Tuning {project} *****")
+    print(f"  study {name!r} in {_shown(storage.url)}: {done} of {args.trials} trials done")
+    print(f"  searching {', '.join(space)}; maximising {metric}" if direction == "maximize" else
+          f"  searching {', '.join(space)}; minimising {metric}")  # fmt: skip
+    print(f"  pruning: {'trials below the median at the same epoch' if pruning else 'none (no per-epoch score)'}")
+    began, interrupted = time.perf_counter(), False
+    try:
+        if done < args.trials:
+            study.optimize(
+                trial_objective,
+                n_trials=args.trials - done,
+                timeout=args.timeout,
+                callbacks=[optuna.study.MaxTrialsCallback(args.trials, states=finished)],  # the study's total
+                catch=(ConfigError, FloatingPointError),  # a combination the config refuses, or a diverging loss
+            )
+    except KeyboardInterrupt:
+        interrupted = True  # Optuna marked the running trial as failed; the finished ones are in the database
+    minutes = (time.perf_counter() - began) / 60
+    ran_here = len(study.get_trials(deepcopy=False, states=finished)) - done
+    summary = write_study(study, cfg, folder, metric, ran_here / minutes if minutes > 0 and ran_here else None)
+    if summary is None:
+        print("No trial has finished yet: nothing to report.", file=sys.stderr)
+        return 130 if interrupted else 1
+    print(
+        f"\nBest {metric} {summary['best_value']:.4f} in trial {summary['best_trial']} "
+        f"({summary['complete']} complete, {summary['pruned']} pruned, {summary['failed']} failed)."
+    )
+    print(f"Study folder: {folder} (plots, trials.csv, summary.json)")
+    command = f"make train PROJECT={project} CONFIG={_relative(folder / 'best_config.json')}"
+    print(f"Train with the best config: {command}" + (" ARGS=--dry-run" if args.dry_run else ""))
+    if interrupted:
+        print("Interrupted: run the same command again to go on with the study.", file=sys.stderr)
+        return 130
+    return 0
+
+
+def open_storage(url: str | None, folder: Path) -> Any:
+    """The study's database: a SQLite file in `folder` by default, or any SQLAlchemy URL (PostgreSQL, MySQL)."""
+    import optuna
+
+    if url is None:
+        folder.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{folder / 'study.db'}"
+    if url.startswith("postgresql"):
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "--storage postgresql://... needs a PostgreSQL driver: .venv/bin/pip install psycopg2-binary"
+            ) from None
+    # SQLite: several local workers wait for each other's writes (up to a minute) instead of failing
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    try:
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=engine,
+            heartbeat_interval=60,  # a worker that dies (kill -9, power) stops beating: its trial is marked failed
+            grace_period=180,
+        )
+    except Exception as error:  # SQLAlchemy's errors: a bad URL, an unreachable server, wrong credentials
+        raise ConfigError(f"--storage {_shown(url)}: cannot open the study database ({error})") from None
+
+
+def write_study(study: Any, cfg: Any, folder: Path, metric: str, trials_per_minute: float | None) -> dict | None:
+    """best_config.json, trials.csv, summary.json and plots/ in `folder`; None while no trial has completed."""
+    import optuna
+
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not complete:
+        return None
+    best = study.best_trial
+    best_cfg = apply_overrides(cfg, [f"{key}={value}" for key, value in best.params.items()])
+    folder.mkdir(parents=True, exist_ok=True)
+    runs.write_json(folder / "best_config.json", to_dict(best_cfg))
+    study.trials_dataframe().to_csv(folder / "trials.csv", index=False)
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    summary = {
+        "study": study.study_name,
+        "metric": metric,
+        "direction": study.direction.name.lower(),
+        "best_value": best.value,
+        "best_trial": best.number,
+        "best_params": best.params,
+        "complete": states.count(optuna.trial.TrialState.COMPLETE),
+        "pruned": states.count(optuna.trial.TrialState.PRUNED),
+        "failed": states.count(optuna.trial.TrialState.FAIL),
+        "workers": sorted({t.user_attrs.get("worker", "?") for t in complete}),
+        "trials_per_minute_last_session": trials_per_minute,
+    }
+    runs.write_json(folder / "summary.json", summary)
+    save_plots(study, folder / "plots", metric)
+    return summary
+
+
+def save_plots(study: Any, folder: Path, metric: str) -> list[Path]:
+    """Optuna's own plots, as PNGs: optimisation history, parameter importances, per-epoch scores."""
+    from matplotlib import pyplot as plt
+    from optuna import visualization
+
+    folder.mkdir(parents=True, exist_ok=True)
+    plots = {
+        "optimization_history": lambda: visualization.matplotlib.plot_optimization_history(study, target_name=metric),
+        "param_importances": lambda: visualization.matplotlib.plot_param_importances(study),
+        "intermediate_values": lambda: visualization.matplotlib.plot_intermediate_values(study),
+    }
+    saved = []
+    for name, plot in plots.items():
+        if name == "intermediate_values" and not any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
+            continue  # no per-epoch scores: a model without epochs
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the matplotlib plots are marked experimental
+            try:
+                axes = plot()
+            except (ValueError, RuntimeError) as error:  # e.g. importances need two complete trials
+                print(f"  (no {name} plot yet: {error})", file=sys.stderr)
+                continue
+        figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+        figure.set_size_inches(8, 5)
+        figure.tight_layout()
+        figure.savefig(folder / f"{name}.png", dpi=100)
+        plt.close(figure)
+        saved.append(folder / f"{name}.png")
+    return saved
+
+
+def _check_same_study(study: Any, cfg: Any, space: dict[str, Param], metric: str) -> None:
+    """A study goes on only with the settings it started with; else its trials would not be comparable."""
+    settings = {"base_config": to_dict(cfg), "search_space": {k: repr(v) for k, v in space.items()}, "metric": metric}
+    saved = study.user_attrs.get("settings")
+    if saved is None:
+        study.set_user_attr("settings", json.loads(json.dumps(settings)))
+        return
+    if saved != json.loads(json.dumps(settings)):
+        changed = sorted(k for k in settings if saved.get(k) != json.loads(json.dumps(settings[k])))
+        raise ConfigError(
+            f"study {study.study_name!r} was started with different settings ({', '.join(changed)} differ): "
+            "its trials would not be comparable. Start a new one with --study NEW_NAME, or use the same --set values."
+        )
+
+
+def _shown(url: str) -> str:
+    """A storage URL without its password."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':')[0]}:***@{host}"
+    return url
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
