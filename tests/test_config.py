@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -111,3 +112,34 @@ def test_first_overrides_come_before_the_users(tmp_path, monkeypatch):
     cfg = from_args(Cfg, args, first=["seed=5", "model.kind=boosting"])
     assert cfg.seed == 1 and cfg.model.kind == "boosting"  # the user's --set wins
     assert cfg.data.path == str(tmp_path / "mine.csv")  # stored absolute: evaluate may run elsewhere
+
+
+def test_config_file_replaces_the_defaults_and_set_still_wins(tmp_path):
+    path = tmp_path / "best_config.json"
+    path.write_text(json.dumps({"seed": 7, "model": {"kind": "boosting", "c": [0.5]}}))  # data: left at defaults
+    args = train_parser("doc").parse_args(["--config", str(path), "--set", "model.depth=3"])
+    cfg = from_args(Cfg, args, first=["verbose=true"])
+    assert (cfg.seed, cfg.model.kind, cfg.model.c, cfg.model.depth) == (7, "boosting", (0.5,), 3)
+    assert cfg.verbose and cfg.data == Data()
+    full = tmp_path / "config.json"  # a run's whole config.json reads back to the same config
+    full.write_text(json.dumps(to_dict(cfg)))
+    assert from_args(Cfg, train_parser("doc").parse_args(["--config", str(full)])) == cfg
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        ('{"seed": 1,', "not valid JSON at line 1, column 12"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"model": {"width": 3}}', "Unknown config key 'model.width'"),
+        ('{"model": {"kind": "forest"}}', "model.kind must be one of logistic, boosting"),
+    ],
+)
+def test_a_bad_config_file_names_itself_and_the_problem(tmp_path, content, message):
+    path = tmp_path / "cfg.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ConfigError, match=message) as error:
+        from_args(Cfg, train_parser("doc").parse_args(["--config", str(path)]))
+    assert str(path) in str(error.value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mlstarter import tuning
 from mlstarter.config import ConfigError
 
 
@@ -79,3 +80,20 @@ class Config:
     def __post_init__(self) -> None:
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be between 0 and 2**32 - 1; got {self.seed}")
+
+
+def searchable(cfg: Config) -> dict[str, tuning.Param]:
+    """The knobs `make tune` searches, and their ranges (see tune.py).
+
+    The optimiser's settings matter most for a small CNN; the architecture (cnn or resnet) and
+    the regularisation (dropout, weight decay, rotation) next. Log scales spread the trials
+    evenly over orders of magnitude, where learning rates and weight decay act.
+    """
+    return {
+        "model.kind": tuning.Choice(("cnn", "resnet")),
+        "model.dropout": tuning.Float(0.0, 0.5),
+        "train.learning_rate": tuning.Float(3e-4, 1e-2, log=True),
+        "train.weight_decay": tuning.Float(1e-6, 1e-2, log=True),
+        "train.batch_size": tuning.Choice((32, 64, 128)),
+        "augment.rotate_degrees": tuning.Float(0.0, 20.0),
+    }

@@ -9,13 +9,13 @@
 
 Steps:
 1. load the official train / validation / test split; the test split waits for evaluate.py;
-2. standardise pixels with the training images' mean and standard deviation;
-3. train the CNN epoch by epoch with random augmentations and a class-weighted loss, keeping
-   the weights of the epoch with the best validation ROC AUC (a checkpoint after every epoch
-   lets --resume continue an interrupted run);
-4. choose the decision threshold on the validation images (Youden's J: the best sum of
+2. train the CNN (`fit_network`, which tune.py shares): pixels standardised with the
+   training images' mean and standard deviation, epoch by epoch with random augmentations
+   and a class-weighted loss, keeping the weights of the epoch with the best validation
+   ROC AUC (a checkpoint after every epoch lets --resume continue an interrupted run);
+3. choose the decision threshold on the validation images (Youden's J: the best sum of
    sensitivity and specificity);
-5. save the run.
+4. save the run.
 """
 
 from __future__ import annotations
@@ -69,31 +69,32 @@ def checkpoint_path(cfg: Config, dry_run: bool) -> Path:
     return runs.project_runs_dir(PROJECT).with_name(f".{PROJECT}-checkpoints") / f"{key}.pt"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = train_parser(__doc__)
-    parser.add_argument(
-        "--resume", action="store_true", help="Continue the interrupted run with the same settings from its last epoch."
-    )
-    args = parser.parse_args(argv)
-    cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
-    seed_everything(cfg.seed)  # the same seed in every process: the same initial weights
-    torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
-    ctx = distributed.setup(cfg.train.device)  # this process, or one of several that torchrun started
-
-    # 1. Data: the official split. The test images are not touched here.
-    with distributed.main_process_first(ctx):  # with several processes, one downloads and the others wait
-        splits, files = data.load(cfg.data)
+def dry_run_subset(splits: dict, seed: int) -> dict:
+    """DRY_RUN_IMAGES training and half as many validation images, drawn at random; the test split as it is."""
+    rng = np.random.default_rng(seed)
     (X_train, y_train), (X_val, y_val) = splits["train"], splits["val"]
-    if args.dry_run:
-        rng = np.random.default_rng(cfg.seed)
-        keep_train = rng.permutation(len(y_train))[:DRY_RUN_IMAGES]
-        keep_val = rng.permutation(len(y_val))[: DRY_RUN_IMAGES // 2]
-        (X_train, y_train), (X_val, y_val) = (
-            (X_train[keep_train], y_train[keep_train]),
-            (X_val[keep_val], y_val[keep_val]),
-        )
+    keep_train = rng.permutation(len(y_train))[:DRY_RUN_IMAGES]
+    keep_val = rng.permutation(len(y_val))[: DRY_RUN_IMAGES // 2]
+    return {**splits, "train": (X_train[keep_train], y_train[keep_train]), "val": (X_val[keep_val], y_val[keep_val])}
 
-    # 2. Standardise with statistics of the training images only.
+
+def fit_network(
+    cfg: Config,
+    splits: dict,
+    ctx: distributed.Context,
+    *,
+    checkpoint: Path | None = None,
+    resume: bool = False,
+    on_epoch=None,
+    progress: bool = True,
+) -> tuple[PneumoniaNet, training.FitResult, float, float]:
+    """Standardise the pixels, build the network and train it epoch by epoch with the core's loop.
+
+    Returns the network inside DDP (if any) with its last epoch's weights, the fit result (with
+    the best epoch's weights) and the training images' pixel mean and standard deviation.
+    """
+    (X_train, y_train), (X_val, y_val) = splits["train"], splits["val"]
+    # Standardise with statistics of the training images only.
     mean, std = float(X_train.mean() / 255), float(X_train.std() / 255)
     device = ctx.device
     # train.batch_size images per step in all: with N processes, each takes its own 1/N of them
@@ -107,16 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     n_pos, n_neg = int(y_train.sum()), int(len(y_train) - y_train.sum())
     pos_weight = torch.tensor(n_neg / max(n_pos, 1) if cfg.train.class_weighting else 1.0, device=device)
 
-    print(f"***** Training {PROJECT} *****")
-    print(f"  images: {len(y_train)} train ({y_train.mean():.0%} pneumonia), {len(y_val)} validation, "
-          f"{len(splits['test'][1])} held out for the test; {X_train.shape[1]}x{X_train.shape[2]} pixels")  # fmt: skip
-    print(f"  model: {cfg.model.kind} {cfg.model.channels}; up to {cfg.train.epochs} epochs of batches of "
-          f"{cfg.train.batch_size}; device {device}; seed {cfg.seed}")  # fmt: skip
-    if ctx.world_size > 1:
-        print(f"  processes: {ctx.world_size} ({ctx.backend}), each with batches of "
-              f"{distributed.per_process_batch(cfg.train.batch_size, ctx)} and {torch.get_num_threads()} thread(s)")  # fmt: skip
-
-    # 3. Train. With several processes, DDP averages the gradients of all of them after every batch.
+    # With several processes, DDP averages the gradients of all of them after every batch.
     model = distributed.wrap(PneumoniaNet(cfg.model), ctx)
     distributed.seed_per_process(cfg.seed, ctx)  # each process its own random augmentations
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
@@ -138,13 +130,6 @@ def main(argv: list[str] | None = None) -> int:
             "val_accuracy": float(((p >= 0.5) == y_val).mean()),
         }
 
-    checkpoint = checkpoint_path(cfg, args.dry_run)
-    if args.resume and not checkpoint.is_file():
-        print(
-            f"No checkpoint of an interrupted run with these exact settings in {checkpoint.parent}: starting from epoch 1."
-        )
-    elif not args.resume and checkpoint.is_file():
-        print(f"An interrupted run with these settings left {checkpoint}: starting over (add --resume to continue it).")
     result = training.fit(
         model,
         optimizer,
@@ -158,22 +143,63 @@ def main(argv: list[str] | None = None) -> int:
         device=device,
         scheduler=scheduler,
         checkpoint=checkpoint,
-        resume=args.resume,
+        resume=resume,
         amp=cfg.train.amp,
+        progress=progress,
+        on_epoch=on_epoch,
     )
+    return model, result, mean, std
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = train_parser(__doc__)
+    parser.add_argument(
+        "--resume", action="store_true", help="Continue the interrupted run with the same settings from its last epoch."
+    )
+    args = parser.parse_args(argv)
+    cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
+    seed_everything(cfg.seed)  # the same seed in every process: the same initial weights
+    torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
+    ctx = distributed.setup(cfg.train.device)  # this process, or one of several that torchrun started
+
+    # 1. Data: the official split. The test images are not touched here.
+    with distributed.main_process_first(ctx):  # with several processes, one downloads and the others wait
+        splits, files = data.load(cfg.data)
+    if args.dry_run:
+        splits = dry_run_subset(splits, cfg.seed)
+    (X_train, y_train), (X_val, y_val) = splits["train"], splits["val"]
+
+    print(f"***** Training {PROJECT} *****")
+    print(f"  images: {len(y_train)} train ({y_train.mean():.0%} pneumonia), {len(y_val)} validation, "
+          f"{len(splits['test'][1])} held out for the test; {X_train.shape[1]}x{X_train.shape[2]} pixels")  # fmt: skip
+    print(f"  model: {cfg.model.kind} {cfg.model.channels}; up to {cfg.train.epochs} epochs of batches of "
+          f"{cfg.train.batch_size}; device {ctx.device}; seed {cfg.seed}")  # fmt: skip
+    if ctx.world_size > 1:
+        print(f"  processes: {ctx.world_size} ({ctx.backend}), each with batches of "
+              f"{distributed.per_process_batch(cfg.train.batch_size, ctx)} and {torch.get_num_threads()} thread(s)")  # fmt: skip
+
+    # 2. Train: standardised pixels, random augmentations, a class-weighted loss, a checkpoint every epoch.
+    checkpoint = checkpoint_path(cfg, args.dry_run)
+    if args.resume and not checkpoint.is_file():
+        print(
+            f"No checkpoint of an interrupted run with these exact settings in {checkpoint.parent}: starting from epoch 1."
+        )
+    elif not args.resume and checkpoint.is_file():
+        print(f"An interrupted run with these settings left {checkpoint}: starting over (add --resume to continue it).")
+    model, result, mean, std = fit_network(cfg, splits, ctx, checkpoint=checkpoint, resume=args.resume)
     if not ctx.is_main:
         return 0  # the run is rank 0's to write: the other processes' work is done
     model = distributed.unwrap(model)  # the network inside DDP
     model.load_state_dict(result.best_state)  # the best epoch's weights, not the last epoch's
     model.cpu()
 
-    # 4. The threshold for a screening decision, chosen on validation images.
+    # 3. The threshold for a screening decision, chosen on validation images.
     p_val = predict_proba(model, X_val, mean, std)
     threshold = youden_threshold(y_val, p_val)
     metrics = prefixed(binary_metrics(y_val, p_val, threshold), "val")
     metrics["val_best_epoch"] = result.best_epoch
 
-    # 5. Save the run: it appears under runs/ only once every file is written.
+    # 4. Save the run: it appears under runs/ only once every file is written.
     with runs.new_run(PROJECT) as run:
         persistence.save_torch(
             run.dir / "model.pt",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mlstarter import tuning
 from mlstarter.config import ConfigError
 
 
@@ -89,3 +90,36 @@ class Config:
     def __post_init__(self) -> None:
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be between 0 and 2**32 - 1; got {self.seed}")
+
+
+def searchable(cfg: Config) -> dict[str, tuning.Param]:
+    """The knobs `make tune` searches for this config's model kind, and their ranges (see tune.py).
+
+    The ranges are wide around the defaults, which `make bench` chose: a search should be able
+    to find that they were wrong. The log scales spread trials evenly over orders of magnitude,
+    where C, smoothing and learning rates act. Left out on purpose: the neural model's epochs
+    and patience (early stopping chooses the epoch), weight_decay (dropout regularises already,
+    and a log scale cannot reach its default, 0) and the character n-gram range (one
+    setting, chosen by make bench).
+    """
+    tfidf = {
+        "model.tfidf_c": tuning.Float(0.1, 100.0, log=True),  # default 10: 1,000 times from weak to strong
+        "model.word_ngrams": tuning.Int(1, 3),  # unigrams only, up to trigrams
+        "model.min_df": tuning.Int(1, 5),  # acts on the character n-grams only
+    }
+    nbsvm = {
+        "model.nbsvm_c": tuning.Float(0.01, 10.0, log=True),  # default 0.1
+        "model.nbsvm_beta": tuning.Float(0.0, 1.0),  # the whole range: the mean weight (0) to the SVM's own (1)
+        "model.nbsvm_alpha": tuning.Float(0.1, 10.0, log=True),  # smoothing: default 1, add-one
+    }
+    # the ensemble: each member's strength, and how far NB-SVM is pulled to its mean (the features are shared)
+    both = {**tfidf, **nbsvm}
+    ensemble = {key: both[key] for key in ("model.tfidf_c", "model.nbsvm_c", "model.nbsvm_beta")}
+    neural = {
+        "neural.embedding_dim": tuning.Int(16, 128, log=True),  # default 32
+        "neural.dropout": tuning.Float(0.0, 0.7),  # default 0.5; 0 = no n-gram dropout
+        "neural.learning_rate": tuning.Float(3e-4, 1e-2, log=True),  # default 1e-3 (Adam's)
+        "neural.batch_size": tuning.Choice((16, 32, 64)),  # default 32
+        "neural.bigrams": tuning.Choice((True, False)),  # default True
+    }
+    return {"tfidf": tfidf, "nbsvm": nbsvm, "ensemble": ensemble, "neural": neural}[cfg.model.kind]

@@ -18,6 +18,8 @@ Steps:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import torch
@@ -41,6 +43,16 @@ PROJECT = project_name(__package__)  # the folder name, so a copied project name
 DRY_RUN_SENTENCES = 400
 DRY_RUN_OVERRIDES = ["neural.epochs=2"]
 
+OnEpoch = Callable[[int, dict[str, float]], None]  # on_epoch(epoch, validation metrics), as training.fit calls it
+
+
+def dry_run_subset(train: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """At most DRY_RUN_SENTENCES training sentences, half of each class (fewer where a class has fewer)."""
+    return pd.concat(
+        group.sample(n=min(len(group), DRY_RUN_SENTENCES // 2), random_state=seed)
+        for _, group in train.groupby(data.LABEL)
+    )
+
 
 def fit_classical(cfg: Config, train: pd.DataFrame):
     """TF-IDF + logistic regression, NB-SVM or their ensemble, fitted in one call."""
@@ -61,8 +73,13 @@ def ngram_dropout(examples: list[tuple[list[int], float]], rate: float):
     return (*collate(encoded), torch.tensor([label for _, label in examples], dtype=torch.float32))
 
 
-def fit_neural(cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True):
-    """The fastText-style network: vocabulary from the training sentences, Adam, early stopping on validation loss."""
+def fit_neural(
+    cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True, on_epoch: OnEpoch | None = None
+):
+    """The fastText-style network: vocabulary from the training sentences, Adam, early stopping on validation loss.
+
+    `on_epoch(epoch, metrics)` is called after every epoch (tune.py reports to Optuna through it).
+    """
     ncfg: NeuralConfig = cfg.neural
     device = training.choose_device(ncfg.device)
     vocab = Vocabulary.build(train[data.TEXT].tolist(), ncfg)
@@ -105,15 +122,21 @@ def fit_neural(cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bo
         patience=ncfg.patience,
         device=device,
         progress=progress,
+        on_epoch=on_epoch,  # may raise (a pruned trial) to stop training
     )
     network.load_state_dict(result.best_state)  # the best epoch's weights, not the last epoch's
     return NeuralClassifier(network, vocab), result.history
 
 
-def fit_model(cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True):
-    """Any kind of model, fitted; returns it and the per-epoch history (empty for the scikit-learn kinds)."""
+def fit_model(
+    cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True, on_epoch: OnEpoch | None = None
+):
+    """Any kind of model, fitted; returns it and the per-epoch history (empty for the scikit-learn kinds).
+
+    `on_epoch` only matters to the neural model: the scikit-learn kinds have no epochs.
+    """
     if cfg.model.kind == "neural":
-        return fit_neural(cfg, train, val, progress)
+        return fit_neural(cfg, train, val, progress, on_epoch)
     return fit_classical(cfg, train), []
 
 
@@ -126,10 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     frame, files = data.load(cfg.data)
     train, val, test = data.split(frame, cfg.data, cfg.seed)
     if args.dry_run:
-        train = pd.concat(
-            group.sample(n=min(len(group), DRY_RUN_SENTENCES // 2), random_state=cfg.seed)
-            for _, group in train.groupby(data.LABEL)
-        )
+        train = dry_run_subset(train, cfg.seed)
 
     print(f"***** Training {PROJECT} *****")
     print(f"  sentences: {len(train)} train, {len(val)} validation, {len(test)} held out for the test")

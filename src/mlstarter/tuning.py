@@ -5,7 +5,7 @@
 
 A project declares which knobs may be searched, and over what ranges, in its `config.py`:
 
-    def search_space(cfg: Config) -> dict[str, tuning.Param]:
+    def searchable(cfg: Config) -> dict[str, tuning.Param]:
         return {"model.logistic_c": tuning.Float(1e-3, 10, log=True)}
 
 and its `tune.py` gives `run_study` an objective: train with one trial's config, return the
@@ -20,6 +20,8 @@ What `run_study` adds:
   command again after an interruption and the study goes on where it stopped; `--trials` is
   the study's total, not a number to add;
 - TPE, Optuna's default sampler: after 10 random trials it proposes values near the best so far;
+- a new study's first trial is the starting config itself (when its values lie in the ranges),
+  so the summary says how much the search gained over it;
 - in the study folder: `best_config.json` (the whole config, ready for `--config`),
   `trials.csv`, `summary.json` and plots of the optimisation history, the importance of
   each parameter and, with pruning, the per-epoch scores of every trial.
@@ -51,7 +53,6 @@ Report = Callable[[int, float], None]  # report(epoch, score): may raise optuna.
 Objective = Callable[[Any, Report], float]  # (one trial's config, report) -> validation score
 
 STARTUP_TRIALS = 5  # the pruner stops nothing until this many trials have finished: it needs a median first
-WARMUP_EPOCHS = 2  # and never in a trial's first epochs, when every network still looks bad
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,13 @@ def run_study(
     direction: Literal["maximize", "minimize"] = "maximize",
     study_name: str = "default",
     pruning: bool = False,
+    warmup_epochs: int = 2,
 ) -> int:
-    """Run (or go on with) a study of `args.trials` trials over `space`, then write the study folder."""
+    """Run (or go on with) a study of `args.trials` trials over `space`, then write the study folder.
+
+    With `pruning`, a trial may be stopped after any epoch past the first `warmup_epochs`
+    (epochs count from 1), when every network still looks bad and slow starters would be lost.
+    """
     import optuna
 
     if args.trials < 1:
@@ -150,21 +156,15 @@ def run_study(
         raise ConfigError(f"search_space() names keys the config lacks: {', '.join(unknown)}")
     name = (args.study or study_name) + ("-dry-run" if args.dry_run else "")
     folder = study_dir(project, name)
-    storage = open_storage(args.storage, folder)
     pruner = (
-        optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=WARMUP_EPOCHS)
+        optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=warmup_epochs + 1)
         if pruning
         else optuna.pruners.NopPruner()
     )
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage,
-        sampler=optuna.samplers.TPESampler(seed=args.sampler_seed),
-        pruner=pruner,
-        direction=direction,
-        load_if_exists=True,  # the same command again: go on with the study
-    )
+    storage, study = open_study(args.storage, folder, name, direction, pruner, args.sampler_seed)
     _check_same_study(study, cfg, space, metric)
+    if not study.trials and (start := _starting_values(cfg, space)):
+        study.enqueue_trial(start, user_attrs={"baseline": True})  # trial 0: the config as it is
 
     def trial_objective(trial: optuna.Trial) -> float:
         params = {key: param.suggest(trial, key) for key, param in space.items()}
@@ -203,9 +203,11 @@ def run_study(
     if summary is None:
         print("No trial has finished yet: nothing to report.", file=sys.stderr)
         return 130 if interrupted else 1
+    baseline = summary["baseline_value"]
     print(
         f"\nBest {metric} {summary['best_value']:.4f} in trial {summary['best_trial']} "
-        f"({summary['complete']} complete, {summary['pruned']} pruned, {summary['failed']} failed)."
+        f"({summary['complete']} complete, {summary['pruned']} pruned, {summary['failed']} failed)"
+        + (f"; the starting config scored {baseline:.4f} (trial 0)." if baseline is not None else ".")
     )
     print(f"Study folder: {folder} (plots, trials.csv, summary.json)")
     command = f"make train PROJECT={project} CONFIG={_relative(folder / 'best_config.json')}"
@@ -216,9 +218,13 @@ def run_study(
     return 0
 
 
-def open_storage(url: str | None, folder: Path) -> Any:
-    """The study's database: a SQLite file in `folder` by default, or any SQLAlchemy URL (PostgreSQL, MySQL)."""
+def open_study(
+    url: str | None, folder: Path, name: str, direction: str, pruner: Any, sampler_seed: int | None
+) -> tuple[Any, Any]:
+    """The study's database (a SQLite file in `folder` by default, or any SQLAlchemy URL) and the study in it,
+    created or, when it exists, loaded."""
     import optuna
+    import sqlalchemy.exc
 
     if url is None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -232,15 +238,33 @@ def open_storage(url: str | None, folder: Path) -> Any:
             ) from None
     # SQLite: several local workers wait for each other's writes (up to a minute) instead of failing
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine,
-            heartbeat_interval=60,  # a worker that dies (kill -9, power) stops beating: its trial is marked failed
-            grace_period=180,
-        )
-    except Exception as error:  # SQLAlchemy's errors: a bad URL, an unreachable server, wrong credentials
-        raise ConfigError(f"--storage {_shown(url)}: cannot open the study database ({error})") from None
+    for attempt in range(1, 6):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat
+                storage = optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine,
+                    heartbeat_interval=60,  # a worker that dies (kill -9, power) stops beating: its trial is marked
+                    grace_period=180,  # failed by the next worker, 3 minutes later
+                )
+            study = optuna.create_study(
+                study_name=name,
+                storage=storage,
+                sampler=optuna.samplers.TPESampler(seed=sampler_seed),
+                pruner=pruner,
+                direction=direction,
+                load_if_exists=True,  # the same command again: go on with the study
+            )
+            return storage, study
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError) as error:
+            # two workers starting at once on a new database both create its tables: the loser tries again
+            if attempt == 5:
+                raise ConfigError(f"--storage {_shown(url)}: cannot open the study database ({error})") from None
+            time.sleep(0.5 * attempt)
+        except Exception as error:  # SQLAlchemy's other errors: a bad URL, an unknown database, wrong credentials
+            raise ConfigError(f"--storage {_shown(url)}: cannot open the study database ({error})") from None
+    raise AssertionError("unreachable")
 
 
 def write_study(study: Any, cfg: Any, folder: Path, metric: str, trials_per_minute: float | None) -> dict | None:
@@ -263,6 +287,7 @@ def write_study(study: Any, cfg: Any, folder: Path, metric: str, trials_per_minu
         "best_value": best.value,
         "best_trial": best.number,
         "best_params": best.params,
+        "baseline_value": next((t.value for t in complete if t.user_attrs.get("baseline")), None),
         "complete": states.count(optuna.trial.TrialState.COMPLETE),
         "pruned": states.count(optuna.trial.TrialState.PRUNED),
         "failed": states.count(optuna.trial.TrialState.FAIL),
@@ -303,6 +328,26 @@ def save_plots(study: Any, folder: Path, metric: str) -> list[Path]:
         plt.close(figure)
         saved.append(folder / f"{name}.png")
     return saved
+
+
+def _starting_values(cfg: Any, space: dict[str, Param]) -> dict[str, Any] | None:
+    """The config's own values of the searched keys, if every one lies in its range (a grid of several does not)."""
+    values = {}
+    for key, param in space.items():
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        if isinstance(value, tuple) and len(value) == 1:  # a one-value grid, e.g. logistic_c=(0.1,)
+            value = value[0]
+        if isinstance(param, Choice):
+            fits = value in param.options
+        else:
+            number = isinstance(value, int if isinstance(param, Int) else (int, float)) and not isinstance(value, bool)
+            fits = number and param.low <= value <= param.high
+        if not fits:
+            return None
+        values[key] = value
+    return values
 
 
 def _check_same_study(study: Any, cfg: Any, space: dict[str, Param], metric: str) -> None:
