@@ -80,3 +80,31 @@ def test_new_renames_commands_and_paths_but_not_prose(tmp_path: Path, monkeypatc
         "projects/my_reviews/README.md. The sentiment of a review. make new PROJECT=x FROM=sentiment\n"
         "<!-- bench:start -->\nMeasured by `make bench PROJECT=sentiment`\n<!-- bench:end -->\n"
     )
+
+
+def test_only_projects_that_use_ddp_train_in_several_processes(in_repo, capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["train", "--nproc", "2", "credit_risk"]) == 1
+    err = capsys.readouterr().err
+    assert "credit_risk trains in one process" in err and "medical_imaging" in err and "gan" in err
+
+
+def test_launching_builds_the_torchrun_command(in_repo, monkeypatch: pytest.MonkeyPatch, capsys):
+    launched = {}
+
+    def fake_run(command, cwd, env):
+        launched.update(command=command, env=env)
+        return type("Done", (), {"returncode": 0})()
+
+    monkeypatch.setattr(cli.subprocess, "run", fake_run)
+    assert cli.main(["train", "--nproc", "2", "medical_imaging", "--dry-run", "--set", "seed=1"]) == 0
+    assert launched["command"][1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                                       "-m", "projects.medical_imaging.train", "--dry-run", "--set", "seed=1"]  # fmt: skip
+    assert "Launching: torchrun --standalone --nproc-per-node=2 -m projects.medical_imaging.train" in (
+        capsys.readouterr().out
+    )
+
+
+def test_a_project_without_a_script_says_which_have_it(in_repo, capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["tune", "time_series"]) == 1
+    err = capsys.readouterr().err
+    assert "has no tune.py" in err and "credit_risk" in err and "sentiment" in err

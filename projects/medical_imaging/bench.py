@@ -1,6 +1,8 @@
-"""Benchmark the medical-imaging project: test quality over several seeds, training speed, serving latency.
+"""Benchmark the medical-imaging project: test quality over several seeds, training speed, serving latency,
+and the epoch time of one process against two (DDP).
 
     $ make bench PROJECT=medical_imaging
+    $ make bench PROJECT=medical_imaging ARGS="--part distributed"      # only 1 vs 2 processes
     $ python -m projects.medical_imaging.bench [--seeds 3] [--requests 500] [--data file.npz]
 
 Quality: `train` then `evaluate`, run as a user runs them, with the default config and
@@ -11,14 +13,23 @@ PneumoniaMNIST-format sample (`MLSTARTER_DATA_DIR`), and the results say so: its
 is a class-balanced subset of the official one, not the official benchmark. Serving is a
 load test of a real uvicorn server with PNG uploads. Results go to
 bench/results/medical_imaging.{json,md} and into this project's README.
+
+Distributed: short trainings (3 epochs) in one process with 1 and with all cores' threads,
+and in 2 processes (torchrun, gloo) with 1 thread each; the median seconds per epoch after
+the first (which warms up). Results: bench/results/medical_imaging-distributed.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -69,13 +80,81 @@ def train_and_evaluate(overrides: list[str], data_path: str | None) -> dict:
     return {"run_id": run.run_id, **{k: m[k] for k in keys}, "speed": speed}
 
 
+def epoch_seconds(data_path: str | None, processes: int, threads: int, epochs: int = 3) -> dict:
+    """Train for `epochs` epochs in `processes` processes of `threads` threads each; time every epoch."""
+    script = ["-m", f"projects.{PROJECT}.train", *(["--data", data_path] if data_path else [])]
+    script += ["--set", f"train.epochs={epochs}", "--set", f"train.patience={epochs}"]
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"] if processes > 1 else []
+    with tempfile.TemporaryDirectory() as runs_dir:
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MLSTARTER_RUNS_DIR": runs_dir}
+        began = time.perf_counter()
+        subprocess.run([sys.executable, *launcher, *script], env=env, check=True, capture_output=True)
+        wall = time.perf_counter() - began
+        run = sorted((Path(runs_dir) / PROJECT).iterdir())[-1]
+        history = json.loads((run / "history.json").read_text())["epochs"]
+        metrics = json.loads((run / "metrics.json").read_text())
+    return {
+        "processes": processes,
+        "threads_per_process": threads,
+        "epoch_seconds": statistics.median(row["seconds"] for row in history[1:]),  # the first epoch warms up
+        "first_epoch_seconds": history[0]["seconds"],
+        "wall_seconds": wall,  # start-up, data, all epochs, saving
+        "val_roc_auc": metrics["val_roc_auc"],
+    }
+
+
+def distributed_part(data_path: str | None, data_label: str) -> None:
+    cores = bench.machine()["cores"]
+    settings = [(1, 1), (1, cores), (2, max(1, cores // 2))]
+    results = {
+        "project": PROJECT,
+        "machine": bench.machine(),
+        "data": data_label,
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "settings": [epoch_seconds(data_path, p, t) for p, t in settings],
+    }
+    bench.write_section(PROJECT, "distributed", results, render_distributed(results))
+
+
+def render_distributed(results: dict) -> str:
+    rows = results["settings"]
+    base = next(r for r in rows if r["processes"] == 1 and r["threads_per_process"] > 1)["epoch_seconds"]
+    body = table(
+        [
+            {
+                "processes x threads": f"{r['processes']} x {r['threads_per_process']}",
+                "seconds per epoch": f"{r['epoch_seconds']:.2f}",
+                "speed-up over 1 process": f"{base / r['epoch_seconds']:.2f}x",
+                "first epoch (s)": f"{r['first_epoch_seconds']:.2f}",
+                "whole command (s)": f"{r['wall_seconds']:.1f}",
+                "validation ROC AUC (3 epochs)": f"{r['val_roc_auc']:.3f}",
+            }
+            for r in rows
+        ]
+    )
+    loads = ", ".join(f"{x:.2f}" for x in results["load_average_before"])
+    return (
+        f'Measured by `make bench PROJECT={results["project"]} ARGS="--part distributed"` on '
+        f"{bench.machine_line(results['machine'])}; load average before {loads}.\n\n"
+        f"**Data**: {results['data']}. Each row: `train` for 3 epochs with the default config; seconds per epoch "
+        f"(training and validation) is the median of epochs 2-3.\n\n{body}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3, help="Seeds of the default CNN (default 3).")
     parser.add_argument("--requests", type=int, default=500, help="Requests per serving scenario (default 500).")
     parser.add_argument("--data", default=None, help="Benchmark on this .npz instead of the official file.")
+    parser.add_argument(
+        "--part", choices=("all", "quality", "distributed"), default="all", help="What to measure (default all)."
+    )
     args = parser.parse_args(argv)
     data_path, data_label = find_data(args.data)
+    if args.part in ("all", "distributed"):
+        distributed_part(data_path, data_label)
+        if args.part == "distributed":
+            return 0
     results: dict = {"project": PROJECT, "machine": bench.machine(), "data": data_label, "runs": {}}
 
     # 1. Quality and training speed: the default CNN with several seeds, then the ResNet variant.

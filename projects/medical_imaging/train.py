@@ -214,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         runs.write_json(run.dir / "history.json", {"epochs": result.history})
         runs.write_json(
             run.dir / "environment.json",
-            runs.environment(seed=cfg.seed, dataset_checksums=datasets.checksums(files), dry_run=args.dry_run),
+            {
+                **runs.environment(seed=cfg.seed, dataset_checksums=datasets.checksums(files), dry_run=args.dry_run),
+                "processes": ctx.world_size,  # trained by this many processes (torchrun), or 1
+            },
         )
         runs.write_json(run.dir / "config.json", to_dict(cfg))
     checkpoint.unlink(missing_ok=True)  # the run is saved: nothing left to resume

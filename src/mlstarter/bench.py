@@ -445,6 +445,20 @@ def write_results(project: str, results: dict[str, Any], markdown: str) -> Path:
     return folder / f"{project}.json"
 
 
+def write_section(project: str, section: str, results: dict[str, Any], markdown: str) -> Path:
+    """Record one part of a project's benchmark that has its own README block (e.g. `distributed`):
+    bench/results/<project>-<section>.{json,md} and the text between the project README's
+    `<!-- bench:<section>:start -->` and `<!-- bench:<section>:end -->` markers."""
+    folder = paths.repo_root() / "bench" / "results"
+    runs.write_json(folder / f"{project}-{section}.json", results)
+    runs.write_text(folder / f"{project}-{section}.md", markdown.strip() + "\n")
+    readme = paths.projects_dir() / project / "README.md"
+    _replace_block(readme, markdown, f"<!-- bench:{section}:start -->", f"<!-- bench:{section}:end -->")
+    print(markdown)
+    print(f"\nResults written to {folder / f'{project}-{section}.json'} and projects/{project}/README.md")
+    return folder / f"{project}-{section}.json"
+
+
 def _replace_block(readme: Path, markdown: str, start: str = START, end: str = END) -> None:
     """Replace the text between the markers of a README (the bench block by default), if it has them."""
     if not readme.is_file():

@@ -37,7 +37,8 @@ def test_two_processes_write_one_run(runs_dir: Path, toy_npz: Path) -> None:
     # only rank 0 prints and saves: one summary, one run
     assert done.stdout.count("***** Training") == 1
     assert done.stdout.count("Run saved to") == 1
-    assert len(runs.complete_runs(PROJECT)) == 1
+    (run,) = runs.complete_runs(PROJECT)
+    assert run.read_json("environment.json")["processes"] == 2
 
 
 @pytest.mark.slow
@@ -51,4 +52,3 @@ def test_two_processes_reach_the_single_process_metric(runs_dir: Path, sample_np
     double = both[-1].metrics["val_roc_auc"]
     assert abs(double - single) <= AUC_TOLERANCE, (single, double)
     assert double > 0.9  # and both actually learned (chance is 0.5)
-
