@@ -45,7 +45,8 @@ train: $(STAMP) ## train PROJECT (ARGS="--set key=value --dry-run --data file", 
 	$(BIN)/mlstarter train $(if $(filter-out 1,$(NPROC)),--nproc $(NPROC)) $(PROJECT) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
 tune: $(STAMP) ## search PROJECT's hyperparameters with Optuna for TRIALS trials; writes the best config
-	$(BIN)/mlstarter tune $(PROJECT) --trials $(TRIALS) $(ARGS)
+	$(if $(filter-out 1,$(NPROC)),$(error make tune runs one process per trial, so NPROC does not apply: to run trials side by side, start the same make tune in a second terminal))
+	$(BIN)/mlstarter tune $(PROJECT) --trials $(TRIALS) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
 evaluate: $(STAMP) ## evaluate the newest (or RUN=id) run of PROJECT on held-out data
 	$(BIN)/mlstarter evaluate $(PROJECT) $(if $(RUN),--run $(RUN)) $(ARGS)

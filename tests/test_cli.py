@@ -91,7 +91,7 @@ def test_only_projects_that_use_ddp_train_in_several_processes(in_repo, capsys: 
 def test_launching_builds_the_torchrun_command(in_repo, monkeypatch: pytest.MonkeyPatch, capsys):
     launched = {}
 
-    def fake_run(command, cwd, env):
+    def fake_run(command, env):
         launched.update(command=command, env=env)
         return type("Done", (), {"returncode": 0})()
 

@@ -146,7 +146,7 @@ def test_storage_errors_are_clear(runs_dir: Path) -> None:
 
 WORKER = textwrap.dedent(
     """
-    import sys, time
+    import os, pathlib, sys, time
     from dataclasses import dataclass, field
     from mlstarter import tuning
 
@@ -160,10 +160,16 @@ WORKER = textwrap.dedent(
         model: Model = field(default_factory=Model)
 
     def objective(cfg, report):
-        time.sleep(0.3)  # long enough that the two workers' trials overlap
+        # each worker's first trial waits (a minute at most) until the other worker has started one too,
+        # so both take part however slowly the machine starts them
+        ready = pathlib.Path(sys.argv[-1])
+        (ready / str(os.getpid())).touch()
+        deadline = time.monotonic() + 60
+        while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         return -(cfg.model.x - 1) ** 2
 
-    args = tuning.tune_parser("worker").parse_args(sys.argv[1:])
+    args = tuning.tune_parser("worker").parse_args(sys.argv[1:-1])
     cfg = tuning.base_config(Config, args, [])
     sys.exit(tuning.run_study("toy", cfg, {"model.x": tuning.Float(-2, 2)}, objective, args, metric="score"))
     """
@@ -175,7 +181,9 @@ def test_two_workers_share_one_sqlite_study(runs_dir: Path, tmp_path: Path) -> N
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    command = [sys.executable, str(script), "--trials", "12", "--storage", storage, "--study", "shared"]
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    command = [sys.executable, str(script), "--trials", "12", "--storage", storage, "--study", "shared", str(ready)]
     env = {**os.environ, "MLSTARTER_RUNS_DIR": str(runs_dir)}
     workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for _ in range(2)]  # fmt: skip
@@ -186,5 +194,16 @@ def test_two_workers_share_one_sqlite_study(runs_dir: Path, tmp_path: Path) -> N
     # 12 in all between them (a trial or two more when both start one as the twelfth finishes), not 24
     assert 12 <= len(complete) <= 14
     by_worker = {t.user_attrs["worker"] for t in complete}
-    assert len(by_worker) == 2  # both did some of the work
-    assert len({t.number for t in trials}) == len(trials)  # one numbering: they really share one study
+    assert len(by_worker) == 2  # both did some of the work, on one study
+
+
+def test_a_starting_trial_cut_short_is_tried_again(runs_dir: Path) -> None:
+    def interrupted_first(cfg: Config, report: tuning.Report) -> float:
+        raise KeyboardInterrupt  # Ctrl-C during trial 0, the starting config
+
+    assert study(["--trials", "3"], interrupted_first) == 130  # interrupted, nothing completed
+    assert study(["--trials", "3"]) == 0
+    trials = load(runs_dir).trials
+    baselines = [t for t in trials if t.user_attrs.get("baseline")]
+    assert [t.state for t in baselines] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
+    assert baselines[1].params == {"model.x": 0.0, "model.depth": 1, "model.kind": "a"}

@@ -122,7 +122,8 @@ def run_script(main: Callable[[list[str] | None], int]) -> int:
     try:
         return main(None) or 0
     except USER_ERRORS as error:
-        print(f"error: {error}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # started by torchrun: every process has the same error; say it once
+            print(f"error: {error}", file=sys.stderr)
         return 1
 
 
@@ -161,12 +162,19 @@ def launch_distributed(project: str, nproc: int, args: list[str]) -> int:
         )
     command = ["torchrun", "--standalone", f"--nproc-per-node={nproc}", "-m", f"projects.{project}.train", *args]
     print("Launching:", " ".join(command), flush=True)
+    from .distributed import usable_cores  # here: importing torch is slow, and most commands never need it
+
     env = dict(os.environ)
-    # each process sets its own share of the cores; this only quiets torchrun's warning about OMP_NUM_THREADS
-    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    # each process its share of the cores (unless you set OMP_NUM_THREADS yourself), not one each, torchrun's default
+    env.setdefault("OMP_NUM_THREADS", str(max(1, usable_cores() // nproc)))
+    # from any folder: `projects.<name>` imports from the repository; --data and --config paths stay yours
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.repo_root()), env.get("PYTHONPATH")]))
     launcher = [sys.executable, "-m", "torch.distributed.run", *command[1:]]
-    return subprocess.run(launcher, cwd=paths.repo_root(), env=env).returncode
+    code = subprocess.run(launcher, env=env).returncode
+    if code != 0:
+        print(f"error: training in {nproc} processes failed (exit code {code}); the first error is above "
+              "torchrun's report.", file=sys.stderr)  # fmt: skip
+    return code
 
 
 GRACEFUL_SHUTDOWN_S = 30  # on Ctrl-C or SIGTERM, requests in flight get this long to finish

@@ -28,6 +28,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,18 +76,28 @@ def setup(device_name: str = "auto") -> Context:
     if device.type == "mps":
         raise ConfigError("Apple's MPS cannot train in several processes: use one process, or --set train.device=cpu")
     if device.type == "cuda":
+        if local_rank >= torch.cuda.device_count():
+            raise ConfigError(
+                f"process {local_rank} on this machine needs GPU {local_rank}, but there are only "
+                f"{torch.cuda.device_count()}: start at most that many processes per machine, or --set train.device=cpu"
+            )
         device = torch.device("cuda", local_rank)  # one GPU per process
         torch.cuda.set_device(device)
-    else:
+    elif "OMP_NUM_THREADS" not in os.environ:  # (torch has already taken the number from it when it is set)
         # N processes on one machine's cores: each gets its share, or they fight over every core
         per_machine = int(os.environ.get("LOCAL_WORLD_SIZE", world_size))
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // per_machine))
+        torch.set_num_threads(max(1, usable_cores() // per_machine))
     ctx = Context(device, rank, world_size, local_rank)
     dist.init_process_group(ctx.backend)  # waits until all world_size processes have joined
     atexit.register(_leave_group)
     if not ctx.is_main:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process): one log, not N copies
     return ctx
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), which can be fewer than the machine has."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _leave_group() -> None:
@@ -181,11 +192,22 @@ def mean(value: float, device: torch.device) -> float:
     return total.item() / dist.get_world_size()
 
 
+def same_on_every_rank(value: Any) -> bool:
+    """Whether every process has the same `value` (e.g. whether it found a checkpoint to resume from)."""
+    if not dist.is_initialized() or dist.get_world_size() == 1:
+        return True
+    values: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(values, value)
+    return all(v == values[0] for v in values)
+
+
 @contextlib.contextmanager
 def main_process_first(ctx: Context) -> Iterator[None]:
-    """Rank 0 runs the block first (e.g. a download into the shared cache), then the others, which find it done."""
-    if ctx.world_size > 1 and not ctx.is_main:
+    """The first process of each machine runs the block first (e.g. a download into that machine's
+    cache), then the others, which find it done."""
+    first_here = ctx.local_rank == 0
+    if ctx.world_size > 1 and not first_here:
         dist.barrier()
     yield
-    if ctx.world_size > 1 and ctx.is_main:
+    if ctx.world_size > 1 and first_here:
         dist.barrier()

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from . import distributed
@@ -162,8 +163,16 @@ def fit(
     stale = 0  # epochs since the last improvement
     start = 1
     generator = getattr(train_batches, "generator", None)  # a DataLoader's shuffling generator, if it has one
-    if resume and checkpoint is not None and checkpoint.is_file():
+    found = resume and checkpoint is not None and checkpoint.is_file()
+    if not distributed.same_on_every_rank(found):  # else the processes would train different epochs and hang
+        raise ConfigError(
+            f"--resume: some processes can read {checkpoint} and some cannot. Every process loads the "
+            "checkpoint: on several machines, put it on a file system they share."
+        )
+    if found:
         start, stale = _load_checkpoint(checkpoint, network, optimizer, scheduler, scaler, generator, result, device)
+        if dist.is_initialized():  # every process restored rank 0's random state: give each its own stream again
+            torch.manual_seed(int(torch.randint(2**31, ())) + dist.get_rank())
         if patience is not None and stale >= patience:  # the interrupted run had already stopped early
             result.stopped_early = True
             return result

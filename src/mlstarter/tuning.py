@@ -153,7 +153,7 @@ def run_study(
         raise ConfigError(f"--trials must be at least 1, not {args.trials}")
     unknown = sorted(set(space) - set(valid_keys(cfg)))
     if unknown:
-        raise ConfigError(f"search_space() names keys the config lacks: {', '.join(unknown)}")
+        raise ConfigError(f"searchable() names keys the config lacks: {', '.join(unknown)}")
     name = (args.study or study_name) + ("-dry-run" if args.dry_run else "")
     folder = study_dir(project, name)
     pruner = (
@@ -161,10 +161,14 @@ def run_study(
         if pruning
         else optuna.pruners.NopPruner()
     )
-    storage, study = open_study(args.storage, folder, name, direction, pruner, args.sampler_seed)
+    if os.environ.get("WORLD_SIZE", "1") != "1":
+        raise ConfigError(
+            "tune.py runs one process per trial, not under torchrun: to run trials side by side, "
+            "start the same command again in another terminal (or machine) on the same --storage"
+        )
+    storage, study, created = open_study(args.storage, folder, name, direction, pruner, args.sampler_seed)
     _check_same_study(study, cfg, space, metric)
-    if not study.trials and (start := _starting_values(cfg, space)):
-        study.enqueue_trial(start, user_attrs={"baseline": True})  # trial 0: the config as it is
+    _enqueue_baseline(study, cfg, space, created)
 
     def trial_objective(trial: optuna.Trial) -> float:
         params = {key: param.suggest(trial, key) for key, param in space.items()}
@@ -201,7 +205,8 @@ def run_study(
     ran_here = len(study.get_trials(deepcopy=False, states=finished)) - done
     summary = write_study(study, cfg, folder, metric, ran_here / minutes if minutes > 0 and ran_here else None)
     if summary is None:
-        print("No trial has finished yet: nothing to report.", file=sys.stderr)
+        failed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))
+        print(f"No trial has completed ({failed} failed: their errors are above). Nothing to report.", file=sys.stderr)
         return 130 if interrupted else 1
     baseline = summary["baseline_value"]
     print(
@@ -220,16 +225,16 @@ def run_study(
 
 def open_study(
     url: str | None, folder: Path, name: str, direction: str, pruner: Any, sampler_seed: int | None
-) -> tuple[Any, Any]:
-    """The study's database (a SQLite file in `folder` by default, or any SQLAlchemy URL) and the study in it,
-    created or, when it exists, loaded."""
+) -> tuple[Any, Any, bool]:
+    """The study's database (a SQLite file in `folder` by default, or any SQLAlchemy URL), the study in it
+    (created or, when it exists, loaded) and whether this call created it."""
     import optuna
     import sqlalchemy.exc
 
     if url is None:
         folder.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{folder / 'study.db'}"
-    if url.startswith("postgresql"):
+    if url.startswith("postgres"):
         try:
             import psycopg2  # noqa: F401
         except ImportError:
@@ -248,15 +253,12 @@ def open_study(
                     heartbeat_interval=60,  # a worker that dies (kill -9, power) stops beating: its trial is marked
                     grace_period=180,  # failed by the next worker, 3 minutes later
                 )
-            study = optuna.create_study(
-                study_name=name,
-                storage=storage,
-                sampler=optuna.samplers.TPESampler(seed=sampler_seed),
-                pruner=pruner,
-                direction=direction,
-                load_if_exists=True,  # the same command again: go on with the study
-            )
-            return storage, study
+            options = {"study_name": name, "storage": storage, "sampler": optuna.samplers.TPESampler(seed=sampler_seed),
+                       "pruner": pruner}  # fmt: skip
+            try:
+                return storage, optuna.create_study(direction=direction, **options), True
+            except optuna.exceptions.DuplicatedStudyError:  # the same command again, or another worker: go on with it
+                return storage, optuna.load_study(**options), False
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.IntegrityError) as error:
             # two workers starting at once on a new database both create its tables: the loser tries again
             if attempt == 5:
@@ -278,7 +280,7 @@ def write_study(study: Any, cfg: Any, folder: Path, metric: str, trials_per_minu
     best_cfg = apply_overrides(cfg, [f"{key}={value}" for key, value in best.params.items()])
     folder.mkdir(parents=True, exist_ok=True)
     runs.write_json(folder / "best_config.json", to_dict(best_cfg))
-    study.trials_dataframe().to_csv(folder / "trials.csv", index=False)
+    runs.write_text(folder / "trials.csv", study.trials_dataframe().to_csv(index=False))
     states = [t.state for t in study.get_trials(deepcopy=False)]
     summary = {
         "study": study.study_name,
@@ -292,7 +294,7 @@ def write_study(study: Any, cfg: Any, folder: Path, metric: str, trials_per_minu
         "pruned": states.count(optuna.trial.TrialState.PRUNED),
         "failed": states.count(optuna.trial.TrialState.FAIL),
         "workers": sorted({t.user_attrs.get("worker", "?") for t in complete}),
-        "trials_per_minute_last_session": trials_per_minute,
+        "trials_per_minute_while_running": trials_per_minute,  # the study's pace during this command, all workers
     }
     runs.write_json(folder / "summary.json", summary)
     save_plots(study, folder / "plots", metric)
@@ -324,10 +326,24 @@ def save_plots(study: Any, folder: Path, metric: str) -> list[Path]:
         figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
         figure.set_size_inches(8, 5)
         figure.tight_layout()
-        figure.savefig(folder / f"{name}.png", dpi=100)
+        partial = folder / f".{name}.{os.getpid()}.png"  # then renamed: another worker may be writing it too
+        figure.savefig(partial, dpi=100)
         plt.close(figure)
+        os.replace(partial, folder / f"{name}.png")
         saved.append(folder / f"{name}.png")
     return saved
+
+
+def _enqueue_baseline(study: Any, cfg: Any, space: dict[str, Param], created: bool) -> None:
+    """Make the starting config a trial of its own: the first of a new study, or again if that one failed
+    (e.g. Ctrl-C during it). Only the worker that created the study adds it, so two never both do."""
+    import optuna
+
+    state = optuna.trial.TrialState
+    baselines = [t for t in study.get_trials(deepcopy=False) if t.user_attrs.get("baseline")]
+    failed_only = baselines and all(t.state == state.FAIL for t in baselines)
+    if (created or failed_only) and (start := _starting_values(cfg, space)):
+        study.enqueue_trial(start, user_attrs={"baseline": True})
 
 
 def _starting_values(cfg: Any, space: dict[str, Param]) -> dict[str, Any] | None:
