@@ -34,7 +34,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from sklearn.metrics import roc_auc_score
@@ -115,40 +114,6 @@ STUDIES = {
 }
 
 
-def run_study(name: str, kind: str, trials: int, workers: int, env: dict) -> dict:
-    """`tune.py` in `workers` processes on one study, as a user would start them; its summary and speed."""
-    import optuna
-
-    study = name.replace(", ", "-").replace(" ", "-")
-    command = [sys.executable, "-m", f"projects.{PROJECT}.tune", "--trials", str(trials), "--study", study]
-    command += ["--set", f"model.kind={kind}"] + (["--sampler-seed", "0"] if workers == 1 else [])
-    env = {**env, "OMP_NUM_THREADS": str(max(1, bench.machine()["cores"] // workers))}  # no oversubscription
-    began = time.perf_counter()
-    procs = [
-        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(workers)
-    ]
-    for proc in procs:
-        if proc.wait() != 0:
-            raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stderr.read().decode()[-3000:]}")
-        proc.stderr.close()
-    wall = time.perf_counter() - began
-    folder = Path(env["MLSTARTER_RUNS_DIR"]) / f"{PROJECT}-tuning" / study
-    summary = json.loads((folder / "summary.json").read_text())
-    finished = [t for t in optuna.load_study(study_name=study, storage=f"sqlite:///{folder / 'study.db'}").trials
-                if t.datetime_complete is not None]  # fmt: skip
-    span = (max(t.datetime_complete for t in finished) - min(t.datetime_start for t in finished)).total_seconds()
-    return {
-        "kind": kind,
-        "workers": workers,
-        "trials": len(finished),
-        "wall_seconds": wall,  # the whole command: start-up, data, trials, plots
-        "trials_per_minute": len(finished) / span * 60,  # while trials ran
-        "best_cv_roc_auc": summary["best_value"],
-        "best_params": summary["best_params"],
-        "best_config": str(folder / "best_config.json"),
-    }
-
-
 def train_evaluate_metrics(env: dict, config: str | None = None) -> dict:
     """`train` (with the defaults, or `--config config`) then `evaluate`; the run's key metrics."""
     python = [sys.executable, "-m"]
@@ -163,11 +128,15 @@ def train_evaluate_metrics(env: dict, config: str | None = None) -> dict:
 def tuning_part() -> None:
     results: dict = {"project": PROJECT, "machine": bench.machine(), "load_average_before": list(os.getloadavg())}
     with tempfile.TemporaryDirectory() as runs_dir:
+        results["studies"] = {}
+        for name, (kind, trials, workers) in STUDIES.items():
+            args = ["--trials", str(trials), "--set", f"model.kind={kind}"]
+            args += ["--sampler-seed", "0"] if workers == 1 else []  # two workers with one seed would propose alike
+            study = name.replace(", ", "-").replace(" ", "-")
+            results["studies"][name] = bench.bench_study(PROJECT, study, args, workers, Path(runs_dir))
         env = {**os.environ, "MLSTARTER_RUNS_DIR": runs_dir}
-        results["studies"] = {name: run_study(name, *spec, env) for name, spec in STUDIES.items()}
-        best = results["studies"]["logistic, 1 worker"]
         results["default_config"] = train_evaluate_metrics(env)
-        results["best_config"] = train_evaluate_metrics(env, best["best_config"])
+        results["best_config"] = train_evaluate_metrics(env, results["studies"]["logistic, 1 worker"]["best_config"])
     bench.write_section(PROJECT, "tuning", results, render_tuning(results))
 
 
@@ -176,10 +145,10 @@ def render_tuning(results: dict) -> str:
         [
             {
                 "study": name,
-                "trials": s["trials"],
+                "trials": s["finished_trials"],
                 "trials per minute": f"{s['trials_per_minute']:.0f}",
                 "whole command (s)": f"{s['wall_seconds']:.0f}",
-                "best CV ROC AUC": f"{s['best_cv_roc_auc']:.3f}",
+                "best CV ROC AUC": f"{s['best_value']:.3f}",
             }
             for name, s in results["studies"].items()
         ]

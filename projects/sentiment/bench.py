@@ -1,6 +1,7 @@
 """Benchmark the sentiment project: 10-fold cross-validated quality, training speed, serving latency.
 
     $ make bench PROJECT=sentiment
+    $ make bench PROJECT=sentiment ARGS="--part tuning"     # only the Optuna studies
     $ python -m projects.sentiment.bench [--folds 10] [--requests 1000]
 
 Quality is measured as the published results were: 10-fold cross-validation over all
@@ -12,13 +13,19 @@ standard errors of zero is not evidence of anything. Ablations switch off one de
 at a time. Speed is the wall time and peak memory of `train` and `evaluate` run as a user
 runs them; serving is a load test of a real uvicorn server on 127.0.0.1. Results go to
 bench/results/sentiment.{json,md} and into this project's README.
+
+Tuning: `tune.py` studies run as a user runs them (tfidf; the network, with pruning), timed;
+trial 0 of each is the default config. Results: bench/results/sentiment-tuning.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
@@ -69,11 +76,68 @@ def cross_validate(cfg: Config, frame, folds: int, desc: str) -> dict[str, list[
     return scores
 
 
+# model kind: trials (one worker, a seeded sampler, so a rerun proposes the same values)
+STUDIES = {"tfidf": 10, "neural": 15}
+
+
+def tuning_part() -> None:
+    results: dict = {"project": PROJECT, "machine": bench.machine(), "load_average_before": list(os.getloadavg())}
+    with tempfile.TemporaryDirectory() as runs_dir:
+        results["studies"] = {
+            kind: bench.bench_study(
+                PROJECT,
+                kind,
+                ["--trials", str(n), "--set", f"model.kind={kind}", "--sampler-seed", "0"],
+                1,
+                Path(runs_dir),
+            )
+            for kind, n in STUDIES.items()
+        }
+    bench.write_section(PROJECT, "tuning", results, render_tuning(results))
+
+
+def render_tuning(results: dict) -> str:
+    def params(values: dict) -> str:
+        return ", ".join(f"{k.split('.')[1]} {v:.3g}" if isinstance(v, float) else f"{k.split('.')[1]} {v}"
+                         for k, v in values.items())  # fmt: skip
+
+    def seconds(s: dict, state: str) -> str:
+        t = s["trial_seconds"][state]
+        return f"{t['min']:.0f}-{t['max']:.0f}" if t else "-"
+
+    body = table(
+        [
+            {
+                "study": kind,
+                "trials (pruned)": f"{s['finished_trials']} ({s['pruned']})",
+                "seconds per trial: complete / pruned": f"{seconds(s, 'complete')} / {seconds(s, 'pruned')}",
+                "whole command (min)": f"{s['wall_seconds'] / 60:.1f}",
+                "trial 0: the defaults' val accuracy": f"{s['baseline_value']:.3f}",
+                "best val accuracy": f"{s['best_value']:.3f} ({params(s['best_params'])})",
+            }
+            for kind, s in results["studies"].items()
+        ]
+    )
+    loads = ", ".join(f"{x:.2f}" for x in results["load_average_before"])
+    return (
+        f'Measured by `make bench PROJECT={results["project"]} ARGS="--part tuning"` on '
+        f"{bench.machine_line(results['machine'])}; load average before {loads}. One study of each, "
+        f"`--sampler-seed 0`, on one validation split of {Config().data.val_size:.0%} of the sentences.\n\n{body}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folds", type=int, default=10, help="Folds of cross-validation (default 10).")
     parser.add_argument("--requests", type=int, default=1000, help="Requests per serving scenario (default 1000).")
+    parser.add_argument(
+        "--part", choices=("all", "quality", "tuning"), default="all", help="What to measure (default all)."
+    )
     args = parser.parse_args(argv)
+    if args.part in ("all", "tuning"):
+        tuning_part()
+        if args.part == "tuning":
+            return 0
     frame, _ = data.load(Config().data)
     results: dict = {"project": PROJECT, "machine": bench.machine(), "quality": {}, "ablations": {}, "speed": {}}
 

@@ -445,6 +445,52 @@ def write_results(project: str, results: dict[str, Any], markdown: str) -> Path:
     return folder / f"{project}.json"
 
 
+def bench_study(project: str, study: str, args: list[str], workers: int, runs_dir: Path) -> dict[str, Any]:
+    """Run `tune.py` in `workers` processes on one study, as a user would start them (into `runs_dir`);
+    return its summary, the wall time of the whole command and the trials per minute while trials ran."""
+    import optuna
+
+    command = [sys.executable, "-m", f"projects.{project}.tune", "--study", study, *args]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    # each worker its share of the cores: two workers with all the threads each would fight over them
+    env = {**os.environ, "MLSTARTER_RUNS_DIR": str(runs_dir), "OMP_NUM_THREADS": str(max(1, cores // workers))}
+    began = time.perf_counter()
+    procs = [
+        subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(workers)
+    ]
+    errors = [proc.communicate()[1].decode(errors="replace") for proc in procs]
+    wall = time.perf_counter() - began
+    if any(proc.returncode != 0 for proc in procs):
+        raise RuntimeError(f"{' '.join(command)} failed:\n{errors[0][-3000:]}")
+    folder = runs_dir / f"{project}-tuning" / study
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    storage = f"sqlite:///{folder / 'study.db'}"
+    finished = [t for t in optuna.load_study(study_name=study, storage=storage).trials if t.datetime_complete]
+    span = (max(t.datetime_complete for t in finished) - min(t.datetime_start for t in finished)).total_seconds()
+    return {
+        **summary,
+        "workers": workers,
+        "finished_trials": len(finished),  # complete and pruned
+        "wall_seconds": wall,  # the whole command: start-up, data, trials, plots
+        "trials_per_minute": len(finished) / span * 60,  # while trials ran
+        "trial_seconds": {  # one trial's duration, by how it ended
+            state: summary_of(
+                [
+                    (t.datetime_complete - t.datetime_start).total_seconds()
+                    for t in finished
+                    if t.state.name.lower() == state
+                ]
+            )  # fmt: skip
+            for state in ("complete", "pruned")
+        },
+        "best_config": str(folder / "best_config.json"),
+    }
+
+
+def summary_of(values: list[float]) -> dict[str, float] | None:
+    return {"min": min(values), "median": float(np.median(values)), "max": max(values)} if values else None
+
+
 def write_section(project: str, section: str, results: dict[str, Any], markdown: str) -> Path:
     """Record one part of a project's benchmark that has its own README block (e.g. `distributed`):
     bench/results/<project>-<section>.{json,md} and the text between the project README's
