@@ -92,6 +92,8 @@ TWO_PROCESS_SCRIPT = textwrap.dedent(
     weights = distributed.gather(distributed.unwrap(model).weight.detach().flatten(), ctx)
     print(f"rank {ctx.rank} same_weights {torch.equal(weights[:3], weights[3:])} epochs {len(result.history)}",
           file=log)
+    log.close()
+    distributed.finish(0)
     """
 )
 

@@ -20,8 +20,8 @@ Speed is the wall time and peak memory of `train` and `evaluate` run as a user r
 127.0.0.1 from this (second) process. Results go to bench/results/credit_risk.{json,md}
 and into this project's README.
 
-Tuning: `tune.py` studies run as a user runs them (logistic with one and with two workers
-on one SQLite study, boosting with one), timed: trials per minute from the trials' own
+Tuning: `tune.py` studies run as a user runs them (logistic and boosting, each with one and
+with two workers on one SQLite study), timed: trials per minute from the trials' own
 start and end times. Then train + evaluate with the default config and with the best
 config found, for the test ROC AUC of each. Results: bench/results/credit_risk-tuning.{json,md}.
 """
@@ -111,6 +111,7 @@ STUDIES = {
     "logistic, 1 worker": ("logistic", 50, 1),
     "logistic, 2 workers": ("logistic", 50, 2),
     "boosting, 1 worker": ("boosting", 20, 1),
+    "boosting, 2 workers": ("boosting", 20, 2),
 }
 
 

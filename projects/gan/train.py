@@ -6,6 +6,7 @@
     $ python -m projects.gan.train --set model.conditional=false
     $ python -m projects.gan.train --resume      # go on after an interruption (Ctrl-C, a crash)
     $ python -m projects.gan.train --dry-run     # seconds, on a tiny subset
+    $ make train PROJECT=gan NPROC=2             # two processes (DDP): each takes half of every batch
 
 Steps:
 1. load the train / validation / test split; the test split waits for evaluate.py;
@@ -17,6 +18,11 @@ Steps:
    epoch is kept; every few epochs a grid from the same fixed noise is saved, so the grids
    show the generator learning. A checkpoint after every epoch lets --resume continue;
 4. save the run.
+
+In several processes (torchrun, see mlstarter.distributed), every process trains the same
+judge; G and D are wrapped in DDP, so each process takes 1/N of every batch with noise of its
+own and the gradients are averaged; rank 0 alone validates, draws the grids, checkpoints and
+saves the run.
 """
 
 from __future__ import annotations
@@ -33,12 +39,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from tqdm import tqdm
 
-from mlstarter import datasets, persistence, runs, training
+from mlstarter import datasets, distributed, persistence, runs, training
 from mlstarter.cli import run_script
-from mlstarter.config import from_args, to_dict, train_parser
+from mlstarter.config import ConfigError, from_args, to_dict, train_parser
 from mlstarter.paths import project_name
 from mlstarter.seeding import seed_everything
 
@@ -60,6 +66,7 @@ from .model import (
 )
 
 PROJECT = project_name(__package__)  # the folder name, so a copied project names its own runs
+DISTRIBUTED = True  # torchrun may start this script in several processes: make train PROJECT=gan NPROC=2
 
 # --dry-run: the same code path on 256 training and 128 validation images, for two epochs.
 DRY_RUN_IMAGES = 256
@@ -81,7 +88,12 @@ def grid_labels(n_classes: int, conditional: bool) -> np.ndarray | None:
 
 
 def train_judge(cfg: JudgeConfig, images: data.ImageData, device: torch.device, seed: int) -> tuple[Judge, dict]:
-    """Fit the judge classifier on the real training images with the core's loop; keep its best epoch."""
+    """Fit the judge classifier on the real training images with the core's loop; keep its best epoch.
+
+    In several processes, every process runs this whole, on all the images, with the same seed: not in
+    DDP, and not in rank 0 alone, because `training.fit` averages each epoch's loss over the processes
+    (a collective that every process must join, or the others wait forever). Only rank 0 uses the judge.
+    """
     (X_train, y_train), (X_val, y_val) = images.splits["train"], images.splits["val"]
     judge = Judge(cfg, images.channels, images.n_classes)
     loader = DataLoader(
@@ -118,18 +130,24 @@ def train_one_epoch(
     cfg: Config,
     device: torch.device,
     desc: str,
+    progress: bool = True,
 ) -> dict[str, float]:
-    """One pass over the real images: a D update on every batch, a G update every `critic_steps` batches."""
+    """One pass over the real images: a D update on every batch, a G update every `critic_steps` batches.
+
+    G and D may be wrapped in DDP; the losses returned are this process's (average them with distributed.mean).
+    """
     G.train()
     D.train()
     wgan = cfg.model.loss == "wgan-gp"
     sums = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0}
     d_steps = g_steps = 0
-    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=None)  # no bar when not on a terminal
+    latent_dim = distributed.unwrap(G).latent_dim
+    # disable=None: no bar when not on a terminal; none at all in the processes other than rank 0
+    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=None if progress else True)
     for step, (real, labels) in enumerate(bar):
         real, labels = real.to(device), labels.to(device)
         y = labels if cfg.model.conditional else None
-        z = torch.randn(real.shape[0], G.latent_dim, device=device)  # (B, latent)
+        z = torch.randn(real.shape[0], latent_dim, device=device)  # (B, latent): each process draws its own
         fake = G(z, y)  # (B, C, H, W)
 
         # (1) Update D: maximise log D(x) + log(1 - D(G(z))) (WGAN: E[D(x)] - E[D(G(z))] - penalty)
@@ -183,10 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed)  # the same seed in every process: the same judge, the same initial G and D
+    ctx = distributed.setup(cfg.train.device)  # this process, or one of several that torchrun started
+    device = ctx.device
 
     # 1. Data: train / validation / test. The test images are not touched here.
-    images = data.load(cfg.data)
+    with distributed.main_process_first(ctx):  # with several processes, one downloads (MNIST) and the others wait
+        images = data.load(cfg.data)
     if args.dry_run:
         rng = np.random.default_rng(cfg.seed)
         splits = dict(images.splits)
@@ -195,16 +216,23 @@ def main(argv: list[str] | None = None) -> int:
             splits[name] = (splits[name][0][keep], splits[name][1][keep])
         images = data.ImageData(splits, images.files, images.name, images.n_classes)
     (X_train, y_train), (X_val, y_val) = images.splits["train"], images.splits["val"]
-    device = training.choose_device(cfg.train.device)
     folder = checkpoint_dir(cfg, args.dry_run)
     checkpoint, judge_path, samples_dir = folder / "gan.pt", folder / "judge.pt", folder / "samples"
-    if args.resume and not checkpoint.is_file():
+    resuming, judge_saved = args.resume and checkpoint.is_file(), args.resume and judge_path.is_file()
+    # every process loads them, or trains from scratch: a process that alone trained a judge would wait forever
+    if not distributed.same_on_every_rank((resuming, judge_saved)):
+        raise ConfigError(
+            f"--resume: some processes can read {folder} and some cannot. Every process loads the "
+            "checkpoint: on several machines, put it on a file system they share."
+        )
+    if args.resume and not resuming:
         print(
             f"No checkpoint of an interrupted run with these exact settings in {folder.parent}: starting from epoch 1."
         )
     elif not args.resume and folder.is_dir():
         print(f"An interrupted run with these settings left {folder}: starting over (add --resume to continue it).")
-        shutil.rmtree(folder)
+        if ctx.is_main:  # one process clears it; without --resume the others never read it
+            shutil.rmtree(folder)
 
     print(f"***** Training {PROJECT} *****")
     print(f"  images: {len(y_train)} train, {len(y_val)} validation, {len(images.splits['test'][1])} held out "
@@ -213,9 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  model: {'conditional' if cfg.model.conditional else 'unconditional'} DCGAN, {cfg.model.channels} channels, "
           f"z of {cfg.model.latent_dim}, {cfg.model.loss} loss{', spectral norm' if cfg.model.spectral_norm else ''}; "
           f"{cfg.train.epochs} epochs of batches of {cfg.train.batch_size}; device {device}; seed {cfg.seed}")  # fmt: skip
+    if ctx.world_size > 1:  # train.batch_size is the batch of all processes together: each takes 1/N of it
+        print(f"  processes: {ctx.world_size} ({ctx.backend}), each with batches of "
+              f"{distributed.per_process_batch(cfg.train.batch_size, ctx)} and {torch.get_num_threads()} thread(s)")  # fmt: skip
 
     # 2. The judge: a classifier of real images, whose features the Fréchet distance compares.
-    if judge_path.is_file() and args.resume:  # the interrupted run's judge, so its distances stay comparable
+    if judge_saved:  # the interrupted run's judge, so its distances stay comparable
         saved = persistence.load_torch(judge_path)
         judge = Judge(cfg.judge, images.channels, images.n_classes)
         judge.load_state_dict(saved["model_state"])
@@ -223,11 +254,13 @@ def main(argv: list[str] | None = None) -> int:
         judge_metrics = saved["metrics"]
     else:
         print("Training the judge (the classifier behind the Fréchet distance):")
-        judge, judge_metrics = train_judge(cfg.judge, images, device, cfg.seed)
-        persistence.save_torch(judge_path, judge.state_dict(), metrics=judge_metrics)
+        judge, judge_metrics = train_judge(cfg.judge, images, device, cfg.seed)  # in every process: see train_judge
+        if ctx.is_main:
+            persistence.save_torch(judge_path, judge.state_dict(), metrics=judge_metrics)
     print(f"  judge: validation accuracy {judge_metrics['judge_val_accuracy']:.3f}")
 
-    # The yardsticks on validation images: half A is the reference, half B (real) the floor.
+    # The yardsticks on validation images: half A is the reference, half B (real) the floor. Cheap, so every
+    # process computes them (fewer branches on the rank); only rank 0 validates after each epoch.
     half_a, half_b = data.stratified_halves(y_val)
     X_ref, y_ref = X_val[half_a], y_val[half_a]
     ref_stats = gaussian_stats(judge_features(judge, X_ref)[0])
@@ -245,65 +278,92 @@ def main(argv: list[str] | None = None) -> int:
         return metrics
 
     # 3. The two networks. Seeded here, so evaluate.py can rebuild this untrained generator as the ceiling.
+    # With several processes, DDP (distributed.wrap) copies rank 0's weights to all and averages the gradients
+    # after every backward pass, so G and D stay the same in every process. forward_sync_buffers=False (torch's
+    # new name for broadcast_buffers=False): by default DDP also copies rank 0's buffers (batch norm's running
+    # statistics) into every process, in place, before every forward pass. D runs forward two or three times
+    # before one backward (real images, fakes, the fakes again for G's step); on GPUs, cuDNN's batch norm keeps
+    # the running statistics for its backward, so the copy before the second pass breaks the first one's
+    # backward: "modified by an inplace operation" (pytorch/pytorch#175024; torch 2.13 on CPUs happens not to
+    # mind). So each process keeps running statistics of its own shares; they serve only in eval mode, where
+    # rank 0's generator draws with rank 0's statistics.
     torch.manual_seed(cfg.seed)
-    G = Generator(cfg.model, images.side, images.channels, images.n_classes).to(device)
-    D = Discriminator(cfg.model, images.side, images.channels, images.n_classes).to(device)
-    untrained = validate(G)
+    G = distributed.wrap(Generator(cfg.model, images.side, images.channels, images.n_classes), ctx,
+                         forward_sync_buffers=False)  # fmt: skip
+    D = distributed.wrap(Discriminator(cfg.model, images.side, images.channels, images.n_classes), ctx,
+                         forward_sync_buffers=False)  # fmt: skip
+    generator, discriminator = distributed.unwrap(G), distributed.unwrap(D)  # the networks inside DDP, to save
+    distributed.seed_per_process(cfg.seed, ctx)  # several processes: each draws noise of its own
+    untrained = validate(generator)
     betas = (cfg.train.beta1, cfg.train.beta2)
     g_opt = torch.optim.Adam(G.parameters(), lr=cfg.train.learning_rate, betas=betas)
     d_opt = torch.optim.Adam(D.parameters(), lr=cfg.train.learning_rate, betas=betas)
-    loader_rng = torch.Generator().manual_seed(cfg.seed)
-    loader = DataLoader(
+    # train.batch_size images per step in all: one process, a shuffling DataLoader with a seeded generator;
+    # several, a DistributedSampler that gives each process its own 1/N of every epoch's images
+    loader = distributed.shuffled_loader(
         TensorDataset(to_tensor(X_train), torch.from_numpy(y_train)),
-        batch_size=cfg.train.batch_size,
-        shuffle=True,
+        cfg.train.batch_size,
+        cfg.seed,
+        ctx,
         drop_last=len(y_train) > cfg.train.batch_size,  # a last batch of 3 images gives batch norm poor statistics
-        generator=loader_rng,
     )
+    loader_rng = loader.generator  # one process: checkpointed, so a resumed run shuffles on; None with a sampler
     print(f"  Fréchet distance on validation images: untrained generator {untrained['val_fd']:.2f}, "
           f"real images {fd_real:.2f}. Sample grids: {samples_dir}")  # fmt: skip
 
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"state": None, "epoch": 0, "fd": math.inf}
     start = 1
-    if args.resume and checkpoint.is_file():
+    if resuming:  # every process reads the same file
         state = torch.load(checkpoint, map_location=device, weights_only=True)  # tensors and plain data only
-        G.load_state_dict(state["generator_state"])
-        D.load_state_dict(state["discriminator_state"])
+        generator.load_state_dict(state["generator_state"])
+        discriminator.load_state_dict(state["discriminator_state"])
         g_opt.load_state_dict(state["g_optimizer_state"])
         d_opt.load_state_dict(state["d_optimizer_state"])
         best = {"state": state["best_state"], "epoch": state["best_epoch"], "fd": state["best_fd"]}
         history, start = state["history"], state["epoch"] + 1
         training.restore_rng_states(state, loader_rng)
+        # the checkpoint holds rank 0's random state, now every process's: give each its own noise again. So
+        # several processes resume with the same weights, optimizers and batches, but new noise; one, exactly
+        distributed.seed_per_process(cfg.seed + ctx.world_size * start, ctx)
         print(f"Resuming from {checkpoint} at epoch {start} (best so far: epoch {best['epoch']})")
 
     for epoch in range(start, cfg.train.epochs + 1):
         began = time.perf_counter()
-        losses = train_one_epoch(G, D, g_opt, d_opt, loader, cfg, device, f"epoch {epoch}/{cfg.train.epochs}")
-        metrics = validate(G)
+        if isinstance(loader.sampler, DistributedSampler):  # a new shuffle, and new shares, every epoch
+            loader.sampler.set_epoch(epoch)
+        losses = train_one_epoch(
+            G, D, g_opt, d_opt, loader, cfg, device, f"epoch {epoch}/{cfg.train.epochs}", progress=ctx.is_main
+        )
+        losses = {k: distributed.mean(v, device) for k, v in losses.items()}  # over all processes' batches
+        if not ctx.is_main:
+            continue  # rank 0 alone validates, draws and checkpoints: no collective below, so no one waits
+        metrics = validate(generator)
         row = {"epoch": epoch, **losses, **metrics, "seconds": time.perf_counter() - began}
         history.append(row)
         improved = metrics["val_fd"] < best["fd"]
         if improved:  # a copy: G's own weights keep changing
-            best = {"state": {k: v.detach().clone() for k, v in G.state_dict().items()}, "epoch": epoch,
+            best = {"state": {k: v.detach().clone() for k, v in generator.state_dict().items()}, "epoch": epoch,
                     "fd": metrics["val_fd"]}  # fmt: skip
         if epoch % cfg.train.sample_every == 0 or epoch == cfg.train.epochs:
-            save_grid(generate(G.eval(), len(sample_labels) if sample_labels is not None else 64, cfg.seed,
+            save_grid(generate(generator.eval(), len(sample_labels) if sample_labels is not None else 64, cfg.seed,
                                sample_labels), samples_dir / f"epoch_{epoch:03d}.png")  # fmt: skip
         shown = "  ".join(f"{k} {v:.3f}" for k, v in {**losses, **metrics}.items())
         tqdm.write(f"epoch {epoch:3d}  {shown}  ({row['seconds']:.1f}s){'  *best*' if improved else ''}")
         training.save_checkpoint(checkpoint, {
             "epoch": epoch, "history": history,
-            "generator_state": G.state_dict(), "discriminator_state": D.state_dict(),
+            "generator_state": generator.state_dict(), "discriminator_state": discriminator.state_dict(),
             "g_optimizer_state": g_opt.state_dict(), "d_optimizer_state": d_opt.state_dict(),
             "best_state": best["state"], "best_epoch": best["epoch"], "best_fd": best["fd"],
             **training.rng_states(loader_rng),
         })  # fmt: skip
 
+    if not ctx.is_main:
+        return 0  # the run is rank 0's to write: the other processes' work is done
     if best["state"] is not None:  # None only if no epoch had a finite distance
-        G.load_state_dict(best["state"])  # the best epoch's generator, not the last epoch's
-    G.cpu().eval()
-    final = validate(G)
+        generator.load_state_dict(best["state"])  # the best epoch's generator, not the last epoch's
+    generator.cpu().eval()
+    final = validate(generator)
     metrics = {
         "val_fd": final["val_fd"],
         "val_fd_real": fd_real,
@@ -316,15 +376,21 @@ def main(argv: list[str] | None = None) -> int:
 
     # 4. Save the run: it appears under runs/ only once every file is written.
     with runs.new_run(PROJECT) as run:
-        persistence.save_torch(run.dir / "generator.pt", G.state_dict(), config=to_dict(cfg), metrics=metrics,
+        persistence.save_torch(run.dir / "generator.pt", generator.state_dict(), config=to_dict(cfg), metrics=metrics,
                                images=info)  # fmt: skip
-        persistence.save_torch(run.dir / "discriminator.pt", D.cpu().state_dict(), config=to_dict(cfg), images=info)
+        persistence.save_torch(run.dir / "discriminator.pt", discriminator.cpu().state_dict(), config=to_dict(cfg),
+                               images=info)  # fmt: skip
         persistence.save_torch(run.dir / "judge.pt", judge.state_dict(), config=to_dict(cfg), images=info)
         runs.write_json(run.dir / "metrics.json", metrics)
         runs.write_json(run.dir / "history.json", {"epochs": history})
         runs.write_json(
             run.dir / "environment.json",
-            runs.environment(seed=cfg.seed, dataset_checksums=datasets.checksums(images.files), dry_run=args.dry_run),
+            {
+                **runs.environment(
+                    seed=cfg.seed, dataset_checksums=datasets.checksums(images.files), dry_run=args.dry_run
+                ),
+                "processes": ctx.world_size,  # trained by this many processes (torchrun), or 1
+            },
         )
         runs.write_json(run.dir / "config.json", to_dict(cfg))
         if samples_dir.is_dir():

@@ -120,11 +120,16 @@ USER_ERRORS = (
 def run_script(main: Callable[[list[str] | None], int]) -> int:
     """What a project script's `if __name__ == "__main__":` calls: its main, with clear errors."""
     try:
-        return main(None) or 0
+        code = main(None) or 0
     except USER_ERRORS as error:
         if os.environ.get("RANK", "0") == "0":  # started by torchrun: every process has the same error; say it once
             print(f"error: {error}", file=sys.stderr)
-        return 1
+        code = 1
+    if "torch" in sys.modules:  # one of several processes that torchrun started: leave the group cleanly
+        from .distributed import finish
+
+        finish(code)
+    return code
 
 
 def project_names() -> list[str]:

@@ -201,7 +201,7 @@ def fit(
             metrics = validate(network)
         if monitor not in metrics:
             raise KeyError(f"validate() returned {sorted(metrics)}, which lacks the monitored metric {monitor!r}")
-        score = float(metrics[monitor])
+        score = distributed.mean(float(metrics[monitor]), device)  # one score for all processes: they stop together
         if _better(score, result.best_score, mode):
             result.best_score, result.best_epoch, stale = score, epoch, 0
             result.best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
