@@ -108,3 +108,17 @@ def test_a_project_without_a_script_says_which_have_it(in_repo, capsys: pytest.C
     assert cli.main(["tune", "time_series"]) == 1
     err = capsys.readouterr().err
     assert "has no tune.py" in err and "credit_risk" in err and "sentiment" in err
+
+
+@pytest.mark.parametrize("command", ["train", "tune", "evaluate", "bench"])
+def test_every_command_explains_itself(in_repo, command: str, capsys: pytest.CaptureFixture[str]):
+    assert cli.main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "project" in out and ("--nproc" in out) == (command == "train")
+
+
+def test_nproc_may_also_follow_the_project(in_repo, monkeypatch: pytest.MonkeyPatch):
+    launched = {}
+    monkeypatch.setattr(cli, "launch_distributed", lambda project, n, args: launched.update(n=n, args=args) or 0)
+    assert cli.main(["train", "gan", "--dry-run", "--nproc=2"]) == 0
+    assert launched == {"n": 2, "args": ["--dry-run"]}

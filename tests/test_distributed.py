@@ -45,7 +45,7 @@ def test_shards_cover_every_item_once() -> None:
 
 def test_the_batch_is_shared_out_and_must_divide() -> None:
     assert distributed.per_process_batch(64, distributed.Context(CPU, 0, 2)) == 32
-    with pytest.raises(ConfigError, match="must divide by 3; use 63 or 66"):
+    with pytest.raises(ConfigError, match="must divide by 3: add --set train.batch_size=63 .or 66."):
         distributed.per_process_batch(64, distributed.Context(CPU, 0, 3))
 
 

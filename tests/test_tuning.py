@@ -105,7 +105,7 @@ def test_an_interrupted_study_keeps_its_finished_trials(runs_dir: Path) -> None:
 
 def test_a_study_refuses_to_go_on_with_other_settings(runs_dir: Path) -> None:
     assert study(["--trials", "2"]) == 0
-    with pytest.raises(ConfigError, match="was started with different settings .*base_config"):
+    with pytest.raises(ConfigError, match=r"was started with other settings \(changed: base_config.seed\)"):
         study(["--trials", "4", "--set", "seed=1"])
     assert study(["--trials", "2", "--set", "seed=1", "--study", "other"]) == 0  # a new study is fine
 

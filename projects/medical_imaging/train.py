@@ -5,7 +5,7 @@
     $ python -m projects.medical_imaging.train --set model.kind=resnet
     $ python -m projects.medical_imaging.train --resume      # go on after an interruption (Ctrl-C, a crash)
     $ python -m projects.medical_imaging.train --dry-run     # seconds, on a tiny subset
-    $ make train PROJECT=medical_imaging NPROC=2             # two processes (DDP), see "Training on several processes"
+    $ make train PROJECT=medical_imaging NPROC=2             # two processes (DDP), see "Training in several processes" in README.md
 
 Steps:
 1. load the official train / validation / test split; the test split waits for evaluate.py;

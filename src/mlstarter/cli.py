@@ -40,18 +40,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, help_text in [
-        ("train", "train a project (extra arguments go to its train.py: --set, --data, --dry-run)"),
+        (
+            "train",
+            "train a project (--nproc N: in N processes; extra arguments go to its train.py: --set, --config, --data, --dry-run)",
+        ),
         ("evaluate", "evaluate a run on held-out test data (extra arguments go to its evaluate.py: --run)"),
         ("bench", "full-size training and measurement; results go to bench/results/"),
-        ("tune", "search hyperparameters with Optuna (extra arguments go to its tune.py: --trials, --storage)"),
+        (
+            "tune",
+            "search hyperparameters with Optuna (extra arguments go to its tune.py: --trials, --storage, --study, --set)",
+        ),
     ]:
+        # no automatic -h: `mlstarter train credit_risk --help` shows the project script's own options
         sub = commands.add_parser(name, help=help_text, add_help=False)
+        sub.add_argument("-h", "--help", action="store_true", help="this help; after a project: that script's help")
         if name == "train":
             sub.add_argument(
                 "--nproc", type=int, default=1, help="train in this many processes with torchrun (default 1)"
             )
-        sub.add_argument("project", nargs="?")
-        sub.add_argument("args", nargs=argparse.REMAINDER)
+        sub.add_argument("project", nargs="?", help="one of the projects (mlstarter list)")
+        sub.add_argument("args", nargs=argparse.REMAINDER, help="the script's own options, e.g. --set, --config")
+        sub.set_defaults(parser=sub)
     serve = commands.add_parser("serve", help="serve a run over HTTP with uvicorn")
     serve.add_argument("project")
     serve.add_argument("--run", default=None, help="run id to serve (default: the newest complete run)")
@@ -77,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(paths.repo_root()))  # so that `projects.<name>` imports from the repository
     try:
+        if getattr(args, "help", False) and args.project is None:  # mlstarter train --help
+            args.parser.print_help()
+            return 0
         if args.command == "list":
             return list_projects()
         if args.command == "new":
@@ -93,12 +105,29 @@ def main(argv: list[str] | None = None) -> int:
             return max([_import(p, "bench").main(args.args) or 0 for p in benched], default=0)
         if args.project is None or args.project.startswith("-"):
             parser.error(f"{args.command} needs a project: one of {', '.join(project_names())}")
-        if args.command == "train" and args.nproc != 1:
-            return launch_distributed(args.project, args.nproc, args.args)
+        if args.command == "train":
+            nproc, rest = _take_nproc(args.args, args.nproc)  # --nproc after the project works too
+            if nproc != 1:
+                return launch_distributed(args.project, nproc, rest)
+            args.args = rest
         return _import(args.project, args.command).main(args.args) or 0
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def _take_nproc(args: list[str], nproc: int) -> tuple[int, list[str]]:
+    """`--nproc N` (or `--nproc=N`) taken out of a train script's arguments, wherever it stands."""
+    rest, items = [], iter(args)
+    for item in items:
+        if item == "--nproc" or item.startswith("--nproc="):
+            value = item.partition("=")[2] or next(items, "")
+            if not value.isdigit():
+                raise ProjectError(f"--nproc needs a number of processes, e.g. --nproc 2; got {value!r}")
+            nproc = int(value)
+        else:
+            rest.append(item)
+    return nproc, rest
 
 
 class ProjectError(ValueError):

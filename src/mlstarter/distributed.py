@@ -146,8 +146,8 @@ def per_process_batch(batch_size: int, ctx: Context) -> int:
     if batch_size % ctx.world_size:
         raise ConfigError(
             f"train.batch_size={batch_size} is the batch of all {ctx.world_size} processes together and must divide "
-            f"by {ctx.world_size}; use {batch_size - batch_size % ctx.world_size} or "
-            f"{batch_size + ctx.world_size - batch_size % ctx.world_size}"
+            f"by {ctx.world_size}: add --set train.batch_size={batch_size - batch_size % ctx.world_size} (or "
+            f"{batch_size + ctx.world_size - batch_size % ctx.world_size})"
         )
     return batch_size // ctx.world_size
 

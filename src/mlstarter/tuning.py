@@ -166,7 +166,11 @@ def run_study(
             "tune.py runs one process per trial, not under torchrun: to run trials side by side, "
             "start the same command again in another terminal (or machine) on the same --storage"
         )
-    storage, study, created = open_study(args.storage, folder, name, direction, pruner, args.sampler_seed)
+    try:
+        storage, study, created = open_study(args.storage, folder, name, direction, pruner, args.sampler_seed)
+    except KeyboardInterrupt:
+        print("Interrupted before the study opened: nothing was run.", file=sys.stderr)
+        return 130
     _check_same_study(study, cfg, space, metric)
     _enqueue_baseline(study, cfg, space, created)
 
@@ -185,7 +189,11 @@ def run_study(
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
     print(f"***** Tuning {project} *****")
-    print(f"  study {name!r} in {_shown(storage.url)}: {done} of {args.trials} trials done")
+    if done < args.trials:
+        print(f"  study {name!r} in {_shown(storage.url)}: {done} of {args.trials} trials done")
+    else:
+        print(f"  study {name!r} in {_shown(storage.url)}: {done} trials done, --trials {args.trials} asks for no "
+              "more (raise --trials to run more); writing its results")  # fmt: skip
     print(f"  searching {', '.join(space)}; maximising {metric}" if direction == "maximize" else
           f"  searching {', '.join(space)}; minimising {metric}")  # fmt: skip
     print(f"  pruning: {'trials below the median at the same epoch' if pruning else 'none (no per-epoch score)'}")
@@ -205,9 +213,12 @@ def run_study(
     ran_here = len(study.get_trials(deepcopy=False, states=finished)) - done
     summary = write_study(study, cfg, folder, metric, ran_here / minutes if minutes > 0 and ran_here else None)
     if summary is None:
+        if interrupted:
+            print("Interrupted before any trial completed: run the same command again to start.", file=sys.stderr)
+            return 130
         failed = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,)))
         print(f"No trial has completed ({failed} failed: their errors are above). Nothing to report.", file=sys.stderr)
-        return 130 if interrupted else 1
+        return 1
     baseline = summary["baseline_value"]
     print(
         f"\nBest {metric} {summary['best_value']:.4f} in trial {summary['best_trial']} "
@@ -373,12 +384,21 @@ def _check_same_study(study: Any, cfg: Any, space: dict[str, Param], metric: str
     if saved is None:
         study.set_user_attr("settings", json.loads(json.dumps(settings)))
         return
-    if saved != json.loads(json.dumps(settings)):
-        changed = sorted(k for k in settings if saved.get(k) != json.loads(json.dumps(settings[k])))
+    now = json.loads(json.dumps(settings))
+    if saved != now:
+        before, after = dict(_flat(saved)), dict(_flat(now))
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         raise ConfigError(
-            f"study {study.study_name!r} was started with different settings ({', '.join(changed)} differ): "
+            f"study {study.study_name!r} was started with other settings (changed: {', '.join(changed)}): "
             "its trials would not be comparable. Start a new one with --study NEW_NAME, or use the same --set values."
         )
+
+
+def _flat(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """('base_config.model.kind', 'cnn'), ...: where two settings differ, by name."""
+    if not isinstance(data, dict):
+        return [(prefix, data)]
+    return [item for key, value in data.items() for item in _flat(value, f"{prefix}.{key}" if prefix else key)]
 
 
 def _shown(url: str) -> str:
