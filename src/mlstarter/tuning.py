@@ -223,7 +223,7 @@ def run_study(
     print(
         f"\nBest {metric} {summary['best_value']:.4f} in trial {summary['best_trial']} "
         f"({summary['complete']} complete, {summary['pruned']} pruned, {summary['failed']} failed)"
-        + (f"; the starting config scored {baseline:.4f} (trial 0)." if baseline is not None else ".")
+        + (f"; the starting config scored {baseline:.4f}." if baseline is not None else ".")
     )
     print(f"Study folder: {folder} (plots, trials.csv, summary.json)")
     command = f"make train PROJECT={project} CONFIG={_relative(folder / 'best_config.json')}"
