@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def test_new_copies_a_project_and_renames_its_docs(tmp_path: Path, monkeypatch: 
     assert "make train PROJECT=my_loans" in (copy / "train.py").read_text()
     readme = (copy / "README.md").read_text()
     assert "make new PROJECT=my_loans FROM=credit_risk" in readme  # where the copy came from stays true
-    outside_results = readme.split("<!-- bench:start -->")[0] + readme.split("<!-- bench:end -->")[1]
+    outside_results = re.sub(r"<!-- bench(:\w+)?:start -->.*?<!-- bench(:\w+)?:end -->", "", readme, flags=re.DOTALL)
     assert "credit_risk" not in outside_results.replace("FROM=credit_risk", "")
     assert "make bench PROJECT=credit_risk" in readme  # results measured on the source keep its name
     assert "german_credit" in (copy / "data.py").read_text()  # the dataset keeps its name
@@ -71,6 +72,8 @@ def test_new_renames_commands_and_paths_but_not_prose(tmp_path: Path, monkeypatc
         "make train PROJECT=sentiment; python -m projects.sentiment.train; see runs/sentiment/ and "
         "projects/sentiment/README.md. The sentiment of a review. make new PROJECT=x FROM=sentiment\n"
         "<!-- bench:start -->\nMeasured by `make bench PROJECT=sentiment`\n<!-- bench:end -->\n"
+        "runs/.sentiment-checkpoints/, runs/sentiment-tuning/, bench/results/sentiment-tuning.json\n"
+        "<!-- bench:tuning:start -->\n`make bench PROJECT=sentiment`\n<!-- bench:tuning:end -->\n"
     )
     (root / "pyproject.toml").write_text("")
     monkeypatch.setenv("MLSTARTER_ROOT", str(root))
@@ -79,6 +82,8 @@ def test_new_renames_commands_and_paths_but_not_prose(tmp_path: Path, monkeypatc
         "make train PROJECT=my_reviews; python -m projects.my_reviews.train; see runs/my_reviews/ and "
         "projects/my_reviews/README.md. The sentiment of a review. make new PROJECT=x FROM=sentiment\n"
         "<!-- bench:start -->\nMeasured by `make bench PROJECT=sentiment`\n<!-- bench:end -->\n"
+        "runs/.my_reviews-checkpoints/, runs/my_reviews-tuning/, bench/results/my_reviews-tuning.json\n"
+        "<!-- bench:tuning:start -->\n`make bench PROJECT=sentiment`\n<!-- bench:tuning:end -->\n"
     )
 
 

@@ -293,12 +293,16 @@ def new_project(name: str, source: str) -> int:
     # The code finds its own name from its folder; only the docs and comments name the source project,
     # in commands and paths: PROJECT=sentiment, projects.sentiment.train, runs/sentiment/. Prose such as
     # "the sentiment of a review" is left alone, and so is FROM=sentiment (the copy still came from it).
-    in_command = rf"(?:(?<=PROJECT=)|(?<=projects\.)|(?<=projects/)|(?<=runs/)){re.escape(source)}\b"
+    in_command = (
+        r"(?:(?<=PROJECT=)|(?<=projects\.)|(?<=projects/)|(?<=runs/)|(?<=runs/\.)|(?<=bench/results/))"
+        rf"{re.escape(source)}\b"
+    )
     for path in [*target.rglob("*.py"), *target.rglob("*.md")]:
         text = path.read_text(encoding="utf-8")
         # results measured for the source project keep its name: the copy has not been benchmarked yet
-        parts = re.split(r"(<!-- bench:start -->.*?<!-- bench:end -->)", text, flags=re.DOTALL)
-        renamed = "".join(p if p.startswith("<!-- bench:start -->") else re.sub(in_command, name, p) for p in parts)
+        blocks = r"(<!-- bench(?::\w+)?:start -->.*?<!-- bench(?::\w+)?:end -->)"  # bench:start, bench:tuning:start
+        parts = re.split(blocks, text, flags=re.DOTALL)
+        renamed = "".join(p if p.startswith("<!-- bench") else re.sub(in_command, name, p) for p in parts)
         if renamed != text:
             path.write_text(renamed, encoding="utf-8")
     print(
