@@ -104,11 +104,11 @@ def epoch_seconds(data_path: str | None, processes: int, threads: int, epochs: i
 
 
 def distributed_part(data_path: str | None, data_label: str) -> None:
-    cores = bench.machine()["cores"]
-    settings = [(1, 1), (1, cores), (2, max(1, cores // 2))]
+    machine = bench.machine()
+    settings = [(1, 1), (1, machine["cores"]), (2, max(1, machine["cores"] // 2))]
     results = {
         "project": PROJECT,
-        "machine": bench.machine(),
+        "machine": machine,
         "data": data_label,
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "settings": [epoch_seconds(data_path, p, t) for p, t in settings],

@@ -85,7 +85,7 @@ def fit_network(
     *,
     checkpoint: Path | None = None,
     resume: bool = False,
-    on_epoch=None,
+    on_epoch: training.OnEpoch | None = None,
     progress: bool = True,
 ) -> tuple[PneumoniaNet, training.FitResult, float, float]:
     """Standardise the pixels, build the network and train it epoch by epoch with the core's loop.

@@ -18,8 +18,6 @@ Steps:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import torch
@@ -42,8 +40,6 @@ PROJECT = project_name(__package__)  # the folder name, so a copied project name
 # --dry-run: the same code path on 400 training sentences, two epochs for the neural model.
 DRY_RUN_SENTENCES = 400
 DRY_RUN_OVERRIDES = ["neural.epochs=2"]
-
-OnEpoch = Callable[[int, dict[str, float]], None]  # on_epoch(epoch, validation metrics), as training.fit calls it
 
 
 def dry_run_subset(train: pd.DataFrame, seed: int) -> pd.DataFrame:
@@ -74,7 +70,7 @@ def ngram_dropout(examples: list[tuple[list[int], float]], rate: float):
 
 
 def fit_neural(
-    cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True, on_epoch: OnEpoch | None = None
+    cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True, on_epoch: training.OnEpoch | None = None
 ):
     """The fastText-style network: vocabulary from the training sentences, Adam, early stopping on validation loss.
 
@@ -129,7 +125,7 @@ def fit_neural(
 
 
 def fit_model(
-    cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True, on_epoch: OnEpoch | None = None
+    cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True, on_epoch: training.OnEpoch | None = None
 ):
     """Any kind of model, fitted; returns it and the per-epoch history (empty for the scikit-learn kinds).
 

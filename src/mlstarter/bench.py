@@ -451,7 +451,7 @@ def bench_study(project: str, study: str, args: list[str], workers: int, runs_di
     import optuna
 
     command = [sys.executable, "-m", f"projects.{project}.tune", "--study", study, *args]
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = machine()["cores"]
     # each worker its share of the cores: two workers with all the threads each would fight over them
     env = {**os.environ, "MLSTARTER_RUNS_DIR": str(runs_dir), "OMP_NUM_THREADS": str(max(1, cores // workers))}
     began = time.perf_counter()

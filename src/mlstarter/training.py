@@ -47,6 +47,8 @@ from tqdm import tqdm
 from . import distributed
 from .config import ConfigError
 
+OnEpoch = Callable[[int, dict[str, float]], None]  # on_epoch(epoch, validation metrics), after every epoch
+
 
 @dataclass
 class FitResult:
@@ -143,7 +145,7 @@ def fit(
     amp: bool = False,
     max_grad_norm: float | None = None,
     progress: bool = True,
-    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
+    on_epoch: OnEpoch | None = None,
 ) -> FitResult:
     """Train for up to `epochs` epochs, keeping the weights of the epoch with the best `monitor`.
 

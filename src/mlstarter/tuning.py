@@ -154,6 +154,11 @@ def run_study(
     unknown = sorted(set(space) - set(valid_keys(cfg)))
     if unknown:
         raise ConfigError(f"searchable() names keys the config lacks: {', '.join(unknown)}")
+    if os.environ.get("WORLD_SIZE", "1") != "1":
+        raise ConfigError(
+            "tune.py runs one process per trial, not under torchrun: to run trials side by side, "
+            "start the same command again in another terminal (or machine) on the same --storage"
+        )
     name = (args.study or study_name) + ("-dry-run" if args.dry_run else "")
     folder = study_dir(project, name)
     pruner = (
@@ -161,11 +166,6 @@ def run_study(
         if pruning
         else optuna.pruners.NopPruner()
     )
-    if os.environ.get("WORLD_SIZE", "1") != "1":
-        raise ConfigError(
-            "tune.py runs one process per trial, not under torchrun: to run trials side by side, "
-            "start the same command again in another terminal (or machine) on the same --storage"
-        )
     try:
         storage, study, created = open_study(args.storage, folder, name, direction, pruner, args.sampler_seed)
     except KeyboardInterrupt:
@@ -194,8 +194,7 @@ def run_study(
     else:
         print(f"  study {name!r} in {_shown(storage.url)}: {done} trials done, --trials {args.trials} asks for no "
               "more (raise --trials to run more); writing its results")  # fmt: skip
-    print(f"  searching {', '.join(space)}; maximising {metric}" if direction == "maximize" else
-          f"  searching {', '.join(space)}; minimising {metric}")  # fmt: skip
+    print(f"  searching {', '.join(space)}; {'maximising' if direction == 'maximize' else 'minimising'} {metric}")
     print(f"  pruning: {'trials below the median at the same epoch' if pruning else 'none (no per-epoch score)'}")
     began, interrupted = time.perf_counter(), False
     try:
