@@ -7,7 +7,8 @@ from typing import Literal
 
 import pytest
 
-from mlstarter.config import ConfigError, apply_overrides, from_args, from_dict, to_dict, train_parser, valid_keys
+from mlstarter.config import ConfigError, apply_overrides, from_dict, to_dict, valid_keys
+from mlstarter.scripts import load_config, train_parser
 
 
 @dataclass
@@ -96,7 +97,7 @@ def test_valid_keys_are_dotted():
 def test_data_flag_sets_data_path_and_set_wins():
     args = train_parser("doc").parse_args(["--data", "a.csv", "--set", "seed=1", "--dry-run"])
     assert isinstance(args, argparse.Namespace) and args.dry_run
-    cfg = from_args(Cfg, args)
+    cfg = load_config(Cfg, args)
     assert cfg.data.path.endswith("a.csv") and cfg.seed == 1
 
 
@@ -106,10 +107,15 @@ def test_non_finite_numbers_are_rejected(value):
         apply_overrides(Cfg(), [f"data.test_size={value}"])
 
 
-def test_first_overrides_come_before_the_users(tmp_path, monkeypatch):
+def test_dry_run_overrides_apply_only_to_a_dry_run():
+    assert load_config(Cfg, train_parser("doc").parse_args([]), ["seed=5"]).seed == Cfg().seed
+    assert load_config(Cfg, train_parser("doc").parse_args(["--dry-run"]), ["seed=5"]).seed == 5
+
+
+def test_dry_run_overrides_come_before_the_users(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args = train_parser("doc").parse_args(["--set", "seed=1", "--data", "mine.csv"])
-    cfg = from_args(Cfg, args, first=["seed=5", "model.kind=boosting"])
+    args = train_parser("doc").parse_args(["--set", "seed=1", "--data", "mine.csv", "--dry-run"])
+    cfg = load_config(Cfg, args, ["seed=5", "model.kind=boosting"])
     assert cfg.seed == 1 and cfg.model.kind == "boosting"  # the user's --set wins
     assert cfg.data.path == str(tmp_path / "mine.csv")  # stored absolute: evaluate may run elsewhere
 
@@ -117,13 +123,13 @@ def test_first_overrides_come_before_the_users(tmp_path, monkeypatch):
 def test_config_file_replaces_the_defaults_and_set_still_wins(tmp_path):
     path = tmp_path / "best_config.json"
     path.write_text(json.dumps({"seed": 7, "model": {"kind": "boosting", "c": [0.5]}}))  # data: left at defaults
-    args = train_parser("doc").parse_args(["--config", str(path), "--set", "model.depth=3"])
-    cfg = from_args(Cfg, args, first=["verbose=true"])
+    args = train_parser("doc").parse_args(["--config", str(path), "--set", "model.depth=3", "--dry-run"])
+    cfg = load_config(Cfg, args, ["verbose=true"])
     assert (cfg.seed, cfg.model.kind, cfg.model.c, cfg.model.depth) == (7, "boosting", (0.5,), 3)
     assert cfg.verbose and cfg.data == Data()
     full = tmp_path / "config.json"  # a run's whole config.json reads back to the same config
     full.write_text(json.dumps(to_dict(cfg)))
-    assert from_args(Cfg, train_parser("doc").parse_args(["--config", str(full)])) == cfg
+    assert load_config(Cfg, train_parser("doc").parse_args(["--config", str(full)])) == cfg
 
 
 @pytest.mark.parametrize(
@@ -141,5 +147,5 @@ def test_a_bad_config_file_names_itself_and_the_problem(tmp_path, content, messa
     if content is not None:
         path.write_text(content)
     with pytest.raises(ConfigError, match=message) as error:
-        from_args(Cfg, train_parser("doc").parse_args(["--config", str(path)]))
+        load_config(Cfg, train_parser("doc").parse_args(["--config", str(path)]))
     assert str(path) in str(error.value)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from mlstarter import distributed, training
+from mlstarter import distributed
 from mlstarter.config import ConfigError
 
 CPU = torch.device("cpu")
@@ -52,7 +52,7 @@ def test_the_batch_is_shared_out_and_must_divide() -> None:
 def test_mps_cannot_train_in_several_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
-    monkeypatch.setattr(training, "choose_device", lambda name: torch.device("mps"))
+    monkeypatch.setattr(distributed, "choose_device", lambda name: torch.device("mps"))
     with pytest.raises(ConfigError, match="MPS cannot train in several processes"):
         distributed.setup("mps")
 
@@ -64,6 +64,7 @@ TWO_PROCESS_SCRIPT = textwrap.dedent(
     import torch
     from torch.utils.data import TensorDataset
     from mlstarter import distributed, training
+    from mlstarter.checkpoints import Checkpoint
 
     ctx = distributed.setup("cpu")
     print("stdout from rank", ctx.rank)  # only rank 0's reaches the log
@@ -86,7 +87,7 @@ TWO_PROCESS_SCRIPT = textwrap.dedent(
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     loss_fn = lambda m, b: torch.nn.functional.mse_loss(m(b[0]), b[1])
     validate = lambda m: {"val_loss": float(m.weight.sum())}
-    checkpoint = __import__("pathlib").Path(sys.argv[1]) / f"ckpt-{ctx.rank}.pt" if ctx.rank else None
+    checkpoint = Checkpoint(__import__("pathlib").Path(sys.argv[1]) / f"ckpt-{ctx.rank}") if ctx.rank else None
     result = training.fit(model, optimizer, loader, loss_fn, validate, epochs=2, monitor="val_loss", mode="min",
                           device=ctx.device, checkpoint=checkpoint, progress=False)
     weights = distributed.gather(distributed.unwrap(model).weight.detach().flatten(), ctx)
@@ -129,4 +130,4 @@ def test_two_processes_share_the_data_and_agree(tmp_path: Path) -> None:
     halves = [set(eval(line.split(" seen ")[1])) for line in seen]
     assert halves[0].isdisjoint(halves[1]) and halves[0] | halves[1] == set(range(8))
     assert done.stdout.count("stdout from rank") == 1 and "stdout from rank 0" in done.stdout
-    assert not (tmp_path / "ckpt-1.pt").exists()  # rank 1 was given a checkpoint path but must not write it
+    assert not (tmp_path / "ckpt-1").exists()  # rank 1 was given a checkpoint path but must not write it

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -8,11 +9,46 @@ import pytest
 from mlstarter import runs
 
 
-def write_run(project: str) -> Path:
-    with runs.new_run(project) as run:
-        runs.write_json(run.dir / "config.json", {"seed": 1})
-        runs.write_json(run.dir / "metrics.json", {"val_auc": 0.8})
+@dataclass
+class Cfg:
+    seed: int = 1
+
+
+def write_run(project: str, tmp_path: Path | None = None) -> Path:
+    data = {}
+    if tmp_path is not None:
+        (tmp_path / "train.csv").write_text("x,y\n1,0\n")
+        data = {"train.csv": tmp_path / "train.csv"}
+    with runs.create(project, Cfg(), data_files=data, dry_run=False, processes=1) as run:
+        (run.dir / "model.bin").write_bytes(b"weights")
+        run.save_metrics({"val_roc_auc": 0.8})
     return run.path
+
+
+def test_create_writes_the_run_contract(tmp_root: Path):
+    path = write_run("demo", tmp_root)
+    run = runs.latest_run("demo")
+    assert run.path == path and run.config == {"seed": 1} and run.metrics == {"val_roc_auc": 0.8}
+    env = run.environment
+    assert env["seed"] == 1 and env["processes"] == 1 and env["run_format"] == runs.RUN_FORMAT
+    assert set(env["dataset_sha256"]) == {"train.csv"}
+    assert set(run.read_json("checksums.json")) == {"config.json", "environment.json", "model.bin"}
+    run.verify()
+
+
+def test_a_run_without_metrics_is_never_complete(tmp_root: Path):
+    with pytest.raises(RuntimeError, match="save_metrics"), runs.create("demo", Cfg(), data_files={}, dry_run=False):
+        pass
+    assert runs.complete_runs("demo") == []
+
+
+def test_a_run_of_an_older_layout_is_refused_in_one_line(tmp_root: Path):
+    path = write_run("demo")
+    env = json.loads((path / "environment.json").read_text())
+    del env["run_format"]  # as runs saved before run format 2
+    (path / "environment.json").write_text(json.dumps(env))
+    with pytest.raises(runs.OldRunError, match="older layout .* make train PROJECT=demo"):
+        runs.latest_run("demo")
 
 
 def test_a_run_appears_only_once_complete(tmp_root: Path):
@@ -26,8 +62,7 @@ def test_a_run_appears_only_once_complete(tmp_root: Path):
 
 def test_an_interrupted_run_is_never_chosen(tmp_root: Path):
     good = write_run("demo")
-    with pytest.raises(KeyboardInterrupt), runs.new_run("demo") as run:
-        runs.write_json(run.dir / "config.json", {"seed": 2})
+    with pytest.raises(KeyboardInterrupt), runs.create("demo", Cfg(seed=2), data_files={}, dry_run=False):
         raise KeyboardInterrupt
     assert runs.latest_run("demo").path == good
     assert any(p.name.startswith(runs.INCOMPLETE_PREFIX) for p in good.parent.iterdir())  # kept for inspection
@@ -64,21 +99,19 @@ def test_environment_records_what_reproduces_a_run(tmp_root: Path):
 
 
 def test_a_dry_run_as_the_newest_run_is_flagged(tmp_root: Path, capsys: pytest.CaptureFixture[str]):
-    with runs.new_run("demo") as run:
-        runs.write_json(run.dir / "config.json", {})
-        runs.write_json(run.dir / "environment.json", {"dry_run": True})
+    with runs.create("demo", Cfg(), data_files={}, dry_run=True) as run:
+        run.save_metrics({})
     assert runs.latest_run("demo").dry_run
     assert "is a --dry-run model" in capsys.readouterr().err
 
 
 def test_a_changed_or_missing_file_is_found(tmp_root: Path):
-    with runs.new_run("demo") as new:
+    with runs.create("demo", Cfg(), data_files={}, dry_run=False) as new:
         (new.dir / "model.json").write_text('{"weight": 1.0}')
-        (new.dir / "config.json").write_text("{}")
-        runs.write_json(new.dir / "metrics.json", {"val_auc": 0.8})
+        new.save_metrics({"val_roc_auc": 0.8})
     run = runs.latest_run("demo")
     run.verify()
-    runs.update_json(run.path / "metrics.json", {"test_auc": 0.7})  # evaluate adds results: not a change
+    runs.update_json(run.path / "metrics.json", {"test_roc_auc": 0.7})  # evaluate adds results: not a change
     run.verify()
     (run.path / "model.json").write_text('{"weight": 2.0}')  # valid, but not what training wrote
     with pytest.raises(runs.RunChangedError, match="model.json of run .* has changed since training"):

@@ -29,7 +29,7 @@ import skops.io as sio
 import torch
 from fastapi.testclient import TestClient
 
-from mlstarter import bench, persistence, runs, serving
+from mlstarter import bench, loadgen, persistence, runs, serving
 
 from .conftest import PROJECTS, REPO
 
@@ -100,7 +100,7 @@ def test_mlstarter_serve_refuses_to_start_in_one_line(project: str, run_copy):
     for model in run_copy(project, plain=True):
         model.write_bytes(model.read_bytes()[:100])
     done = subprocess.run(
-        [sys.executable, "-m", "mlstarter.cli", "serve", project, "--port", str(bench.free_port())],
+        [sys.executable, "-m", "mlstarter.cli", "serve", project, "--port", str(loadgen.free_port())],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -249,7 +249,7 @@ STOPPED_BY_SIGTERM = (0, -signal.SIGTERM)
 @contextlib.contextmanager
 def server(args: list[str], env: dict[str, str], logs: Path, cwd: Path = REPO) -> Iterator[tuple]:
     """`mlstarter serve ...` on a free port until it answers /health; yields (url, process, log file)."""
-    port = bench.free_port()
+    port = loadgen.free_port()
     log = logs / f"server-{port}.log"
     with open(log, "w") as out:
         process = subprocess.Popen(

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mlstarter import training
+from mlstarter import devices, runs, training
+from mlstarter.checkpoints import Checkpoint
 
 torch.manual_seed(0)
 X = torch.randn(64, 3)
@@ -82,16 +83,27 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement():
     assert result.stopped_early and len(result.history) == 5 and result.best_epoch == 2
 
 
+def fresh(folder: Path) -> Checkpoint:
+    checkpoint = Checkpoint(folder / "checkpoint")
+    checkpoint.start(resume=False)
+    return checkpoint
+
+
+def resuming(folder: Path) -> Checkpoint:
+    checkpoint = Checkpoint(folder / "checkpoint")
+    assert checkpoint.start(resume=True)
+    return checkpoint
+
+
 def test_an_interrupted_run_resumes_exactly_where_it_stopped(tmp_path: Path):
-    checkpoint = tmp_path / "last.pt"
     _, whole = train(5)
-    train(2, checkpoint=checkpoint)  # "interrupted" after epoch 2
-    model, resumed = train(5, checkpoint=checkpoint, resume=True)
+    train(2, checkpoint=fresh(tmp_path))  # "interrupted" after epoch 2
+    model, resumed = train(5, checkpoint=resuming(tmp_path))
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4, 5]
     for a, b in zip(whole.history, resumed.history, strict=True):
         assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-6)
     assert resumed.best_epoch == whole.best_epoch
-    assert not list(tmp_path.glob(".*partial"))
+    assert not list(tmp_path.rglob(".*partial"))
 
 
 def test_a_missing_monitored_metric_is_named():
@@ -111,11 +123,11 @@ def test_a_missing_monitored_metric_is_named():
 
 
 def test_device_choice():
-    assert training.choose_device("cpu").type == "cpu"
-    assert training.choose_device("auto").type in {"cpu", "cuda", "mps"}
+    assert devices.choose_device("cpu").type == "cpu"
+    assert devices.choose_device("auto").type in {"cpu", "cuda", "mps"}
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA GPU"):  # ConfigError is a ValueError
-            training.choose_device("cuda")
+            devices.choose_device("cuda")
 
 
 def test_resume_is_exact_with_shuffling_and_dropout(tmp_path: Path):
@@ -135,23 +147,47 @@ def test_resume_is_exact_with_shuffling_and_dropout(tmp_path: Path):
         )  # fmt: skip
 
     whole = run(4)
-    checkpoint = tmp_path / "last.pt"
-    run(2, checkpoint=checkpoint)
+    run(2, checkpoint=fresh(tmp_path))
     torch.manual_seed(123)  # whatever happened in between must not matter
-    resumed = run(4, checkpoint=checkpoint, resume=True)
+    resumed = run(4, checkpoint=resuming(tmp_path))
     assert [r["val_loss"] for r in resumed.history] == pytest.approx([r["val_loss"] for r in whole.history], rel=1e-6)
 
 
 def test_resuming_a_run_that_had_stopped_early_trains_no_more(tmp_path: Path):
-    checkpoint = tmp_path / "last.pt"
     scores = iter([0.9, 0.5, 0.5])
     model, optimizer, _ = make()
     kwargs = dict(epochs=10, monitor="val_accuracy", patience=2, device=torch.device("cpu"), progress=False)
     first = training.fit(
-        model, optimizer, BATCHES, loss_fn, lambda m: {"val_accuracy": next(scores)}, checkpoint=checkpoint, **kwargs
+        model,
+        optimizer,
+        BATCHES,
+        loss_fn,
+        lambda m: {"val_accuracy": next(scores)},
+        checkpoint=fresh(tmp_path),
+        **kwargs,
     )
     assert first.stopped_early and len(first.history) == 3
-    again = training.fit(
-        model, optimizer, BATCHES, loss_fn, lambda m: 1 / 0, checkpoint=checkpoint, resume=True, **kwargs
-    )
+    again = training.fit(model, optimizer, BATCHES, loss_fn, lambda m: 1 / 0, checkpoint=resuming(tmp_path), **kwargs)
     assert again.stopped_early and len(again.history) == 3 and again.best_epoch == 1
+
+
+def test_a_checkpoint_folder_is_named_by_the_settings_and_removed_when_done(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path / "runs"))
+    cfg = {"seed": 0}
+
+    @__import__("dataclasses").dataclass
+    class Cfg:
+        seed: int = 0
+
+    a = Checkpoint.for_run("demo", Cfg(), dry_run=False)
+    assert a.folder.parent == tmp_path / "runs" / ".demo-checkpoints"  # beside the runs, never one of them
+    assert a.folder != Checkpoint.for_run("demo", Cfg(seed=1), dry_run=False).folder
+    assert a.folder != Checkpoint.for_run("demo", Cfg(), dry_run=True).folder
+    assert not a.start(resume=True) and "starting from epoch 1" in capsys.readouterr().out
+    a.save({"epoch": 1, "cfg": cfg})
+    assert Checkpoint(a.folder).start(resume=True) and Checkpoint(a.folder).load()["epoch"] == 1
+    assert not Checkpoint(a.folder).start(resume=False)  # without --resume: said, and cleared
+    assert "starting over (add --resume to continue it)" in capsys.readouterr().out and not a.folder.exists()
+    a.save({"epoch": 2})
+    a.finish()
+    assert not a.folder.parent.exists() and runs.complete_runs("demo") == []

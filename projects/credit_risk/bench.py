@@ -40,11 +40,11 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold, train_test_split
 from tqdm import tqdm
 
-from mlstarter import bench, runs
-from mlstarter.cli import run_script
+from mlstarter import bench, machine, runs
 from mlstarter.config import apply_overrides
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
+from mlstarter.scripts import run_script
 
 from . import data
 from .config import Config
@@ -127,7 +127,7 @@ def train_evaluate_metrics(env: dict, config: str | None = None) -> dict:
 
 
 def tuning_part() -> None:
-    results: dict = {"project": PROJECT, "machine": bench.machine(), "load_average_before": list(os.getloadavg())}
+    results: dict = {"project": PROJECT, "machine": machine.describe(), "load_average_before": list(os.getloadavg())}
     with tempfile.TemporaryDirectory() as runs_dir:
         results["studies"] = {}
         for name, (kind, trials, workers) in STUDIES.items():
@@ -159,7 +159,7 @@ def render_tuning(results: dict) -> str:
     loads = ", ".join(f"{x:.2f}" for x in results["load_average_before"])
     return (
         f'Measured by `make bench PROJECT={results["project"]} ARGS="--part tuning"` on '
-        f"{bench.machine_line(results['machine'])}; load average before {loads}.\n\n{body}\n\n"
+        f"{machine.line(results['machine'])}; load average before {loads}.\n\n{body}\n\n"
         f"The logistic study's best config (C = {c:.3g}) against the default grid, each trained and evaluated once: "
         f"5-fold CV ROC AUC {b['cv_roc_auc_mean']:.3f} vs {d['cv_roc_auc_mean']:.3f}; test ROC AUC "
         f"{b['test_roc_auc']:.3f} vs {d['test_roc_auc']:.3f}; test cost per applicant {b['test_cost']:.3f} vs "
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     frame, _ = data.load(Config().data)
     results: dict = {
         "project": PROJECT,
-        "machine": bench.machine(),
+        "machine": machine.describe(),
         "quality": {},
         "ablations": {},
         "speed": {},
@@ -321,7 +321,7 @@ def render(results: dict) -> str:
     serving = bench.serving_table(results["serving"])
     auc_folds = len(next(iter(q.values()))["roc_auc"]["folds"])
     return (
-        f"Measured by `make bench PROJECT={results['project']}` on {bench.machine_line(m)}.\n\n"
+        f"Measured by `make bench PROJECT={results['project']}` on {machine.line(m)}.\n\n"
         f"**Quality**: mean ± sd over {auc_folds} held-out folds for ROC AUC and 10 for cost, with the "
         f"hyperparameters and the threshold chosen inside each fold, as train.py does. The `vs logistic` columns are "
         f"paired differences from the default model on the same folds (mean ± standard error). References: ROC AUC "

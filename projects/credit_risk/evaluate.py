@@ -17,10 +17,10 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_rate
 
 from mlstarter import datasets, model_card, persistence, plots, runs
-from mlstarter.cli import run_script
-from mlstarter.config import from_dict, run_parser
+from mlstarter.config import from_dict
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
+from mlstarter.scripts import evaluate_parser, run_script
 
 from . import data
 from .config import Config
@@ -64,7 +64,7 @@ def fairness_report(y: np.ndarray, reject: np.ndarray, groups: pd.DataFrame) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = run_parser(__doc__).parse_args(argv)
+    args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
     cfg = from_dict(Config, run.config)
     decision = run.read_json("decision.json")

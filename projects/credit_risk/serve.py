@@ -12,14 +12,13 @@ score most. `POST /predict/batch` scores up to 1000 applicants at once.
 """
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlstarter import cli, persistence, serving
+from mlstarter import persistence, server, serving
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
@@ -186,4 +185,4 @@ def create_app(run_id: str | None = None) -> FastAPI:
 
 
 if __name__ == "__main__":
-    raise SystemExit(cli.main(["serve", PROJECT, *sys.argv[1:]]))
+    raise SystemExit(server.main(PROJECT))

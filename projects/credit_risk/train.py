@@ -25,10 +25,10 @@ from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
 from mlstarter import datasets, persistence, runs
-from mlstarter.cli import run_script
-from mlstarter.config import from_args, to_dict, train_parser
+from mlstarter.config import to_dict
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
+from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
 from . import data
@@ -95,7 +95,7 @@ def fit(cfg: Config, develop: pd.DataFrame, progress: bool = True) -> FitResult:
 
 def main(argv: list[str] | None = None) -> int:
     args = train_parser(__doc__).parse_args(argv)
-    cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
+    cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
     seed_everything(cfg.seed)
 
     # 1. Data: the same seed always gives the same split, so evaluate.py finds the same test set.

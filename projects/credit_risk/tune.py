@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlstarter import tuning
-from mlstarter.cli import run_script
+from mlstarter.scripts import run_script
 from mlstarter.seeding import seed_everything
 
 from . import data

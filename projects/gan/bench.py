@@ -20,10 +20,10 @@ import os
 import sys
 from pathlib import Path
 
-from mlstarter import bench, datasets, runs
-from mlstarter.cli import run_script
+from mlstarter import bench, datasets, machine, runs
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
+from mlstarter.scripts import run_script
 
 from . import data
 
@@ -78,7 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="Requests per serving scenario (default 300).")
     parser.add_argument("--data", default=None, help="Use this 28x28 .npz for the 28x28 run instead of MNIST.")
     args = parser.parse_args(argv)
-    results: dict = {"project": PROJECT, "machine": bench.machine(), "load_average_before": load_average(), "runs": {}}
+    results: dict = {
+        "project": PROJECT,
+        "machine": machine.describe(),
+        "load_average_before": load_average(),
+        "runs": {},
+    }
 
     # 1. The digits: the default conditional model over several seeds, then the unconditional variant.
     for seed in range(42, 42 + args.seeds):
@@ -158,7 +163,7 @@ def render(results: dict) -> str:
             }
         )
     return (
-        f"Measured by `make bench PROJECT={results['project']}` on {bench.machine_line(results['machine'])}; "
+        f"Measured by `make bench PROJECT={results['project']}` on {machine.line(results['machine'])}; "
         f"load average (1, 5, 15 min) {_loads(results['load_average_before'])} before, "
         f"{_loads(results['load_average_after'])} after: the benchmark itself adds about 1 to 2, more means other "
         f"work shared the cores and slowed the timings.\n\n"

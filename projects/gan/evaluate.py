@@ -23,9 +23,9 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from mlstarter import datasets, model_card, persistence, plots, runs
-from mlstarter.cli import run_script
-from mlstarter.config import from_dict, run_parser
+from mlstarter.config import from_dict
 from mlstarter.paths import project_name
+from mlstarter.scripts import evaluate_parser, run_script
 
 from . import data
 from .config import Config
@@ -118,7 +118,7 @@ def load_judge(run: runs.Run) -> Judge:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = run_parser(__doc__).parse_args(argv)
+    args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
     G, checkpoint = load_generator(run)
     judge = load_judge(run)

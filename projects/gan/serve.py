@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import math
-import sys
 from typing import Annotated, Literal
 
 import numpy as np
@@ -25,7 +24,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Response
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlstarter import cli, serving
+from mlstarter import server, serving
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
@@ -174,4 +173,4 @@ def create_app(run_id: str | None = None) -> FastAPI:
 
 
 if __name__ == "__main__":
-    raise SystemExit(cli.main(["serve", PROJECT, *sys.argv[1:]]))
+    raise SystemExit(server.main(PROJECT))

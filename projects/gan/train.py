@@ -27,8 +27,6 @@ saves the run.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import shutil
 import time
@@ -43,9 +41,10 @@ from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from tqdm import tqdm
 
 from mlstarter import datasets, distributed, persistence, runs, training
-from mlstarter.cli import run_script
-from mlstarter.config import ConfigError, from_args, to_dict, train_parser
+from mlstarter.checkpoints import Checkpoint
+from mlstarter.config import to_dict
 from mlstarter.paths import project_name
+from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
 from . import data
@@ -72,12 +71,6 @@ DISTRIBUTED = True  # torchrun may start this script in several processes: make 
 DRY_RUN_IMAGES = 256
 DRY_RUN_OVERRIDES = ["train.epochs=2", "train.sample_every=1", "judge.epochs=2"]
 GRID_COLUMNS = 8  # the fixed-noise sample grid: one row per class (conditional), or 8 x 8 images
-
-
-def checkpoint_dir(cfg: Config, dry_run: bool) -> Path:
-    """Where an interrupted run with exactly these settings keeps its checkpoint, judge and sample grids."""
-    key = hashlib.sha256(json.dumps([to_dict(cfg), dry_run], sort_keys=True).encode()).hexdigest()[:12]
-    return runs.project_runs_dir(PROJECT).with_name(f".{PROJECT}-checkpoints") / key
 
 
 def grid_labels(n_classes: int, conditional: bool) -> np.ndarray | None:
@@ -200,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         "--resume", action="store_true", help="Continue the interrupted run with the same settings from its last epoch."
     )
     args = parser.parse_args(argv)
-    cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
+    cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
     seed_everything(cfg.seed)  # the same seed in every process: the same judge, the same initial G and D
     ctx = distributed.setup(cfg.train.device)  # this process, or one of several that torchrun started
     device = ctx.device
@@ -216,23 +209,10 @@ def main(argv: list[str] | None = None) -> int:
             splits[name] = (splits[name][0][keep], splits[name][1][keep])
         images = data.ImageData(splits, images.files, images.name, images.n_classes)
     (X_train, y_train), (X_val, y_val) = images.splits["train"], images.splits["val"]
-    folder = checkpoint_dir(cfg, args.dry_run)
-    checkpoint, judge_path, samples_dir = folder / "gan.pt", folder / "judge.pt", folder / "samples"
-    resuming, judge_saved = args.resume and checkpoint.is_file(), args.resume and judge_path.is_file()
-    # every process loads them, or trains from scratch: a process that alone trained a judge would wait forever
-    if not distributed.same_on_every_rank((resuming, judge_saved)):
-        raise ConfigError(
-            f"--resume: some processes can read {folder} and some cannot. Every process loads the "
-            "checkpoint: on several machines, put it on a file system they share."
-        )
-    if args.resume and not resuming:
-        print(
-            f"No checkpoint of an interrupted run with these exact settings in {folder.parent}: starting from epoch 1."
-        )
-    elif not args.resume and folder.is_dir():
-        print(f"An interrupted run with these settings left {folder}: starting over (add --resume to continue it).")
-        if ctx.is_main:  # one process clears it; without --resume the others never read it
-            shutil.rmtree(folder)
+    checkpoint = Checkpoint.for_run(PROJECT, cfg, dry_run=args.dry_run)  # the state, the judge and the sample grids
+    judge_path, samples_dir = checkpoint.path("judge.pt"), checkpoint.path("samples")
+    resuming = checkpoint.start(resume=args.resume)
+    judge_saved = resuming and judge_path.is_file()
 
     print(f"***** Training {PROJECT} *****")
     print(f"  images: {len(y_train)} train, {len(y_val)} validation, {len(images.splits['test'][1])} held out "
@@ -315,18 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     best: dict[str, Any] = {"state": None, "epoch": 0, "fd": math.inf}
     start = 1
     if resuming:  # every process reads the same file
-        state = torch.load(checkpoint, map_location=device, weights_only=True)  # tensors and plain data only
+        state = checkpoint.load(device, loader_rng)  # several processes: the same weights, new noise in each
         generator.load_state_dict(state["generator_state"])
         discriminator.load_state_dict(state["discriminator_state"])
         g_opt.load_state_dict(state["g_optimizer_state"])
         d_opt.load_state_dict(state["d_optimizer_state"])
         best = {"state": state["best_state"], "epoch": state["best_epoch"], "fd": state["best_fd"]}
         history, start = state["history"], state["epoch"] + 1
-        training.restore_rng_states(state, loader_rng)
-        # the checkpoint holds rank 0's random state, now every process's: give each its own noise again. So
-        # several processes resume with the same weights, optimizers and batches, but new noise; one, exactly
-        distributed.seed_per_process(cfg.seed + ctx.world_size * start, ctx)
-        print(f"Resuming from {checkpoint} at epoch {start} (best so far: epoch {best['epoch']})")
+        print(f"Resuming from {checkpoint.folder} at epoch {start} (best so far: epoch {best['epoch']})")
 
     for epoch in range(start, cfg.train.epochs + 1):
         began = time.perf_counter()
@@ -350,13 +326,12 @@ def main(argv: list[str] | None = None) -> int:
                                sample_labels), samples_dir / f"epoch_{epoch:03d}.png")  # fmt: skip
         shown = "  ".join(f"{k} {v:.3f}" for k, v in {**losses, **metrics}.items())
         tqdm.write(f"epoch {epoch:3d}  {shown}  ({row['seconds']:.1f}s){'  *best*' if improved else ''}")
-        training.save_checkpoint(checkpoint, {
+        checkpoint.save({
             "epoch": epoch, "history": history,
             "generator_state": generator.state_dict(), "discriminator_state": discriminator.state_dict(),
             "g_optimizer_state": g_opt.state_dict(), "d_optimizer_state": d_opt.state_dict(),
             "best_state": best["state"], "best_epoch": best["epoch"], "best_fd": best["fd"],
-            **training.rng_states(loader_rng),
-        })  # fmt: skip
+        }, loader_rng)  # fmt: skip
 
     if not ctx.is_main:
         return 0  # the run is rank 0's to write: the other processes' work is done
@@ -395,9 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.write_json(run.dir / "config.json", to_dict(cfg))
         if samples_dir.is_dir():
             shutil.copytree(samples_dir, run.dir / "plots" / "progress")
-    shutil.rmtree(folder, ignore_errors=True)  # the run is saved: nothing left to resume
-    if folder.parent.is_dir() and not any(folder.parent.iterdir()):
-        folder.parent.rmdir()
+    checkpoint.finish()  # the run is saved: nothing left to resume
 
     print(f"\nRun saved to {run.path}")
     accuracy = f"; the judge reads the requested class in {metrics['val_class_accuracy']:.1%} of its fakes" if (

@@ -35,10 +35,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mlstarter import bench, datasets, runs
-from mlstarter.cli import run_script
+from mlstarter import bench, datasets, machine, runs
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
+from mlstarter.scripts import run_script
 
 from . import data
 from .evaluate import PUBLISHED
@@ -104,11 +104,11 @@ def epoch_seconds(data_path: str | None, processes: int, threads: int, epochs: i
 
 
 def distributed_part(data_path: str | None, data_label: str) -> None:
-    machine = bench.machine()
-    settings = [(1, 1), (1, machine["cores"]), (2, max(1, machine["cores"] // 2))]
+    this_machine = machine.describe()
+    settings = [(1, 1), (1, this_machine["cores"]), (2, max(1, this_machine["cores"] // 2))]
     results = {
         "project": PROJECT,
-        "machine": machine,
+        "machine": this_machine,
         "data": data_label,
         "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "settings": [epoch_seconds(data_path, p, t) for p, t in settings],
@@ -135,7 +135,7 @@ def render_distributed(results: dict) -> str:
     loads = ", ".join(f"{x:.2f}" for x in results["load_average_before"])
     return (
         f'Measured by `make bench PROJECT={results["project"]} ARGS="--part distributed"` on '
-        f"{bench.machine_line(results['machine'])}; load average before {loads}.\n\n"
+        f"{machine.line(results['machine'])}; load average before {loads}.\n\n"
         f"**Data**: {results['data']}. Each row: `train` for 3 epochs with the default config; seconds per epoch "
         f"(training and validation) is the median of epochs 2-3.\n\n{body}"
     )
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         distributed_part(data_path, data_label)
         if args.part == "distributed":
             return 0
-    results: dict = {"project": PROJECT, "machine": bench.machine(), "data": data_label, "runs": {}}
+    results: dict = {"project": PROJECT, "machine": machine.describe(), "data": data_label, "runs": {}}
 
     # 1. Quality and training speed: the default CNN with several seeds, then the ResNet variant.
     for seed in range(42, 42 + args.seeds):
@@ -246,7 +246,7 @@ def render(results: dict) -> str:
     )
     serving = bench.serving_table(results["serving"])
     return (
-        f"Measured by `make bench PROJECT={results['project']}` on {bench.machine_line(m)}.\n\n"
+        f"Measured by `make bench PROJECT={results['project']}` on {machine.line(m)}.\n\n"
         f"**Data**: {results['data']}.\n\n"
         f"**Quality** on the test split (each run: `train` then `evaluate`, default config unless named). "
         f"CNN over {len(c['test_roc_auc']['folds'])} seeds: test ROC AUC {c['test_roc_auc']['mean']:.3f} ± {c['test_roc_auc']['sd']:.3f}, "

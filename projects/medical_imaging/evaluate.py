@@ -21,10 +21,10 @@ from matplotlib.figure import Figure
 from sklearn.metrics import roc_auc_score
 
 from mlstarter import datasets, model_card, persistence, plots, runs
-from mlstarter.cli import run_script
-from mlstarter.config import from_dict, run_parser
+from mlstarter.config import from_dict
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
+from mlstarter.scripts import evaluate_parser, run_script
 
 from . import data
 from .config import Config
@@ -107,7 +107,7 @@ def gradcam_grid(model, images, labels, p, threshold, mean, std, path, per_row: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = run_parser(__doc__).parse_args(argv)
+    args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
     model, checkpoint = load_model(run)
     cfg = from_dict(Config, run.config)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import io
-import sys
 from typing import Annotated, Literal
 
 import numpy as np
@@ -26,7 +25,7 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
-from mlstarter import cli, serving
+from mlstarter import server, serving
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
@@ -175,4 +174,4 @@ def create_app(run_id: str | None = None) -> FastAPI:
 
 
 if __name__ == "__main__":
-    raise SystemExit(cli.main(["serve", PROJECT, *sys.argv[1:]]))
+    raise SystemExit(server.main(PROJECT))

@@ -20,21 +20,18 @@ Steps:
 
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch.utils.data import TensorDataset
 
-from mlstarter import datasets, distributed, persistence, runs, training
-from mlstarter.cli import run_script
-from mlstarter.config import from_args, to_dict, train_parser
+from mlstarter import distributed, persistence, runs, training
+from mlstarter.checkpoints import Checkpoint
+from mlstarter.config import to_dict
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
+from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
 from . import data
@@ -63,12 +60,6 @@ def youden_threshold(y: np.ndarray, p: np.ndarray) -> float:
     return float((thresholds[best[0]] + below) / 2)
 
 
-def checkpoint_path(cfg: Config, dry_run: bool) -> Path:
-    """Where an interrupted run with exactly these settings left its checkpoint (beside, not inside, the runs)."""
-    key = hashlib.sha256(json.dumps([to_dict(cfg), dry_run], sort_keys=True).encode()).hexdigest()[:12]
-    return runs.project_runs_dir(PROJECT).with_name(f".{PROJECT}-checkpoints") / f"{key}.pt"
-
-
 def dry_run_subset(splits: dict, seed: int) -> dict:
     """DRY_RUN_IMAGES training and half as many validation images, drawn at random; the test split as it is."""
     rng = np.random.default_rng(seed)
@@ -83,8 +74,7 @@ def fit_network(
     splits: dict,
     ctx: distributed.Context,
     *,
-    checkpoint: Path | None = None,
-    resume: bool = False,
+    checkpoint: Checkpoint | None = None,
     on_epoch: training.OnEpoch | None = None,
     progress: bool = True,
 ) -> tuple[PneumoniaNet, training.FitResult, float, float]:
@@ -143,7 +133,6 @@ def fit_network(
         device=device,
         scheduler=scheduler,
         checkpoint=checkpoint,
-        resume=resume,
         amp=cfg.train.amp,
         progress=progress,
         on_epoch=on_epoch,
@@ -157,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         "--resume", action="store_true", help="Continue the interrupted run with the same settings from its last epoch."
     )
     args = parser.parse_args(argv)
-    cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
+    cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
     seed_everything(cfg.seed)  # the same seed in every process: the same initial weights
     torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
     ctx = distributed.setup(cfg.train.device)  # this process, or one of several that torchrun started
@@ -179,14 +168,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{distributed.per_process_batch(cfg.train.batch_size, ctx)} and {torch.get_num_threads()} thread(s)")  # fmt: skip
 
     # 2. Train: standardised pixels, random augmentations, a class-weighted loss, a checkpoint every epoch.
-    checkpoint = checkpoint_path(cfg, args.dry_run)
-    if args.resume and not checkpoint.is_file():
-        print(
-            f"No checkpoint of an interrupted run with these exact settings in {checkpoint.parent}: starting from epoch 1."
-        )
-    elif not args.resume and checkpoint.is_file():
-        print(f"An interrupted run with these settings left {checkpoint}: starting over (add --resume to continue it).")
-    model, result, mean, std = fit_network(cfg, splits, ctx, checkpoint=checkpoint, resume=args.resume)
+    checkpoint = Checkpoint.for_run(PROJECT, cfg, dry_run=args.dry_run)
+    checkpoint.start(resume=args.resume)
+    model, result, mean, std = fit_network(cfg, splits, ctx, checkpoint=checkpoint)
     if not ctx.is_main:
         return 0  # the run is rank 0's to write: the other processes' work is done
     model = distributed.unwrap(model)  # the network inside DDP
@@ -200,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics["val_best_epoch"] = result.best_epoch
 
     # 4. Save the run: it appears under runs/ only once every file is written.
-    with runs.new_run(PROJECT) as run:
+    with runs.create(PROJECT, cfg, data_files=files, dry_run=args.dry_run, processes=ctx.world_size) as run:
         persistence.save_torch(
             run.dir / "model.pt",
             model.state_dict(),
@@ -210,19 +194,9 @@ def main(argv: list[str] | None = None) -> int:
             threshold=threshold,
             image_side=int(X_train.shape[1]),
         )
-        runs.write_json(run.dir / "metrics.json", metrics)
         runs.write_json(run.dir / "history.json", {"epochs": result.history})
-        runs.write_json(
-            run.dir / "environment.json",
-            {
-                **runs.environment(seed=cfg.seed, dataset_checksums=datasets.checksums(files), dry_run=args.dry_run),
-                "processes": ctx.world_size,  # trained by this many processes (torchrun), or 1
-            },
-        )
-        runs.write_json(run.dir / "config.json", to_dict(cfg))
-    checkpoint.unlink(missing_ok=True)  # the run is saved: nothing left to resume
-    if checkpoint.parent.is_dir() and not any(checkpoint.parent.iterdir()):
-        checkpoint.parent.rmdir()
+        run.save_metrics(metrics)
+    checkpoint.finish()  # the run is saved: nothing left to resume
 
     print(f"\nRun saved to {run.path}")
     print(

@@ -18,8 +18,8 @@ best config keeps that schedule.
 
 from __future__ import annotations
 
-from mlstarter import distributed, training, tuning
-from mlstarter.cli import run_script
+from mlstarter import devices, distributed, tuning
+from mlstarter.scripts import run_script
 from mlstarter.seeding import seed_everything
 
 from . import data
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = tuning.tune_parser(__doc__).parse_args(argv)
     cfg = tuning.base_config(Config, args, DRY_RUN_OVERRIDES)  # each trial changes only the searched knobs
     # one process per trial: to run trials side by side, start more workers on the same study
-    ctx = distributed.Context(training.choose_device(cfg.train.device))
+    ctx = distributed.Context(devices.choose_device(cfg.train.device))
 
     # The images, loaded once for all trials; the test split is set aside.
     splits, _ = data.load(cfg.data)

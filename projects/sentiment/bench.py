@@ -31,11 +31,11 @@ from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from tqdm import tqdm
 
-from mlstarter import bench, runs
-from mlstarter.cli import run_script
+from mlstarter import bench, machine, runs
 from mlstarter.config import apply_overrides
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
+from mlstarter.scripts import run_script
 
 from . import data
 from .config import Config
@@ -81,7 +81,7 @@ STUDIES = {"tfidf": 10, "neural": 15}
 
 
 def tuning_part() -> None:
-    results: dict = {"project": PROJECT, "machine": bench.machine(), "load_average_before": list(os.getloadavg())}
+    results: dict = {"project": PROJECT, "machine": machine.describe(), "load_average_before": list(os.getloadavg())}
     with tempfile.TemporaryDirectory() as runs_dir:
         results["studies"] = {
             kind: bench.bench_study(
@@ -121,7 +121,7 @@ def render_tuning(results: dict) -> str:
     loads = ", ".join(f"{x:.2f}" for x in results["load_average_before"])
     return (
         f'Measured by `make bench PROJECT={results["project"]} ARGS="--part tuning"` on '
-        f"{bench.machine_line(results['machine'])}; load average before {loads}. One study of each, "
+        f"{machine.line(results['machine'])}; load average before {loads}. One study of each, "
         f"`--sampler-seed 0`, on one validation split of {Config().data.val_size:.0%} of the sentences.\n\n{body}"
     )
 
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.part == "tuning":
             return 0
     frame, _ = data.load(Config().data)
-    results: dict = {"project": PROJECT, "machine": bench.machine(), "quality": {}, "ablations": {}, "speed": {}}
+    results: dict = {"project": PROJECT, "machine": machine.describe(), "quality": {}, "ablations": {}, "speed": {}}
 
     # 1. Quality of every model kind, with the project's defaults, on the same folds.
     for kind in KINDS:
@@ -257,7 +257,7 @@ def render(results: dict) -> str:
     speed = bench.speed_table(results["speed"])
     serving = bench.serving_table(results["serving"])
     return (
-        f"Measured by `make bench PROJECT={results['project']}` on {bench.machine_line(m)}.\n\n"
+        f"Measured by `make bench PROJECT={results['project']}` on {machine.line(m)}.\n\n"
         f"**Quality**: mean ± sd over {folds} held-out folds of stratified cross-validation on all 10,662 "
         f"sentences, the protocol of the published results (which come from the papers, not from this machine). "
         f"`vs tfidf` is the paired difference from the TF-IDF baseline on the same folds (mean ± standard error).\n\n"

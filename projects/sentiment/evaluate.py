@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from mlstarter import datasets, model_card, plots, runs
-from mlstarter.cli import run_script
-from mlstarter.config import from_dict, run_parser
+from mlstarter.config import from_dict
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
+from mlstarter.scripts import evaluate_parser, run_script
 
 from . import data
 from .config import Config
@@ -60,7 +60,7 @@ def error_analysis(test: pd.DataFrame, p: np.ndarray, model, n: int = N_ERRORS) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = run_parser(__doc__).parse_args(argv)
+    args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
     cfg = from_dict(Config, run.config)
     model = load_model(run.path, cfg)

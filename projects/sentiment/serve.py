@@ -13,14 +13,13 @@ the decision most (effect = change in log-odds of positive when the word is remo
 """
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from mlstarter import cli, serving
+from mlstarter import server, serving
 from mlstarter.config import from_dict
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
@@ -160,4 +159,4 @@ def create_app(run_id: str | None = None) -> FastAPI:
 
 
 if __name__ == "__main__":
-    raise SystemExit(cli.main(["serve", PROJECT, *sys.argv[1:]]))
+    raise SystemExit(server.main(PROJECT))

@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from mlstarter import datasets, runs, training
-from mlstarter.cli import run_script
-from mlstarter.config import from_args, to_dict, train_parser
+from mlstarter import datasets, devices, runs, training
+from mlstarter.config import to_dict
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
+from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
 from . import data
@@ -77,7 +77,7 @@ def fit_neural(
     `on_epoch(epoch, metrics)` is called after every epoch (tune.py reports to Optuna through it).
     """
     ncfg: NeuralConfig = cfg.neural
-    device = training.choose_device(ncfg.device)
+    device = devices.choose_device(ncfg.device)
     vocab = Vocabulary.build(train[data.TEXT].tolist(), ncfg)
     examples = [(vocab.encode(t), float(y)) for t, y in zip(train[data.TEXT], train[data.LABEL], strict=True)]
     loader = DataLoader(
@@ -87,7 +87,7 @@ def fit_neural(
         collate_fn=lambda batch: ngram_dropout(batch, ncfg.dropout),
         generator=torch.Generator().manual_seed(cfg.seed),
     )
-    val_ids, val_offsets = training.to_device(collate([vocab.encode(t) for t in val[data.TEXT]]), device)
+    val_ids, val_offsets = devices.to_device(collate([vocab.encode(t) for t in val[data.TEXT]]), device)
     y_val = torch.tensor(val[data.LABEL].to_numpy(), dtype=torch.float32, device=device)
 
     network = FastText(len(vocab), ncfg.embedding_dim)
@@ -138,7 +138,7 @@ def fit_model(
 
 def main(argv: list[str] | None = None) -> int:
     args = train_parser(__doc__).parse_args(argv)
-    cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
+    cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
     seed_everything(cfg.seed)
 
     # 1. Data: the same seed always gives the same split, so evaluate.py finds the same test set.

@@ -20,8 +20,8 @@ from __future__ import annotations
 import pandas as pd
 
 from mlstarter import tuning
-from mlstarter.cli import run_script
 from mlstarter.metrics import binary_metrics
+from mlstarter.scripts import run_script
 from mlstarter.seeding import seed_everything
 
 from . import data

@@ -17,11 +17,11 @@ import json
 import sys
 from pathlib import Path
 
-from mlstarter import bench, runs
-from mlstarter.cli import run_script
+from mlstarter import bench, machine, runs
 from mlstarter.config import from_dict
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
+from mlstarter.scripts import run_script
 
 from . import backtest, evaluate
 from .config import Config
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=500, help="Requests per serving scenario (default 500).")
     args = parser.parse_args(argv)
-    results: dict = {"project": PROJECT, "machine": bench.machine(), "runs": {}}
+    results: dict = {"project": PROJECT, "machine": machine.describe(), "runs": {}}
 
     for name, overrides in VARIANTS.items():
         results["runs"][name] = train_and_evaluate(overrides)
@@ -120,7 +120,7 @@ def _pct(value: float | None) -> str:
 
 def render(results: dict) -> str:
     m = results["machine"]
-    parts = [f"Measured by `make bench PROJECT={results['project']}` on {bench.machine_line(m)}.\n"]
+    parts = [f"Measured by `make bench PROJECT={results['project']}` on {machine.line(m)}.\n"]
     for name, v in results["runs"].items():
         parts.append(
             f"### {name}\n\n{v['origins']:,} scored origins, {v['first']} to {v['last']}; backtest "

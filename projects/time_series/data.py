@@ -168,11 +168,11 @@ def _listed(where: object, problems: list[str], shown: int = 10) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from mlstarter.config import from_args, train_parser
+    from mlstarter.scripts import load_config, train_parser
 
     from .config import Config
 
-    cfg = from_args(Config, train_parser(__doc__).parse_args(argv))  # --data and --set, as train.py takes them
+    cfg = load_config(Config, train_parser(__doc__).parse_args(argv))  # --data and --set, as train.py takes them
     prices = load(cfg.data)
     index = prices.frame.index
     print(f"{prices.source}\nFile: {prices.path}")
@@ -185,6 +185,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from mlstarter.cli import run_script
+    from mlstarter.scripts import run_script
 
     raise SystemExit(run_script(main))

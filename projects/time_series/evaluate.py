@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 from scipy.stats import norm
 
 from mlstarter import model_card, plots, runs
-from mlstarter.cli import run_script
-from mlstarter.config import from_dict, run_parser
+from mlstarter.config import from_dict
 from mlstarter.paths import project_name
+from mlstarter.scripts import evaluate_parser, run_script
 
 from . import backtest
 from .config import Config
@@ -154,7 +154,7 @@ def plot_volatility(volatility: pd.DataFrame, cfg: Config, path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = run_parser(__doc__).parse_args(argv)
+    args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
     cfg = from_dict(Config, run.config)
     returns, volatility = load_forecasts(run)

@@ -13,7 +13,6 @@ the daily volatility forecast, and the run id of the model that answered.
 
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from scipy.stats import norm
 
-from mlstarter import cli, serving
+from mlstarter import server, serving
 from mlstarter.config import from_dict
 from mlstarter.datasets import DataError
 from mlstarter.paths import project_name
@@ -192,4 +191,4 @@ def create_app(run_id: str | None = None) -> FastAPI:
 
 
 if __name__ == "__main__":
-    raise SystemExit(cli.main(["serve", PROJECT, *sys.argv[1:]]))
+    raise SystemExit(server.main(PROJECT))

@@ -24,9 +24,9 @@ import time
 from threadpoolctl import threadpool_limits
 
 from mlstarter import datasets, runs
-from mlstarter.cli import run_script
-from mlstarter.config import from_args, to_dict, train_parser
+from mlstarter.config import to_dict
 from mlstarter.paths import project_name
+from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
 from . import backtest, data, model
@@ -48,7 +48,7 @@ DRY_RUN_OVERRIDES = [
 
 def main(argv: list[str] | None = None) -> int:
     args = train_parser(__doc__).parse_args(argv)
-    cfg = from_args(Config, args, first=DRY_RUN_OVERRIDES if args.dry_run else ())  # your --set still wins
+    cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
     cfg.check()
     seed_everything(cfg.seed)
 

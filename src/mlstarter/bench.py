@@ -1,71 +1,36 @@
-"""Benchmark helpers: describe the machine, load-test a served project, record the results.
+"""Benchmark bookkeeping: time a command as a user runs it, and record results where readers find them.
 
 A project's `bench.py` measures its own quality; these helpers do the rest:
 
-    with serve_in_subprocess("credit_risk", run_id) as url:
-        single = load_test(f"{url}/predict", example, concurrency=8, requests=1000)
+    speed = {"train": timed_subprocess([sys.executable, "-m", "projects.credit_risk.train"])}
     write_results("credit_risk", results, markdown)
 
 `write_results` writes `bench/results/<project>.json` and `.md`, and puts the Markdown
 between `<!-- bench:start -->` and `<!-- bench:end -->` in the project's README.md, so the
 numbers a learner reads are the ones the last `make bench` measured.
 
-`bench_serve` (`make bench-serve PROJECT=x`) is the serving benchmark on its own: a real
-uvicorn server, load from other processes at 1, 8 and 64 clients, `/health` latency while
+`bench_serve` (`make bench-serve PROJECT=x`) is the serving benchmark: a real uvicorn server,
+load from other processes at 1, 8 and 64 clients (`mlstarter.loadgen`), `/health` latency while
 `/predict` is saturated, and a bare FastAPI endpoint measured in the same run for scale.
 Its results go to `bench/results/<project>-serving.{json,md}`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import datetime as dt
-import importlib
 import json
-import multiprocessing
 import os
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import model_card, paths, runs
+from . import loadgen, machine, model_card, paths, runs
 
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
-
-
-def machine() -> dict[str, Any]:
-    """CPU model, cores, memory, OS and Python of this machine, and today's date."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    memory_gib = None
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "date": dt.date.today().isoformat(),
-        "cpu": cpu,
-        "cores": cores,
-        "memory_gib": memory_gib,
-        "os": platform.platform(terse=True),
-        "python": platform.python_version(),
-    }
-
-
-def machine_line(info: dict[str, Any]) -> str:
-    return f"{info['date']}, {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB RAM, {info['os']}, Python {info['python']}"
 
 
 # Runs a command as its child and prints the child's peak memory. Why a middleman: on Linux a
@@ -96,221 +61,12 @@ def timed_subprocess(args: list[str]) -> dict[str, float]:
     return {"seconds": round(seconds, 2), "peak_rss_mib": round(peak_mib)}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve_in_subprocess(project: str, run_id: str, timeout: float = 60, workers: int = 1) -> Iterator[str]:
-    """Start `mlstarter serve` for one run on a free loopback port; yield its base URL."""
-    port = free_port()
-    command = [sys.executable, "-m", "mlstarter.cli", "serve", project, "--run", run_id, "--port", str(port)]
-    with _server([*command, "--workers", str(workers)], port, timeout) as url:
-        yield url
-
-
-@contextlib.contextmanager
-def serve_bare(timeout: float = 60) -> Iterator[str]:
-    """Start uvicorn with `bare_app` (one constant endpoint, nothing else) on a free loopback port."""
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "mlstarter.bench:bare_app", "--factory", "--no-access-log"]
-    with _server([*command, "--port", str(port)], port, timeout) as url:
-        yield url
-
-
-def bare_app() -> Any:
-    """FastAPI at its barest: `POST /predict` answers a constant. Its speed is the floor of any of ours."""
-    from fastapi import FastAPI
-
-    app = FastAPI()
-
-    @app.post("/predict")
-    def predict() -> dict[str, float]:  # a plain def, like our endpoints: it runs in the same thread pool
-        return {"probability": 0.5}
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    return app
-
-
-@contextlib.contextmanager
-def _server(command: list[str], port: int, timeout: float) -> Iterator[str]:
-    """Run a server command until it answers /health; stop it (gracefully, then by force) afterwards.
-
-    Its output goes to a temporary file, not a pipe: a server logs a line per request, and a pipe
-    nobody reads would fill up and stall it.
-    """
-    import httpx2 as httpx
-
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as log:
-        server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if server.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"the server exited: {log.read()[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the server did not answer on {url} within {timeout} s")
-                time.sleep(0.2)
-            yield url
-        finally:
-            server.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                server.wait(timeout=10)
-            if server.poll() is None:
-                server.kill()
-                server.wait()
-
-
-def load_test(
-    url: str,
-    body: Any = None,
-    *,
-    concurrency: int,
-    requests: int,
-    warmup: int = 20,
-    timeout: float = 30,
-    files: dict[str, tuple[str, bytes, str]] | None = None,
-    max_seconds: float | None = None,
-    method: str = "POST",
-    params: dict[str, Any] | None = None,
-) -> dict[str, float]:
-    """POST `body` as JSON (or `files` as a multipart upload) to `url` `requests` times from
-    `concurrency` concurrent clients (or another `method`, with query `params`).
-
-    Bounded in count, in time (no new request after `max_seconds`) and each request in time.
-    Returns requests/s and latency percentiles in milliseconds, and the number of failed
-    requests (non-2xx or errors).
-    """
-    request = {"method": method, "json": body, "files": files, "params": params}
-    return asyncio.run(_load(url, request, concurrency, requests, warmup, timeout, max_seconds))
-
-
-async def _load(
-    url: str,
-    request: dict[str, Any],
-    concurrency: int,
-    requests: int,
-    warmup: int,
-    timeout: float,
-    max_seconds: float | None = None,
-    started: Any = None,
-) -> dict[str, float]:
-    import httpx2 as httpx
-
-    latencies: list[float] = []
-    errors = 0
-    left = requests  # requests not yet started, shared by the clients
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=timeout, limits=limits) as client:
-
-        def post():
-            return client.request(
-                request.get("method", "POST"),
-                url,
-                json=request.get("json"),
-                files=request.get("files"),
-                params=request.get("params"),
-            )
-
-        for _ in range(warmup):
-            await post()
-
-        async def worker() -> None:
-            nonlocal errors, left
-            while left > 0 and (stop is None or time.perf_counter() < stop):
-                left -= 1
-                start = time.perf_counter()
-                try:
-                    response = await post()
-                    ok = response.is_success
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append(time.perf_counter() - start)
-                errors += not ok
-
-        start = time.perf_counter()
-        stop = None if max_seconds is None else start + max_seconds
-        if started is not None:
-            started.set()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - start
-    ms = np.array(latencies) * 1000
-    return {
-        "concurrency": concurrency,
-        "requests": len(latencies),
-        "errors": errors,
-        "requests_per_s": round(len(latencies) / wall, 1),
-        "p50_ms": round(float(np.percentile(ms, 50)), 2),
-        "p95_ms": round(float(np.percentile(ms, 95)), 2),
-        "p99_ms": round(float(np.percentile(ms, 99)), 2),
-    }
-
-
-def _load_in_child(results: Any, started: Any, url: str, request: dict[str, Any], concurrency: int, seconds: float):
-    results.put(asyncio.run(_load(url, request, concurrency, 10**9, 20, 30, seconds, started)))
-
-
-def health_while_saturated(
-    base_url: str, request: dict[str, Any], *, concurrency: int = 64, seconds: float = 10, interval: float = 0.02
-) -> dict[str, Any]:
-    """`/health` latency, one request every `interval` s, while another process keeps `concurrency` clients
-    busy on a prediction endpoint for `seconds`. Returns both: the health probe and the saturating load."""
-    import httpx2 as httpx
-
-    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: its event loop competes with no one here
-    results, started = spawn.Queue(), spawn.Event()
-    load = spawn.Process(
-        target=_load_in_child,
-        args=(results, started, base_url + request["path"], request, concurrency, seconds),
-    )
-    load.start()
-    latencies, errors = [], 0
-    try:
-        if not started.wait(timeout=120):
-            raise TimeoutError("the load generator did not start within 120 s")
-        time.sleep(min(1.0, seconds / 5))  # let every client get its first request in
-        with httpx.Client(timeout=30) as client:
-            while load.is_alive() and results.empty():
-                start = time.perf_counter()
-                try:
-                    ok = client.get(f"{base_url}/health").status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append(time.perf_counter() - start)
-                errors += not ok
-                time.sleep(interval)
-        saturating = results.get(timeout=120)
-    finally:
-        load.join(timeout=30)
-        if load.is_alive():
-            load.kill()
-    ms = np.array(latencies) * 1000
-    health = {
-        "requests": len(latencies),
-        "errors": errors,
-        "p50_ms": round(float(np.percentile(ms, 50)), 2),
-        "p95_ms": round(float(np.percentile(ms, 95)), 2),
-        "p99_ms": round(float(np.percentile(ms, 99)), 2),
-    }
-    return {"health": health, "load": saturating}
-
-
 def example_requests(project: str) -> dict[str, dict[str, Any]]:
     """The requests a project's benchmark sends: `{"single": {...}, "batch": {...}}`, each a `path` and
     a `json` body or multipart `files` (or `"method": "GET"` and query `params`). A project says them
     in `example_requests()` in its serve.py; without that, its example.json is POSTed to /predict as
     the single request (and there is no batch)."""
-    module = importlib.import_module(f"projects.{project}.serve")
+    module = paths.import_script(project, "serve")
     if hasattr(module, "example_requests"):
         return module.example_requests()
     example = paths.projects_dir() / project / "example.json"
@@ -335,14 +91,14 @@ def bench_serve(
         "project": project,
         "run_id": run.run_id,
         "workers": workers,
-        "machine": machine(),
+        "machine": machine.describe(),
         "load_average_before": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
         "serving": {},
     }
     print(f"Benchmarking {project} run {run.run_id}: {workers} worker(s), {', '.join(map(str, CONCURRENCY))} clients")
 
     def scenario(base: str, name: str, request: dict[str, Any], concurrency: int) -> None:
-        results["serving"][name] = load_test(
+        results["serving"][name] = loadgen.load_test(
             base + request["path"],
             request.get("json"),
             files=request.get("files"),
@@ -355,14 +111,14 @@ def bench_serve(
         print(f"  {name}: {results['serving'][name]['requests_per_s']:.0f} requests/s")
 
     health = {"path": "/health", "method": "GET"}
-    with serve_in_subprocess(project, run.run_id, workers=workers) as url:
+    with loadgen.serve_in_subprocess(project, run.run_id, workers=workers) as url:
         for kind, request in examples.items():
             for concurrency in CONCURRENCY:
                 scenario(url, f"{kind}, {concurrency} clients", request, concurrency)
         for concurrency in CONCURRENCY:  # no model work: what our middleware and logging cost
             scenario(url, f"/health, {concurrency} clients", health, concurrency)
-        results["health_under_load"] = health_while_saturated(url, examples["single"], seconds=seconds)
-    with serve_bare() as url:
+        results["health_under_load"] = loadgen.health_while_saturated(url, examples["single"], seconds=seconds)
+    with loadgen.serve_bare() as url:
         for concurrency in CONCURRENCY:
             bare = {"path": "/predict", "json": examples["single"].get("json")}
             scenario(url, f"bare FastAPI constant, {concurrency} clients", bare, concurrency)
@@ -408,7 +164,7 @@ def serving_markdown(results: dict[str, Any]) -> str:
     overhead = ", ".join(f"{c} clients {r:.1f}x" for c, r in results["bare_over_health"].items())
     return (
         f"`make bench-serve PROJECT={results['project']}`, run {results['run_id']}, {results['workers']} uvicorn "
-        f"worker(s) on 127.0.0.1, load from other processes; {machine_line(results['machine'])}; "
+        f"worker(s) on 127.0.0.1, load from other processes; {machine.line(results['machine'])}; "
         f"load average before the run {loads} (other work on the machine slows every number here).\n\n"
         f"{serving_table(results['serving'])}\n\n"
         f"`/health` while {h['load']['concurrency']} clients saturate `/predict` "
@@ -451,7 +207,7 @@ def bench_study(project: str, study: str, args: list[str], workers: int, runs_di
     import optuna
 
     command = [sys.executable, "-m", f"projects.{project}.tune", "--study", study, *args]
-    cores = machine()["cores"]
+    cores = machine.usable_cores()
     # each worker its share of the cores: two workers with all the threads each would fight over them
     env = {**os.environ, "MLSTARTER_RUNS_DIR": str(runs_dir), "OMP_NUM_THREADS": str(max(1, cores // workers))}
     began = time.perf_counter()

@@ -6,11 +6,15 @@
 unknown keys with the list of valid ones, so a typo never silently trains the wrong model.
 `--config file.json` starts from a saved config instead of the defaults: a run's `config.json`,
 or the `best_config.json` that `make tune` writes. Keys it leaves out keep their defaults.
+
+Rules that involve more than one value's type (a range, two keys that must agree) live in the
+dataclasses themselves, in a `validate(self)` method that raises ConfigError. `validate` runs them
+once, after every override is applied, wherever a config is built: train, tune, evaluate and serve
+all refuse the same bad config with the same message.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -26,61 +30,9 @@ class ConfigError(ValueError):
     """A `--set` override or a saved config that does not fit the project's dataclasses."""
 
 
-def train_parser(description: str | None) -> argparse.ArgumentParser:
-    """The arguments every `train.py` takes: `--set`, `--data` and `--dry-run`."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Override one config value, e.g. --set seed=7. Repeat for several; the keys are in config.py.",
-    )
-    parser.add_argument(
-        "--data",
-        default=None,
-        metavar="PATH",
-        help="Train on your own file in the dataset's format instead of the canonical dataset.",
-    )
-    parser.add_argument(
-        "--config",
-        default=None,
-        metavar="FILE",
-        help="Start from this JSON config (a run's config.json, or the best_config.json of `make tune`) "
-        "instead of the defaults in config.py; --set still wins.",
-    )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="Train on a tiny subset for a few seconds, to check that everything runs.",
-    )
-    return parser
-
-
-def run_parser(description: str | None) -> argparse.ArgumentParser:
-    """The arguments every `evaluate.py` takes: which run to load."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--run", default=None, metavar="RUN_ID", help="The run to use (default: the newest complete run)."
-    )
-    return parser
-
-
-def from_args(config_cls: type[C], args: argparse.Namespace, first: list[str] | tuple[str, ...] = ()) -> C:
-    """Build the config: the dataclass defaults (or `--config`'s file), then the `first` overrides
-    (e.g. a dry run's), then `--data` (as an absolute path, so the run works from any folder),
-    then each `--set`."""
-    config_file = getattr(args, "config", None)
-    base = from_file(config_cls, Path(config_file)) if config_file else config_cls()
-    overrides = list(first)
-    if args.data is not None:
-        overrides.append(f"data.path={Path(args.data).expanduser().resolve()}")
-    return apply_overrides(base, [*overrides, *args.overrides])
-
-
 def from_file(config_cls: type[C], path: Path) -> C:
-    """A config from a JSON file of sections and keys, as `to_dict` writes it; missing keys keep their defaults."""
+    """A config from a JSON file of sections and keys, as `to_dict` writes it; missing keys keep their defaults.
+    Not validated yet: the command line's overrides come after it (see `mlstarter.scripts.load_config`)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -94,13 +46,29 @@ def from_file(config_cls: type[C], path: Path) -> C:
     if not isinstance(data, dict):
         raise ConfigError(f"--config {path}: expected a JSON object of sections and keys, got {type(data).__name__}")
     try:
-        return from_dict(config_cls, data)
+        return _from_dict(config_cls, data)
     except ConfigError as error:
         raise ConfigError(f"--config {path}: {error}") from None
 
 
 def apply_overrides(config: C, overrides: list[str]) -> C:
-    """Return a copy of `config` with each `section.key=value` override applied."""
+    """Return a copy of `config` with each `section.key=value` override applied, then validated."""
+    return validate(with_overrides(config, overrides))
+
+
+def validate(config: C) -> C:
+    """Run every `validate()` rule of the config's dataclasses, innermost sections first; return the config."""
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if dataclasses.is_dataclass(value):
+            validate(value)
+    if hasattr(config, "validate"):
+        config.validate()
+    return config
+
+
+def with_overrides(config: C, overrides: list[str]) -> C:
+    """`config` with each override applied and type-checked, but not yet validated as a whole."""
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
@@ -135,8 +103,16 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def from_dict(config_cls: type[C], data: dict[str, Any]) -> C:
     """Rebuild a config saved with `to_dict`, checking every value's type again."""
-    overrides = [f"{key}={_to_text(value)}" for key, value in _flatten(data)]
-    return apply_overrides(config_cls(), overrides)
+    return validate(_from_dict(config_cls, data))
+
+
+def overrides_of(data: dict[str, Any]) -> list[str]:
+    """A saved config's values as `section.key=value` overrides."""
+    return [f"{key}={_to_text(value)}" for key, value in _flatten(data)]
+
+
+def _from_dict(config_cls: type[C], data: dict[str, Any]) -> C:
+    return with_overrides(config_cls(), overrides_of(data))
 
 
 def _set(config: Any, path: list[str], text: str, full_key: str) -> Any:

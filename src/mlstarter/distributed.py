@@ -37,6 +37,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from .config import ConfigError
+from .devices import choose_device
+from .machine import usable_cores
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,6 @@ def setup(device_name: str = "auto") -> Context:
     In a group, only rank 0 prints (the others' standard output goes to /dev/null, errors still
     show), each process takes its own GPU, and on CPUs the cores are shared out between processes.
     """
-    from .training import choose_device  # here, not at the top: training imports this module
-
     device = choose_device(device_name)
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
@@ -93,11 +93,6 @@ def setup(device_name: str = "auto") -> Context:
     if not ctx.is_main:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process): one log, not N copies
     return ctx
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its CPU affinity), which can be fewer than the machine has."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _leave_group() -> None:

@@ -1,4 +1,4 @@
-"""Where things live: the repository root, the runs folder and the data folders.
+"""Where things live: the repository root, the projects in it, the runs folder and the data folders.
 
 Every location can be moved with an environment variable, so tests and users can
 point the project elsewhere without editing code:
@@ -12,8 +12,11 @@ point the project elsewhere without editing code:
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from pathlib import Path
+from types import ModuleType
 
 
 def repo_root() -> Path:
@@ -29,6 +32,33 @@ def repo_root() -> Path:
 
 def projects_dir() -> Path:
     return repo_root() / "projects"
+
+
+class ProjectError(ValueError):
+    """No such project or script, or a bad name for a new project."""
+
+
+def project_names() -> list[str]:
+    """Every folder of projects/ that is a project: a package with a train.py."""
+    root = projects_dir()
+    if not root.is_dir():
+        raise ProjectError(
+            f"No projects/ folder in {repo_root()} or above: run mlstarter from the repository, "
+            f"or set MLSTARTER_ROOT to it."
+        )
+    return sorted(p.name for p in root.iterdir() if (p / "__init__.py").is_file() and (p / "train.py").is_file())
+
+
+def import_script(project: str, script: str) -> ModuleType:
+    """`projects.<project>.<script>` from the repository, or a ProjectError that lists what exists."""
+    if project not in project_names():
+        raise ProjectError(f"No project {project!r} in {projects_dir()}. Projects: {', '.join(project_names())}")
+    if not (projects_dir() / project / f"{script}.py").is_file():
+        have = [p for p in project_names() if (projects_dir() / p / f"{script}.py").is_file()]
+        raise ProjectError(f"Project {project!r} has no {script}.py. Projects that do: {', '.join(have) or 'none'}")
+    if str(repo_root()) not in sys.path:
+        sys.path.insert(0, str(repo_root()))  # so that `projects.<name>` imports from the repository
+    return importlib.import_module(f"projects.{project}.{script}")
 
 
 def runs_dir() -> Path:

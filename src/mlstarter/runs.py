@@ -1,13 +1,16 @@
 """Run folders: everything one training run produced, in `runs/<project>/<run_id>/`.
 
-    with runs.new_run("credit_risk") as run:           # run.dir is runs/credit_risk/.incomplete-<id>/
-        save_model(model, run.dir / "model.skops")
-        runs.write_json(run.dir / "metrics.json", metrics)
-    print(run.path)                                    # only now renamed to runs/credit_risk/<id>/
+    with runs.create(PROJECT, cfg, data_files=files, dry_run=args.dry_run) as run:
+        model.save(run.dir, fitted)                        # the project's own files
+        run.save_metrics(metrics)
+    print(run.path)                                        # only now renamed to runs/credit_risk/<id>/
 
-A run becomes visible only once everything is written (write to a hidden folder, then
-rename), so a crash never leaves a half run that `evaluate` or `serve` would pick up.
-`latest_run` returns the newest complete run.
+The run contract is kept here, in one place: `create` writes `config.json` and
+`environment.json` (versions, seed, dataset checksums, git commit) when the run starts, and on
+success `checksums.json` (the sha256 of every file training wrote, checked before serving). A
+run becomes visible only once everything is written (write to a hidden folder, then rename), so
+a crash never leaves a half run that `evaluate` or `serve` would pick up. `latest_run` returns
+the newest complete run.
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from . import paths
-from .datasets import sha256sum
+from .config import to_dict
+from .datasets import checksums, sha256sum
 
 INCOMPLETE_PREFIX = ".incomplete-"
 CHECKSUMS = "checksums.json"  # sha256 of every file training wrote, checked before a model is served
 UNCHECKED = {"metrics.json", CHECKSUMS}  # evaluate adds its results to metrics.json: not part of the model
+RUN_FORMAT = 2  # the layout of a run folder; 2: each project's model.save/load and one metric name per quantity
 PACKAGES = ("numpy", "pandas", "scikit-learn", "torch", "fastapi", "pydantic", "skops", "fairlearn", "matplotlib")
 
 
@@ -42,6 +47,10 @@ class RunNotFoundError(FileNotFoundError):
 
 class RunChangedError(ValueError):
     """A file of a run is missing or differs from what training wrote."""
+
+
+class OldRunError(RunNotFoundError):
+    """A run saved in an older layout than this code reads."""
 
 
 @dataclass(frozen=True)
@@ -75,10 +84,23 @@ class Run:
                 raise RunChangedError(f"{name} of run {self.run_id} has changed since training (its sha256 differs)")
 
     @property
+    def environment(self) -> dict[str, Any]:
+        path = self.path / "environment.json"
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    @property
     def dry_run(self) -> bool:
         """Whether the run was trained with --dry-run (a tiny subset: not a real model)."""
-        path = self.path / "environment.json"
-        return bool(path.is_file() and json.loads(path.read_text(encoding="utf-8")).get("dry_run"))
+        return bool(self.environment.get("dry_run"))
+
+    def check_format(self) -> None:
+        """Refuse, in one line that names the command to retrain, a run saved in an older layout."""
+        found = self.environment.get("run_format", 1)
+        if found != RUN_FORMAT:
+            raise OldRunError(
+                f"Run {self.run_id} of {self.project} was saved in an older layout (run format {found}; this code "
+                f"reads {RUN_FORMAT}). Train a new one: make train PROJECT={self.project}"
+            )
 
 
 def project_runs_dir(project: str) -> Path:
@@ -91,10 +113,38 @@ class NewRun:
     dir: Path  # write the run's files here: a hidden folder until the run is complete
     path: Path  # where the run lives once complete
 
+    def save_metrics(self, metrics: dict[str, Any]) -> None:
+        """Write metrics.json (prefixed keys: val_roc_auc, cv_roc_auc_mean, ...). Every run must have one."""
+        write_json(self.dir / "metrics.json", metrics)
+
+
+@contextlib.contextmanager
+def create(
+    project: str, cfg: Any, *, data_files: dict[str, Path], dry_run: bool, **environment_extra: Any
+) -> Iterator[NewRun]:
+    """Start a run of `project` trained with `cfg` (a config dataclass) on `data_files`; yield its folder.
+
+    Writes config.json and environment.json first (`environment_extra`, e.g. `processes=2`, is added
+    to the latter); the caller writes the model and `run.save_metrics(...)`; on leaving the block
+    the run gets its checksums and is published. An exception leaves it hidden and incomplete.
+    """
+    with new_run(project) as run:
+        write_json(run.dir / "config.json", to_dict(cfg))
+        write_json(
+            run.dir / "environment.json",
+            {
+                **environment(seed=cfg.seed, dataset_checksums=checksums(data_files), dry_run=dry_run),
+                **environment_extra,
+            },
+        )
+        yield run
+        if not (run.dir / "metrics.json").is_file():
+            raise RuntimeError("a run must save its metrics before it is complete: call run.save_metrics(metrics)")
+
 
 @contextlib.contextmanager
 def new_run(project: str) -> Iterator[NewRun]:
-    """Yield a hidden folder to write a run into; publish it under its run id on success."""
+    """Yield a hidden folder to write a run into; publish it under its run id on success (see `create`)."""
     run_id = _new_run_id(project)
     final = project_runs_dir(project) / run_id
     run = NewRun(run_id, final.with_name(INCOMPLETE_PREFIX + run_id), final)
@@ -130,6 +180,7 @@ def latest_run(project: str, run_id: str | None = None) -> Run:
     if run_id is not None:
         for run in found:
             if run.run_id == run_id:
+                run.check_format()
                 return run
         known = ", ".join(r.run_id for r in found) or "none yet"
         raise RunNotFoundError(
@@ -146,6 +197,7 @@ def latest_run(project: str, run_id: str | None = None) -> Run:
             f"Train a real one with: make train PROJECT={project}",
             file=sys.stderr,
         )
+    found[-1].check_format()
     return found[-1]
 
 
@@ -190,6 +242,7 @@ def environment(*, seed: int, dataset_checksums: dict[str, str], dry_run: bool) 
         "dry_run": dry_run,
         "dataset_sha256": dataset_checksums,
         "git": _git_state(),
+        "run_format": RUN_FORMAT,
     }
 
 

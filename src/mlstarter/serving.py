@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from threadpoolctl import threadpool_limits
 
 from . import persistence, runs
+from .machine import usable_cores
 
 logger = logging.getLogger("mlstarter.serving")
 access_log = logging.getLogger("mlstarter.access")  # one line per request
@@ -96,7 +97,7 @@ def create_app(
             sys.modules["torch"].set_num_threads(native_threads)
         # At most this many requests run the model at once (anyio's default is 40): more threads than
         # cores only fight over the GIL, and the event loop, which answers /health, loses that fight.
-        anyio.to_thread.current_default_thread_limiter().total_tokens = model_threads or cores()
+        anyio.to_thread.current_default_thread_limiter().total_tokens = model_threads or usable_cores()
         with threadpool_limits(limits=native_threads):
             yield
 
@@ -171,11 +172,6 @@ def create_app(
 
     app.openapi = openapi_with_413  # type: ignore[method-assign]
     return app
-
-
-def cores() -> int:
-    """The CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def load_safely(load_predictor: Callable[[runs.Run], Any], run: runs.Run) -> Any:

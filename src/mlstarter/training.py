@@ -19,9 +19,10 @@ What `fit` adds:
 - early stopping: stop after `patience` epochs in a row without a better `monitor` value;
 - the best epoch's weights, *copied*: a reference to `model.state_dict()` would keep changing
   as training goes on, and the "best" model would silently be the last one;
-- `checkpoint=path`: after every epoch, the whole state (model, optimizer, scheduler, gradient
-  scaler, random number generators, history, best weights) is written atomically;
-  `fit(..., resume=True)` goes on from it as if training had never stopped;
+- `checkpoint=Checkpoint.for_run(...)` (see `mlstarter.checkpoints`): after every epoch, the whole
+  state (model, optimizer, scheduler, gradient scaler, random number generators, history, best
+  weights) is written atomically; after `checkpoint.start(resume=True)` found one, `fit` goes on
+  from it as if training had never stopped;
 - mixed precision on CUDA when asked (`amp=True`); CPU and MPS train in float32;
 - several processes (torchrun, see `mlstarter.distributed`): pass the model wrapped in DDP and a
   loader from `distributed.shuffled_loader`; `fit` reshuffles each process's share every epoch,
@@ -37,15 +38,14 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
-import torch.distributed as dist
 from tqdm import tqdm
 
 from . import distributed
-from .config import ConfigError
+from .checkpoints import Checkpoint
+from .devices import to_device
 
 OnEpoch = Callable[[int, dict[str, float]], None]  # on_epoch(epoch, validation metrics), after every epoch
 
@@ -57,38 +57,6 @@ class FitResult:
     best_score: float  # the monitored metric at the best epoch
     history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch: train_loss, metrics, seconds
     stopped_early: bool = False
-
-
-def choose_device(name: str = "auto") -> torch.device:
-    """`auto`: CUDA if there is a GPU, else Apple's MPS, else the CPU. Or name one: cpu, cuda, cuda:1, mps."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:1 or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} was asked for, but this torch sees no CUDA GPU; use auto or cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"device {name!r} was asked for, but MPS is not available here; use auto or cpu")
-    if device.type not in ("cpu", "cuda", "mps"):
-        raise ConfigError(f"device {name!r} is not supported here; use auto, cpu, cuda or mps")
-    return device
-
-
-def to_device(batch: Any, device: torch.device) -> Any:
-    """Move every tensor in a batch (a tensor, or tuples, lists and dicts of them) to `device`."""
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, tuple | list):
-        return type(batch)(to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    return batch
 
 
 def train_one_epoch(
@@ -140,8 +108,7 @@ def fit(
     patience: int | None = None,
     device: torch.device,
     scheduler: Any = None,
-    checkpoint: Path | None = None,
-    resume: bool = False,
+    checkpoint: Checkpoint | None = None,
     amp: bool = False,
     max_grad_norm: float | None = None,
     progress: bool = True,
@@ -150,8 +117,8 @@ def fit(
     """Train for up to `epochs` epochs, keeping the weights of the epoch with the best `monitor`.
 
     `scheduler` (if any) steps once per epoch. With `checkpoint` set, every epoch's state is
-    saved there; `resume=True` continues from it (the same epochs, history and best weights
-    as if training had never stopped). `model` may be wrapped in DDP; the weights kept and
+    saved there; if its `start` found a state to resume, training continues from it (the same
+    epochs, history and best weights as if training had never stopped). `model` may be wrapped in DDP; the weights kept and
     checkpointed are those of the network inside.
     """
     model.to(device)
@@ -165,21 +132,21 @@ def fit(
     stale = 0  # epochs since the last improvement
     start = 1
     generator = getattr(train_batches, "generator", None)  # a DataLoader's shuffling generator, if it has one
-    found = resume and checkpoint is not None and checkpoint.is_file()
-    if not distributed.same_on_every_rank(found):  # else the processes would train different epochs and hang
-        raise ConfigError(
-            f"--resume: some processes can read {checkpoint} and some cannot. Every process loads the "
-            "checkpoint: on several machines, put it on a file system they share."
-        )
-    if found:
-        start, stale = _load_checkpoint(checkpoint, network, optimizer, scheduler, scaler, generator, result, device)
-        if dist.is_initialized():  # every process restored rank 0's random state: give each its own stream again
-            torch.manual_seed(int(torch.randint(2**31, ())) + dist.get_rank())
+    if checkpoint is not None and checkpoint.resuming:
+        state = checkpoint.load(device, generator)
+        network.load_state_dict(state["model_state"])
+        optimizer.load_state_dict(state["optimizer_state"])
+        if scheduler is not None and state["scheduler_state"] is not None:
+            scheduler.load_state_dict(state["scheduler_state"])
+        scaler.load_state_dict(state["scaler_state"])
+        result.best_state, result.best_epoch, result.best_score = (
+            state["best_state"], state["best_epoch"], state["best_score"])  # fmt: skip
+        result.history, start, stale = state["history"], state["epoch"] + 1, state["stale"]
         if patience is not None and stale >= patience:  # the interrupted run had already stopped early
             result.stopped_early = True
             return result
         if main:
-            print(f"Resuming from {checkpoint} at epoch {start} (best so far: epoch {result.best_epoch})")
+            print(f"Resuming from {checkpoint.folder} at epoch {start} (best so far: epoch {result.best_epoch})")
 
     for epoch in range(start, epochs + 1):
         began = time.perf_counter()
@@ -217,8 +184,22 @@ def fit(
             shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
             mark = "  *best*" if stale == 0 else ""
             tqdm.write(f"epoch {epoch:3d}  train_loss {train_loss:.4f}  {shown}  ({row['seconds']:.1f}s){mark}")
-        if checkpoint is not None and main:
-            _save_checkpoint(checkpoint, epoch, stale, network, optimizer, scheduler, scaler, generator, result)
+        if checkpoint is not None:  # rank 0 writes it
+            checkpoint.save(
+                {
+                    "epoch": epoch,
+                    "stale": stale,
+                    "model_state": network.state_dict(),
+                    "optimizer_state": optimizer.state_dict(),
+                    "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
+                    "scaler_state": scaler.state_dict(),
+                    "best_state": result.best_state,
+                    "best_epoch": result.best_epoch,
+                    "best_score": result.best_score,
+                    "history": result.history,
+                },
+                generator,
+            )
         if on_epoch is not None:
             on_epoch(epoch, metrics)
         if patience is not None and stale >= patience:
@@ -231,86 +212,9 @@ def fit(
     return result
 
 
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save, atomically: an interruption leaves the previous checkpoint whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    torch.save(state, partial)
-    partial.replace(path)
-
-
-def rng_states(generator: Any = None) -> dict[str, Any]:
-    """The random number generators (torch's, CUDA's, and a DataLoader's `generator`), for a checkpoint:
-    restored, shuffling, dropout and noise go on as if training had never stopped."""
-    return {
-        "rng_cpu": torch.get_rng_state(),
-        "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "rng_loader": generator.get_state() if isinstance(generator, torch.Generator) else None,
-    }
-
-
-def restore_rng_states(state: dict[str, Any], generator: Any = None) -> None:
-    """Undo `rng_states`: put the generators back as they were when the checkpoint was saved."""
-    torch.set_rng_state(state["rng_cpu"].cpu())
-    if state["rng_cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["rng_cuda"]])
-    if isinstance(generator, torch.Generator) and state["rng_loader"] is not None:
-        generator.set_state(state["rng_loader"].cpu())
-
-
 def _better(score: float, best: float, mode: str) -> bool:
     if math.isnan(score):
         return False
     if math.isnan(best):
         return True
     return score > best if mode == "max" else score < best
-
-
-def _save_checkpoint(
-    path: Path,
-    epoch: int,
-    stale: int,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    scaler: torch.amp.GradScaler,
-    generator: Any,
-    result: FitResult,
-) -> None:
-    state = {
-        "epoch": epoch,
-        "stale": stale,
-        "model_state": model.state_dict(),
-        "optimizer_state": optimizer.state_dict(),
-        "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
-        "scaler_state": scaler.state_dict(),
-        "best_state": result.best_state,
-        "best_epoch": result.best_epoch,
-        "best_score": result.best_score,
-        "history": result.history,
-        **rng_states(generator),
-    }
-    save_checkpoint(path, state)
-
-
-def _load_checkpoint(
-    path: Path,
-    model: torch.nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    scaler: torch.amp.GradScaler,
-    generator: Any,
-    result: FitResult,
-    device: torch.device,
-) -> tuple[int, int]:
-    state = torch.load(path, map_location=device, weights_only=True)  # tensors and plain data only
-    model.load_state_dict(state["model_state"])
-    optimizer.load_state_dict(state["optimizer_state"])
-    if scheduler is not None and state["scheduler_state"] is not None:
-        scheduler.load_state_dict(state["scheduler_state"])
-    scaler.load_state_dict(state["scaler_state"])
-    result.best_state = state["best_state"]
-    result.best_epoch, result.best_score = state["best_epoch"], state["best_score"]
-    result.history = state["history"]
-    restore_rng_states(state, generator)
-    return state["epoch"] + 1, state["stale"]

@@ -46,7 +46,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from . import paths, runs
-from .config import ConfigError, apply_overrides, from_args, to_dict, train_parser, valid_keys
+from .config import ConfigError, apply_overrides, to_dict, valid_keys
+from .scripts import load_config, train_parser
 
 C = TypeVar("C")
 Report = Callable[[int, float], None]  # report(epoch, score): may raise optuna.TrialPruned to end the trial
@@ -126,7 +127,7 @@ def study_dir(project: str, study: str) -> Path:
 
 def base_config(config_cls: type[C], args: argparse.Namespace, dry_run_overrides: list[str]) -> C:
     """The config every trial starts from: defaults (or --config), the dry run's shrinking, --data, --set."""
-    return from_args(config_cls, args, first=dry_run_overrides if args.dry_run else ())
+    return load_config(config_cls, args, dry_run_overrides)
 
 
 def run_study(

@@ -1,0 +1,50 @@
+"""This machine in one place: its description for benchmark results, and the cores a process may use.
+
+>>> machine.describe()["cores"]
+2
+>>> machine.line(machine.describe())
+'2026-11-30, AMD EPYC, 2 cores, 23.5 GiB RAM, Linux-6.18-x86_64, Python 3.11.7'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), which can be fewer than the machine has."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def describe() -> dict[str, Any]:
+    """CPU model, usable cores, memory, OS and Python of this machine, and today's date."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gib = None
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        memory_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    return {
+        "date": dt.date.today().isoformat(),
+        "cpu": cpu,
+        "cores": usable_cores(),
+        "memory_gib": memory_gib,
+        "os": platform.platform(terse=True),
+        "python": platform.python_version(),
+    }
+
+
+def line(info: dict[str, Any]) -> str:
+    """`describe()` as the one line that heads every benchmark result."""
+    return (
+        f"{info['date']}, {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB RAM, {info['os']}, "
+        f"Python {info['python']}"
+    )

@@ -1,0 +1,116 @@
+"""Running a served project: uvicorn with one or more worker processes, logging, and Prometheus counts.
+
+    $ mlstarter serve credit_risk --workers 2        # what `make serve PROJECT=credit_risk WORKERS=2` runs
+
+The app itself (routes, limits, errors, metrics endpoint) is `mlstarter.serving`'s; this module
+starts it: it loads and checks the model first (so a broken run stops with one line before any
+server starts), then runs uvicorn, and with several workers gives each its own copy of the model
+and one shared folder for the Prometheus counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import copy
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any
+
+from . import paths
+from .scripts import USER_ERRORS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `mlstarter serve` and of every project's `python -m projects.<name>.serve`."""
+    parser.add_argument("--run", default=None, help="run id to serve (default: the newest complete run)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes, each with its own copy of the model (default 1)"
+    )
+
+
+def main(project: str, argv: list[str] | None = None) -> int:
+    """What a project's `python -m projects.<name>.serve` runs: the same as `mlstarter serve <name>`."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m projects.{project}.serve", description=f"Serve a run of {project}."
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return serve_project(project, args.run, args.host, args.port, args.workers)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+GRACEFUL_SHUTDOWN_S = 30  # on Ctrl-C or SIGTERM, requests in flight get this long to finish
+
+
+def serve_project(project: str, run_id: str | None, host: str, port: int, workers: int = 1) -> int:
+    """Serve a run with uvicorn. The model is loaded (and checked) here first, so a missing or damaged
+    model stops with one clear line; with `workers` > 1 each worker process then loads its own copy."""
+    import uvicorn  # here, with the app's own modules: slow to import, and only serving needs them
+
+    from . import serving
+
+    if workers < 1:
+        raise paths.ProjectError(f"--workers must be at least 1, not {workers}")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"warning: binding {host}: anyone who can reach this machine on port {port} can call the model, "
+            "without a password. Put it behind a reverse proxy with TLS and authentication.",
+            file=sys.stderr,
+        )
+    module = paths.import_script(project, "serve")
+    app = module.create_app(run_id)
+    run = serving.preload(app)  # RunNotFoundError or ModelLoadError: one line, before uvicorn starts
+    print(
+        f"Serving {project} run {run.run_id} on http://{host}:{port} with {workers} worker(s)  "
+        f"(API docs: http://{host}:{port}/docs)",
+        flush=True,
+    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": log_config(),
+        "access_log": False,  # mlstarter.access logs each request, with its latency and the run id
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+    }
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return 0
+    # Several workers: uvicorn starts each as a fresh process from an import string, and each loads the model
+    # once at its own start-up. They find the project and run through the environment they inherit.
+    del app  # the check is done; the workers load their own copies
+    os.environ.update({"MLSTARTER_SERVE_PROJECT": project, "MLSTARTER_SERVE_RUN": run.run_id})
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # /metrics then adds up the counts of every worker
+        metrics_dir = tempfile.mkdtemp(prefix="mlstarter-metrics-")
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    uvicorn.run("mlstarter.server:worker_app", factory=True, workers=workers, **options)
+    return 0
+
+
+def worker_app() -> Any:
+    """The app of one uvicorn worker process (see `serve_project`)."""
+    module = paths.import_script(os.environ["MLSTARTER_SERVE_PROJECT"], "serve")
+    return module.create_app(os.environ["MLSTARTER_SERVE_RUN"])
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging set-up, plus our loggers: one line per request on stderr, with time and process id."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["mlstarter"] = {"format": "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"}
+    config["handlers"]["mlstarter"] = {
+        "formatter": "mlstarter",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["loggers"]["mlstarter"] = {"handlers": ["mlstarter"], "level": "INFO", "propagate": False}
+    return config
