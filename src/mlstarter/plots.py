@@ -1,7 +1,9 @@
 """Standard plots, saved as PNG files.
 
 Figures are built with `matplotlib.figure.Figure` directly rather than pyplot, so no
-display or global backend is involved: this works on servers, in tests and in CI.
+display or global backend is involved: this works on servers, in tests and in CI. The
+classifier plots are scikit-learn's own `*Display` classes drawn on our axes (`ax=`): the
+library computes the curves and their summary numbers, we only title and save them.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+from sklearn.calibration import CalibrationDisplay
+from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -27,48 +29,40 @@ def save(fig: Figure, path: Path) -> Path:
 
 
 def roc(y_true: np.ndarray, scores: np.ndarray, path: Path, title: str = "ROC curve") -> Path:
+    """The ROC curve with its AUC, against the chance diagonal."""
     fig = Figure(figsize=(5, 5))
     ax = fig.subplots()
-    fpr, tpr, _ = roc_curve(y_true, scores)
-    ax.plot(fpr, tpr, label=f"model (AUC {roc_auc_score(y_true, scores):.3f})")
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="chance (AUC 0.500)")
-    ax.set(xlabel="False positive rate", ylabel="True positive rate", title=title)
-    ax.legend(loc="lower right")
+    RocCurveDisplay.from_predictions(y_true, scores, name="model", ax=ax, plot_chance_level=True)
+    ax.set(title=title)
     return save(fig, path)
 
 
 def precision_recall(y_true: np.ndarray, scores: np.ndarray, path: Path, title: str = "Precision-recall curve") -> Path:
+    """Precision against recall with the average precision (AP), against the base rate (chance)."""
     fig = Figure(figsize=(5, 5))
     ax = fig.subplots()
-    precision, recall, _ = precision_recall_curve(y_true, scores)
-    ax.plot(recall, precision, label=f"model (AP {average_precision_score(y_true, scores):.3f})")
-    base_rate = float(np.mean(y_true))
-    ax.axhline(base_rate, linestyle="--", color="grey", label=f"chance (AP {base_rate:.3f})")
-    ax.set(xlabel="Recall", ylabel="Precision", title=title, ylim=(0, 1.02))
-    ax.legend(loc="upper right")
+    PrecisionRecallDisplay.from_predictions(y_true, scores, name="model", ax=ax, plot_chance_level=True)
+    ax.set(title=title, ylim=(0, 1.02))
     return save(fig, path)
 
 
 def calibration(y_true: np.ndarray, p: np.ndarray, path: Path, n_bins: int = 10, title: str = "Calibration") -> Path:
+    """Observed frequency against mean predicted probability, in bins of equal counts."""
     fig = Figure(figsize=(5, 5))
     ax = fig.subplots()
-    observed, predicted = calibration_curve(y_true, p, n_bins=n_bins, strategy="quantile")
-    ax.plot(predicted, observed, "o-", label="model")
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
-    ax.set(xlabel="Mean predicted probability", ylabel="Observed frequency", title=title)
-    ax.legend(loc="upper left")
+    CalibrationDisplay.from_predictions(y_true, p, n_bins=n_bins, strategy="quantile", name="model", ax=ax)
+    ax.set(title=title)
     return save(fig, path)
 
 
 def confusion(matrix: np.ndarray, labels: Sequence[str], path: Path, title: str = "Confusion matrix") -> Path:
+    """Counts of actual (rows) against predicted (columns) classes."""
     fig = Figure(figsize=(4.5, 4))
     ax = fig.subplots()
-    ax.imshow(matrix, cmap="Blues")
-    for (i, j), count in np.ndenumerate(matrix):
-        ax.text(j, i, str(count), ha="center", va="center", color="black", fontsize=12)
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set(xlabel="Predicted", ylabel="Actual", title=title)
+    ConfusionMatrixDisplay(confusion_matrix=matrix, display_labels=list(labels)).plot(
+        ax=ax, cmap="Blues", colorbar=False, values_format="d"
+    )
+    ax.set(title=title)
     return save(fig, path)
 
 

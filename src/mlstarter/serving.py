@@ -75,7 +75,7 @@ def create_app(
     Endpoints written as plain `def` run in a thread pool, so a slow prediction never blocks
     the event loop. `native_threads` caps the OpenMP/BLAS threads each prediction may start
     (None: no cap): with many requests in flight at once, one each avoids oversubscribing
-    the cores. (Measured on 2 cores, credit risk: p50 latency with explanations 72 -> 25 ms.)
+    the cores, which otherwise slows every request down (see the serving benchmark in README.md).
     `max_body_bytes` caps a request's body (default 2 MiB; the environment variable
     `MLSTARTER_MAX_BODY_BYTES` overrides it): a larger one gets a 413 before it is read.
     `model_threads` is how many requests may run their endpoint at once (default: one per core);
