@@ -1,7 +1,8 @@
 """Contract tests that run over every project in projects/ (see DESIGN.md, "A project folder").
 
-For each project: the folder has the agreed files; a dry-run trains; evaluate reads the run;
-the app serves it; and a copy of the folder under a new name works with no edits.
+For each project: the folder has the agreed files, with the same names for the same steps; a
+dry-run trains; evaluate reads the run; the app serves it; and a copy of the folder under a new
+name works with no edits.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import ast
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlstarter import datasets, runs
+from mlstarter.config import apply_overrides
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = sorted(p.name for p in (REPO / "projects").iterdir() if (p / "train.py").is_file())
@@ -47,6 +50,82 @@ def test_folder_layout(project: str):
         assert (folder / name).is_file(), f"{project} lacks {name}"
 
 
+# One vocabulary: the same names for the same steps in every project (README.md, "Anatomy of a project").
+VOCABULARY = {
+    "data.py": {"DATASET", "Data", "load"},  # load(cfg) -> Data: .splits by name and .files for the checksums
+    "model.py": {"build", "save", "load"},  # build an unfitted model; save a run's model files; load them back
+    "train.py": {"PROJECT", "DRY_RUN_OVERRIDES", "fit", "main"},
+    "evaluate.py": {"PROJECT", "main"},
+    "serve.py": {"PROJECT", "router", "create_app", "example_requests"},
+}
+RETIRED = {"fit_model", "fit_network", "load_model", "save_model", "checkpoint_path", "checkpoint_dir"}  # old names
+SPLITS = {"develop", "train", "val", "test", "series"}
+
+
+def top_level_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def relative_imports(path: Path) -> set[str]:
+    """The project's own modules a script imports (`from . import model`, `from .model import load`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module} if node.module else {alias.name for alias in node.names}
+    return found
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_the_same_steps_have_the_same_names(project: str):
+    folder = REPO / "projects" / project
+    for script, expected in VOCABULARY.items():
+        missing = expected - top_level_names(folder / script)
+        assert not missing, f"{project}/{script} lacks {sorted(missing)}: every project names this step the same"
+    for path in folder.rglob("*.py"):
+        retired = RETIRED & top_level_names(path)
+        assert not retired, f"{path.relative_to(REPO)} defines {sorted(retired)}: use build/fit/save/load"
+    # a run's model is read in one place, model.load; evaluate and serve never import each other
+    assert "serve" not in relative_imports(folder / "evaluate.py"), f"{project}/evaluate.py imports serve"
+    assert not {"evaluate", "train"} & relative_imports(folder / "serve.py"), f"{project}/serve.py imports a script"
+    for script in ("evaluate.py", "serve.py"):
+        assert "model" in relative_imports(folder / script), f"{project}/{script} must load the run via model.load"
+    # the run contract is the core's: train.py saves through runs.create, not by writing the files itself
+    train = (folder / "train.py").read_text(encoding="utf-8")
+    assert "runs.create(" in train and "config.json" not in train and "environment.json" not in train
+    # tune.py, or the README says why this project has none
+    assert (folder / "tune.py").is_file() or "tune.py" in (folder / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_test_fixtures_come_from_the_core(project: str):
+    """runs_dir and train_run come from the mlstarter.testing plugin, so a copied folder's tests find them too."""
+    conftest = REPO / "projects" / project / "tests" / "conftest.py"
+    if conftest.is_file():
+        assert not {"runs_dir", "train_run"} & top_level_names(conftest), f"{project}'s conftest repeats core fixtures"
+
+
+@pytest.mark.parametrize("project", PROJECTS)
+def test_load_gives_named_splits_and_the_files_used(project: str):
+    needs_data(project)
+    from .conftest import data_args
+
+    config = importlib.import_module(f"projects.{project}.config")
+    data = importlib.import_module(f"projects.{project}.data")
+    args = data_args(project)
+    cfg = config.Config() if not args else apply_overrides(config.Config(), [f"data.path={args[1]}"])
+    loaded = data.load(cfg)
+    assert isinstance(loaded, data.Data) and loaded.splits and set(loaded.splits) <= SPLITS, sorted(loaded.splits)
+    assert all(Path(p).is_file() for p in loaded.files.values()), loaded.files
+
+
 @pytest.mark.parametrize("project", PROJECTS)
 def test_scripts_say_how_to_run_them_and_import_no_other_project(project: str):
     for script in SCRIPTS:
@@ -56,6 +135,9 @@ def test_scripts_say_how_to_run_them_and_import_no_other_project(project: str):
             if isinstance(node, ast.ImportFrom) and node.level == 0:
                 assert not (node.module or "").startswith("projects"), (
                     f"{project}/{script} imports {node.module}: use relative imports"
+                )
+                assert node.module != "mlstarter.cli", (
+                    f"{project}/{script} imports the command line: use mlstarter.scripts"
                 )
     for script in ["train.py", "evaluate.py", "serve.py"]:
         doc = ast.get_docstring(ast.parse((REPO / "projects" / project / script).read_text()))
@@ -74,9 +156,11 @@ def test_dry_run_train_evaluate_serve(project: str, tmp_path: Path, monkeypatch:
 
     assert train.main(["--dry-run"]) == 0
     run = runs.latest_run(project)
-    assert {"config.json", "metrics.json", "environment.json"} <= {p.name for p in run.path.iterdir()}
+    assert {"config.json", "metrics.json", "environment.json", "checksums.json"} <= {p.name for p in run.path.iterdir()}
     assert evaluate.main([]) == 0
     assert (run.path / "MODEL_CARD.md").is_file() and any((run.path / "plots").glob("*.png"))
+    # one name per quantity: ROC AUC is *_roc_auc* everywhere, never val_auc or test_auc
+    assert not [key for key in run.metrics if re.search(r"(?<!roc)_auc", key)], sorted(run.metrics)
 
     with TestClient(serve.create_app()) as client:
         assert client.get("/health").json()["run_id"] == run.run_id
