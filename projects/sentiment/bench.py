@@ -21,6 +21,7 @@ trial 0 of each is the default config. Results: bench/results/sentiment-tuning.{
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from tqdm import tqdm
 
-from mlstarter import bench, machine, runs
+from mlstarter import bench, loadgen, machine, runs
 from mlstarter.config import apply_overrides
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
@@ -42,7 +43,7 @@ from .config import Config
 from .evaluate import PUBLISHED
 from .model import probability
 from .serve import EXAMPLE
-from .train import fit_model
+from .train import fit
 
 PROJECT = project_name(__package__)
 KINDS = ("tfidf", "nbsvm", "ensemble", "neural")
@@ -56,8 +57,9 @@ ABLATIONS = {
 }
 
 
-def cross_validate(cfg: Config, frame, folds: int, desc: str) -> dict[str, list[float]]:
-    """Accuracy, macro F1, ROC AUC and fit seconds on each held-out fold of stratified k-fold CV."""
+def cross_validate(cfg: Config, corpus: data.Data, folds: int, desc: str) -> dict[str, list[float]]:
+    """Accuracy, macro F1, ROC AUC and fit seconds on each held-out fold of stratified k-fold CV over all sentences."""
+    frame = corpus.sentences
     y = frame[data.LABEL].to_numpy()
     scores: dict[str, list[float]] = {"accuracy": [], "macro_f1": [], "roc_auc": [], "fit_seconds": []}
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cfg.seed)
@@ -67,9 +69,9 @@ def cross_validate(cfg: Config, frame, folds: int, desc: str) -> dict[str, list[
         if cfg.model.kind == "neural":  # early stopping needs validation sentences: a ninth of the training folds
             train, val = train_test_split(train, test_size=1 / 9, stratify=train[data.LABEL], random_state=cfg.seed)
         start = time.perf_counter()
-        model, _ = fit_model(cfg, train, val, progress=False)
+        classifier, _ = fit(cfg, dataclasses.replace(corpus, splits={"train": train, "val": val}), progress=False)
         scores["fit_seconds"].append(time.perf_counter() - start)
-        p, y_test = probability(model, test[data.TEXT].tolist()), test[data.LABEL].to_numpy()
+        p, y_test = probability(classifier, test[data.TEXT].tolist()), test[data.LABEL].to_numpy()
         scores["accuracy"].append(float(((p >= 0.5) == y_test).mean()))
         scores["macro_f1"].append(float(f1_score(y_test, p >= 0.5, average="macro")))
         scores["roc_auc"].append(float(roc_auc_score(y_test, p)))
@@ -138,13 +140,13 @@ def main(argv: list[str] | None = None) -> int:
         tuning_part()
         if args.part == "tuning":
             return 0
-    frame, _ = data.load(Config().data)
+    corpus = data.load(Config())
     results: dict = {"project": PROJECT, "machine": machine.describe(), "quality": {}, "ablations": {}, "speed": {}}
 
     # 1. Quality of every model kind, with the project's defaults, on the same folds.
     for kind in KINDS:
         cfg = apply_overrides(Config(), [f"model.kind={kind}"])
-        scores = cross_validate(cfg, frame, args.folds, f"{kind}: {args.folds}-fold CV")
+        scores = cross_validate(cfg, corpus, args.folds, f"{kind}: {args.folds}-fold CV")
         results["quality"][kind] = {name: bench.summary(values) for name, values in scores.items()}
     baseline = results["quality"]["tfidf"]["accuracy"]["folds"]
     for v in results["quality"].values():
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     # 2. Ablations: one design choice switched off at a time, paired with the same kind's defaults.
     for name, overrides in ABLATIONS.items():
         cfg = apply_overrides(Config(), overrides)
-        scores = cross_validate(cfg, frame, args.folds, name)
+        scores = cross_validate(cfg, corpus, args.folds, name)
         reference = results["quality"][cfg.model.kind]["accuracy"]["folds"]
         results["ablations"][name] = {
             "accuracy": bench.summary(scores["accuracy"]),
@@ -174,14 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     results["serving"] = {}
     batch = {"texts": [EXAMPLE["text"]] * 100}
     for kind, run_id in served.items():
-        with bench.serve_in_subprocess(PROJECT, run_id) as url:
+        with loadgen.serve_in_subprocess(PROJECT, run_id) as url:
             scenarios = {
                 f"{kind}: one text, 1 client": (f"{url}/predict", EXAMPLE, 1, args.requests),
                 f"{kind}: one text, 8 clients": (f"{url}/predict", EXAMPLE, 8, args.requests),
                 f"{kind}: batch of 100 texts, 1 client": (f"{url}/predict/batch", batch, 1, args.requests // 10),
             }
             for name, (endpoint, body, concurrency, n) in scenarios.items():
-                results["serving"][name] = bench.load_test(endpoint, body, concurrency=concurrency, requests=n)
+                results["serving"][name] = loadgen.load_test(endpoint, body, concurrency=concurrency, requests=n)
 
     q = results["quality"]
     best = max(q, key=lambda kind: q[kind]["accuracy"]["mean"])

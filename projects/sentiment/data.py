@@ -11,6 +11,7 @@ lower-cased and tokenised, in Latin-1. Your own data is a CSV with a `text` colu
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from mlstarter.datasets import DataError, DataFile, Dataset, fetch
 
-from .config import DataConfig
+from .config import Config, DataConfig
 
 ARCHIVE_URL = "https://www.cs.cornell.edu/people/pabo/movie-review-data/rt-polaritydata.tar.gz"
 DATASET = Dataset(
@@ -64,15 +65,27 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(unicodedata.normalize("NFC", text.lower()))
 
 
-def load(cfg: DataConfig) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """All sentences as a frame (`text`, `label`), and the files they came from (for the run's checksums)."""
-    if cfg.path:
-        path = Path(cfg.path).expanduser()
+@dataclass
+class Data:
+    """The sentences, split, and the files they came from."""
+
+    sentences: pd.DataFrame  # all of them, `text` and `label` (1 = positive), before the split
+    splits: dict[str, pd.DataFrame]  # "train", "val" and "test": stratified, fixed by the seed
+    files: dict[str, Path]  # the files read, for the run's checksums
+
+
+def load(cfg: Config) -> Data:
+    """Your CSV (`data.path`) or the Rotten Tomatoes sentences, split 80/10/10 with the config's seed."""
+    if cfg.data.path:
+        path = Path(cfg.data.path).expanduser()
         if not path.is_file():
-            raise DataError(f"--data {cfg.path}: no such file.")
-        return read_csv(path), {path.name: path}
-    files = fetch(DATASET)
-    return read_polarity(files["rt-polarity.pos"], files["rt-polarity.neg"]), files
+            raise DataError(f"--data {cfg.data.path}: no such file.")
+        sentences, files = read_csv(path), {path.name: path}
+    else:
+        files = fetch(DATASET)
+        sentences = read_polarity(files["rt-polarity.pos"], files["rt-polarity.neg"])
+    train, val, test = split(sentences, cfg.data, cfg.seed)
+    return Data(sentences, {"train": train, "val": val, "test": test}, files)
 
 
 def read_polarity(pos: Path, neg: Path) -> pd.DataFrame:
@@ -144,8 +157,9 @@ def split(frame: pd.DataFrame, cfg: DataConfig, seed: int) -> tuple[pd.DataFrame
 
 
 if __name__ == "__main__":
-    frame, files = load(DataConfig())
-    print(f"{DATASET.description}\nFiles: {', '.join(str(p) for p in files.values())}")
-    print(frame[LABEL].map(dict(enumerate(LABEL_NAMES))).value_counts().to_string())
-    for text, label in frame.sample(5, random_state=0).itertuples(index=False):
+    corpus = load(Config())
+    print(f"{DATASET.description}\nFiles: {', '.join(str(p) for p in corpus.files.values())}")
+    print(corpus.sentences[LABEL].map(dict(enumerate(LABEL_NAMES))).value_counts().to_string())
+    print(", ".join(f"{name}: {len(part)}" for name, part in corpus.splits.items()))
+    for text, label in corpus.sentences.sample(5, random_state=0).itertuples(index=False):
         print(f"  [{LABEL_NAMES[label]}] {text}")

@@ -22,9 +22,9 @@ from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
-from . import data
+from . import data, model
 from .config import Config
-from .model import load_model, probability, top_ngrams, word_effects
+from .model import probability, top_ngrams, word_effects
 
 PROJECT = project_name(__package__)
 N_ERRORS = 25  # the most confident mistakes written to errors.csv
@@ -42,13 +42,13 @@ KIND_DESCRIPTIONS = {
 }
 
 
-def error_analysis(test: pd.DataFrame, p: np.ndarray, model, n: int = N_ERRORS) -> pd.DataFrame:
+def error_analysis(test: pd.DataFrame, p: np.ndarray, classifier, n: int = N_ERRORS) -> pd.DataFrame:
     """The test sentences misclassified with the most confidence, with the words that pushed hardest."""
     predicted = (p >= 0.5).astype(int)
     wrong = np.flatnonzero(predicted != test[data.LABEL].to_numpy())
     worst = wrong[np.argsort(-np.abs(p[wrong] - 0.5))][:n]  # furthest from 0.5 first
     texts = test[data.TEXT].iloc[worst].tolist()
-    effects = word_effects(model, texts, top=3)
+    effects = word_effects(classifier, texts, top=3)
     return pd.DataFrame(
         {
             "text": texts,
@@ -63,20 +63,20 @@ def main(argv: list[str] | None = None) -> int:
     args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
     cfg = from_dict(Config, run.config)
-    model = load_model(run.path, cfg)
+    classifier = model.load(run)
 
     # 1. The same data and seed as training give the same split; we score its test part.
-    frame, files = data.load(cfg.data)
-    if datasets.checksums(files) != run.read_json("environment.json")["dataset_sha256"]:
+    corpus = data.load(cfg)
+    if datasets.checksums(corpus.files) != run.environment["dataset_sha256"]:
         print("warning: the data files differ from the ones this run was trained on; the test split may differ too.")
-    train, _, test = data.split(frame, cfg.data, cfg.seed)
+    train, test = corpus.splits["train"], corpus.splits["test"]
     y_test = test[data.LABEL].to_numpy()
-    p_test = probability(model, test[data.TEXT].tolist())
+    p_test = probability(classifier, test[data.TEXT].tolist())
 
     # 2. Metrics, n-grams, mistakes.
     metrics = prefixed(binary_metrics(y_test, p_test), "test")
-    ngrams = top_ngrams(model, train[data.TEXT].tolist())
-    errors = error_analysis(test, p_test, model)
+    ngrams = top_ngrams(classifier, train[data.TEXT].tolist())
+    errors = error_analysis(test, p_test, classifier)
 
     # 3. Plots.
     plot_dir = run.path / "plots"
@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     runs.write_text(run.path / "errors.csv", errors.to_csv(index=False))
     test_table = metrics_table(metrics)
     runs.write_text(
-        run.path / "MODEL_CARD.md", render_card(run, cfg, all_metrics, test_table, ngrams, errors, len(frame))
+        run.path / "MODEL_CARD.md",
+        render_card(run, cfg, all_metrics, test_table, ngrams, errors, len(corpus.sentences)),
     )
 
     print(f"***** Evaluation of {PROJECT} run {run.run_id} on {len(test)} held-out sentences *****")

@@ -28,7 +28,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from mlstarter import persistence
-from mlstarter.config import to_dict
+from mlstarter.config import from_dict, to_dict
+from mlstarter.runs import Run
 
 from .config import Config, ModelConfig, NeuralConfig
 from .data import tokenize
@@ -117,7 +118,7 @@ def binary(X) -> sparse.csr_matrix:
     return X
 
 
-def build_classical(cfg: ModelConfig) -> Pipeline:
+def pipeline(cfg: ModelConfig) -> Pipeline:
     """An untrained scikit-learn model of kind tfidf, nbsvm or ensemble, taking normalised texts.
 
     All three share the same n-gram features: one vocabulary, three ways to weigh the evidence.
@@ -216,54 +217,59 @@ class NeuralClassifier:
             p = torch.sigmoid(self.network(*collate([self.vocab.encode(t) for t in texts]))).numpy()
         return np.stack([1 - p, p], axis=1)
 
-    def save(self, folder: Path, cfg: Config, metrics: dict[str, float]) -> None:
-        # the checkpoint describes itself: weights, the config that made them, and how well they did
-        persistence.save_torch(folder / "model.pt", self.network.state_dict(), config=to_dict(cfg), metrics=metrics)
-        self.vocab.save(folder / "vocab.json")
-
-    @classmethod
-    def load(cls, folder: Path, cfg: NeuralConfig) -> NeuralClassifier:
-        vocab = Vocabulary.load(folder / "vocab.json")
-        network = FastText(len(vocab), cfg.embedding_dim)
-        network.load_state_dict(persistence.load_torch(folder / "model.pt")["model_state"])
-        return cls(network, vocab)
-
 
 # --- any kind ---------------------------------------------------------------------------------
 
 
-def save_model(model, folder: Path, cfg: Config, metrics: dict[str, float]) -> None:
+def build(cfg: Config, vocab: Vocabulary | None = None) -> Pipeline | FastText:
+    """An untrained model of kind `cfg.model.kind`: a scikit-learn pipeline taking normalised texts,
+    or for `neural` the FastText network, with one embedding per n-gram of `vocab` (built from the
+    training sentences, so the network can only be built once they are known)."""
+    if cfg.model.kind != "neural":
+        return pipeline(cfg.model)
+    if vocab is None:
+        raise ValueError("the network has one embedding per n-gram of its vocabulary: call build(cfg, vocab)")
+    return FastText(len(vocab), cfg.neural.embedding_dim)
+
+
+def save(run_dir: Path, model: Pipeline | NeuralClassifier, cfg: Config, metrics: dict[str, float]) -> None:
     """Write a trained model into a run folder.
 
-    A scikit-learn model goes to model.skops, except its n-gram vocabularies: skops writes
-    each dictionary entry as a small JSON object (about 800 bytes), so our 160,000 n-grams
-    would make a 130 MB file that loads in seconds. They go to vocabulary.json instead
-    (a list of n-grams, the position of each = its feature column), 50 times smaller.
+    The network: its weights in model.pt (with the config and metrics: the checkpoint describes
+    itself) and its n-grams in vocab.json. A scikit-learn model goes to model.skops, except its
+    n-gram vocabularies: skops writes each dictionary entry as a small JSON object of its own, so
+    vocabularies of a hundred thousand n-grams would make most of the file and most of its loading
+    time. They go to vocabulary.json instead: a list of n-grams, the position of each = its feature column.
     """
     if cfg.model.kind == "neural":
-        model.save(folder, cfg, metrics)
+        persistence.save_torch(run_dir / "model.pt", model.network.state_dict(), config=to_dict(cfg), metrics=metrics)
+        model.vocab.save(run_dir / "vocab.json")
         return
     vectorizers = dict(model.named_steps["features"].transformer_list)
     vocabularies = {name: v.vocabulary_ for name, v in vectorizers.items()}
-    (folder / "vocabulary.json").write_text(
+    (run_dir / "vocabulary.json").write_text(
         json.dumps({name: sorted(vocab, key=vocab.get) for name, vocab in vocabularies.items()}, ensure_ascii=False),
         encoding="utf-8",
     )
     try:
         for v in vectorizers.values():
             v.vocabulary_ = {}
-        persistence.save_sklearn(model, folder / "model.skops")
+        persistence.save_sklearn(model, run_dir / "model.skops")
     finally:
         for name, v in vectorizers.items():
             v.vocabulary_ = vocabularies[name]
 
 
-def load_model(folder: Path, cfg: Config):
-    """The model saved in a run folder, loaded safely (skops with our trusted types, or torch weights only)."""
+def load(run: Run) -> Pipeline | NeuralClassifier:
+    """The trained model of a run, loaded safely (skops with our trusted types, or torch weights only)."""
+    cfg = from_dict(Config, run.config)
     if cfg.model.kind == "neural":
-        return NeuralClassifier.load(folder, cfg.neural)
-    model = persistence.load_sklearn(folder / "model.skops", TRUSTED_TYPES)
-    saved = json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+        vocab = Vocabulary.load(run.path / "vocab.json")
+        network = build(cfg, vocab)
+        network.load_state_dict(persistence.load_torch(run.path / "model.pt")["model_state"])
+        return NeuralClassifier(network, vocab)
+    model = persistence.load_sklearn(run.path / "model.skops", TRUSTED_TYPES)
+    saved = json.loads((run.path / "vocabulary.json").read_text(encoding="utf-8"))
     for name, v in model.named_steps["features"].transformer_list:
         v.vocabulary_ = {ngram: column for column, ngram in enumerate(saved[name])}
     return model

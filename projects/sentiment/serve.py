@@ -20,19 +20,18 @@ from fastapi import APIRouter, Depends, FastAPI
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from mlstarter import server, serving
-from mlstarter.config import from_dict
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
-from .config import Config
+from . import model
 from .data import LABEL_NAMES
-from .model import load_model, probability, word_effects
+from .model import probability, word_effects
 
 PROJECT = project_name(__package__)
 MAX_CHARS = 5000  # per text; a review snippet is about 110 characters, a long review a few thousand
 MAX_BATCH = 100  # texts per batch request
 # Explaining a text scores it once more per distinct word (up to 100), so a batch's cost grows with its
-# total length: 50,000 characters take about 3 s on 2 cores (500,000 took 35 s).
+# total length: this cap keeps the slowest batch to seconds, not minutes, on a small CPU.
 MAX_BATCH_CHARS = 50_000
 TOP_WORDS = 5  # words returned with each prediction
 EXAMPLE = json.loads((Path(__file__).parent / "example.json").read_text(encoding="utf-8"))
@@ -106,11 +105,11 @@ class SentimentPredictor:
 
     def __init__(self, run: Run):
         self.run_id = run.run_id
-        self.model = load_model(run.path, from_dict(Config, run.config))
+        self.classifier = model.load(run)
 
     def predict(self, texts: list[str]) -> list[Prediction]:
-        p = probability(self.model, texts)
-        effects = word_effects(self.model, texts, top=TOP_WORDS)
+        p = probability(self.classifier, texts)
+        effects = word_effects(self.classifier, texts, top=TOP_WORDS)
         return [
             Prediction(
                 label=LABEL_NAMES[int(p_i >= 0.5)],

@@ -7,13 +7,13 @@
     $ python -m projects.sentiment.train --dry-run                 # a few seconds, on a tiny subset
 
 Steps:
-1. split the sentences 80/10/10 into train, validation and test (stratified, fixed seed);
-   only evaluate.py looks at the test part;
-2. fit the model on the training sentences: the scikit-learn kinds in one call, the neural
-   one epoch by epoch with the core's training loop, stopping when the validation loss
-   stops improving and keeping the best epoch's weights;
-3. measure it on the validation sentences;
-4. save the run.
+1. load the sentences and split them 80/10/10 into train, validation and test (stratified,
+   fixed seed); only evaluate.py looks at the test part;
+2. build the model (`model.build`) and fit it on the training sentences: the scikit-learn
+   kinds in one call, the neural one epoch by epoch with the core's training loop, stopping
+   when the validation loss stops improving and keeping the best epoch's weights;
+3. measure it on the validation sentences, beside always answering the majority class;
+4. save the run: config, environment, model files and metrics.
 """
 
 from __future__ import annotations
@@ -22,18 +22,18 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from sklearn.pipeline import Pipeline
 from torch.utils.data import DataLoader
 
-from mlstarter import datasets, devices, runs, training
-from mlstarter.config import to_dict
+from mlstarter import devices, runs, training
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
-from . import data
-from .config import Config, NeuralConfig
-from .model import FastText, NeuralClassifier, Vocabulary, build_classical, collate, normalize, probability, save_model
+from . import data, model
+from .config import Config
+from .model import FastText, NeuralClassifier, Vocabulary, collate, normalize, probability
 
 PROJECT = project_name(__package__)  # the folder name, so a copied project names its own runs
 
@@ -50,10 +50,20 @@ def dry_run_subset(train: pd.DataFrame, seed: int) -> pd.DataFrame:
     )
 
 
-def fit_classical(cfg: Config, train: pd.DataFrame):
-    """TF-IDF + logistic regression, NB-SVM or their ensemble, fitted in one call."""
-    model = build_classical(cfg.model)
-    return model.fit([normalize(t) for t in train[data.TEXT]], train[data.LABEL].to_numpy())
+def fit(
+    cfg: Config, corpus: data.Data, progress: bool = True, on_epoch: training.OnEpoch | None = None
+) -> tuple[Pipeline | NeuralClassifier, list[dict[str, float]]]:
+    """Build the model of `cfg.model.kind` and fit it on the training sentences; return it and the
+    per-epoch history (empty for the scikit-learn kinds, which fit in one call).
+
+    Only the network looks at the validation sentences while it trains (to stop early), and only
+    it calls `on_epoch(epoch, metrics)` after every epoch: tune.py reports to Optuna through it.
+    """
+    train = corpus.splits["train"]
+    if cfg.model.kind == "neural":
+        return _fit_network(cfg, train, corpus.splits["val"], progress, on_epoch)
+    pipeline = model.build(cfg)
+    return pipeline.fit([normalize(t) for t in train[data.TEXT]], train[data.LABEL].to_numpy()), []
 
 
 def ngram_dropout(examples: list[tuple[list[int], float]], rate: float):
@@ -69,14 +79,11 @@ def ngram_dropout(examples: list[tuple[list[int], float]], rate: float):
     return (*collate(encoded), torch.tensor([label for _, label in examples], dtype=torch.float32))
 
 
-def fit_neural(
-    cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True, on_epoch: training.OnEpoch | None = None
-):
-    """The fastText-style network: vocabulary from the training sentences, Adam, early stopping on validation loss.
-
-    `on_epoch(epoch, metrics)` is called after every epoch (tune.py reports to Optuna through it).
-    """
-    ncfg: NeuralConfig = cfg.neural
+def _fit_network(
+    cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool, on_epoch: training.OnEpoch | None
+) -> tuple[NeuralClassifier, list[dict[str, float]]]:
+    """The fastText-style network: vocabulary from the training sentences, Adam, early stopping on validation loss."""
+    ncfg = cfg.neural
     device = devices.choose_device(ncfg.device)
     vocab = Vocabulary.build(train[data.TEXT].tolist(), ncfg)
     examples = [(vocab.encode(t), float(y)) for t, y in zip(train[data.TEXT], train[data.LABEL], strict=True)]
@@ -90,15 +97,15 @@ def fit_neural(
     val_ids, val_offsets = devices.to_device(collate([vocab.encode(t) for t in val[data.TEXT]]), device)
     y_val = torch.tensor(val[data.LABEL].to_numpy(), dtype=torch.float32, device=device)
 
-    network = FastText(len(vocab), ncfg.embedding_dim)
+    network: FastText = model.build(cfg, vocab)
     optimizer = torch.optim.Adam(network.parameters(), lr=ncfg.learning_rate, weight_decay=ncfg.weight_decay)
 
-    def loss_fn(model: FastText, batch) -> torch.Tensor:
+    def loss_fn(net: FastText, batch) -> torch.Tensor:
         ids, offsets, y = batch
-        return F.binary_cross_entropy_with_logits(model(ids, offsets), y)  # -[y log p + (1-y) log(1-p)]
+        return F.binary_cross_entropy_with_logits(net(ids, offsets), y)  # -[y log p + (1-y) log(1-p)]
 
-    def validate(model: FastText) -> dict[str, float]:
-        logits = model(val_ids, val_offsets)
+    def validate(net: FastText) -> dict[str, float]:
+        logits = net(val_ids, val_offsets)
         return {
             "val_loss": F.binary_cross_entropy_with_logits(logits, y_val).item(),
             "val_accuracy": ((logits > 0).float() == y_val).float().mean().item(),
@@ -124,57 +131,40 @@ def fit_neural(
     return NeuralClassifier(network, vocab), result.history
 
 
-def fit_model(
-    cfg: Config, train: pd.DataFrame, val: pd.DataFrame, progress: bool = True, on_epoch: training.OnEpoch | None = None
-):
-    """Any kind of model, fitted; returns it and the per-epoch history (empty for the scikit-learn kinds).
-
-    `on_epoch` only matters to the neural model: the scikit-learn kinds have no epochs.
-    """
-    if cfg.model.kind == "neural":
-        return fit_neural(cfg, train, val, progress, on_epoch)
-    return fit_classical(cfg, train), []
-
-
 def main(argv: list[str] | None = None) -> int:
     args = train_parser(__doc__).parse_args(argv)
     cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
     seed_everything(cfg.seed)
 
     # 1. Data: the same seed always gives the same split, so evaluate.py finds the same test set.
-    frame, files = data.load(cfg.data)
-    train, val, test = data.split(frame, cfg.data, cfg.seed)
+    corpus = data.load(cfg)
     if args.dry_run:
-        train = dry_run_subset(train, cfg.seed)
+        corpus.splits["train"] = dry_run_subset(corpus.splits["train"], cfg.seed)
+    train, val, test = corpus.splits["train"], corpus.splits["val"], corpus.splits["test"]
 
     print(f"***** Training {PROJECT} *****")
     print(f"  sentences: {len(train)} train, {len(val)} validation, {len(test)} held out for the test")
-    print(f"  positive: {frame[data.LABEL].mean():.0%}; model: {cfg.model.kind}; seed {cfg.seed}")
+    print(f"  positive: {corpus.sentences[data.LABEL].mean():.0%}; model: {cfg.model.kind}; seed {cfg.seed}")
     if min(len(val), len(test)) < 50 and not args.dry_run:
         print(
             f"warning: only {len(val)} validation and {len(test)} test texts: every metric will be very noisy. "
             "A few hundred of each is a minimum for numbers you can trust."
         )
 
-    # 2. Fit.
-    model, history = fit_model(cfg, train, val)
+    # 2. Build the model and fit it on the training sentences.
+    classifier, history = fit(cfg, corpus)
 
     # 3. Measure on the validation sentences (the test sentences wait for evaluate.py).
-    y_val, p_val = val[data.LABEL].to_numpy(), probability(model, val[data.TEXT].tolist())
+    y_val, p_val = val[data.LABEL].to_numpy(), probability(classifier, val[data.TEXT].tolist())
     metrics = prefixed(binary_metrics(y_val, p_val), "val")
     majority = max(np.mean(y_val), 1 - np.mean(y_val))
 
-    # 4. Save the run: it appears under runs/ only once every file is written.
-    with runs.new_run(PROJECT) as run:
-        save_model(model, run.dir, cfg, metrics)
-        runs.write_json(run.dir / "metrics.json", metrics)
+    # 4. Save the run: config, environment and checksums come with it; it appears under runs/ only once complete.
+    with runs.create(PROJECT, cfg, data_files=corpus.files, dry_run=args.dry_run) as run:
+        model.save(run.dir, classifier, cfg, metrics)
         if history:
             runs.write_json(run.dir / "history.json", {"epochs": history})
-        runs.write_json(
-            run.dir / "environment.json",
-            runs.environment(seed=cfg.seed, dataset_checksums=datasets.checksums(files), dry_run=args.dry_run),
-        )
-        runs.write_json(run.dir / "config.json", to_dict(cfg))
+        run.save_metrics(metrics)
 
     print(f"\nRun saved to {run.path}")
     print(

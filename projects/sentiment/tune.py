@@ -17,8 +17,6 @@ The study folder then holds the best config, every trial and the plots of the se
 
 from __future__ import annotations
 
-import pandas as pd
-
 from mlstarter import tuning
 from mlstarter.metrics import binary_metrics
 from mlstarter.scripts import run_script
@@ -27,19 +25,21 @@ from mlstarter.seeding import seed_everything
 from . import data
 from .config import Config, searchable
 from .model import probability
-from .train import DRY_RUN_OVERRIDES, PROJECT, dry_run_subset, fit_model
+from .train import DRY_RUN_OVERRIDES, PROJECT, dry_run_subset, fit
 
 
-def validation_accuracy(cfg: Config, train: pd.DataFrame, val: pd.DataFrame, report: tuning.Report) -> float:
-    """Fit one trial's model on `train` and return its accuracy on `val`; the network reports every epoch."""
+def validation_accuracy(cfg: Config, corpus: data.Data, report: tuning.Report) -> float:
+    """Fit one trial's model on the training sentences and return its accuracy on the validation ones;
+    the network reports every epoch."""
     seed_everything(cfg.seed)  # every trial starts from the same random state: trials differ by their knobs only
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
         report(epoch, metrics["val_accuracy"])  # may raise optuna.TrialPruned: training stops there
 
-    model, _ = fit_model(cfg, train, val, progress=False, on_epoch=on_epoch)
+    classifier, _ = fit(cfg, corpus, progress=False, on_epoch=on_epoch)
     # the network keeps its epoch of lowest validation loss, so this can differ from the last epoch reported
-    return binary_metrics(val[data.LABEL].to_numpy(), probability(model, val[data.TEXT].tolist()))["accuracy"]
+    val = corpus.splits["val"]
+    return binary_metrics(val[data.LABEL].to_numpy(), probability(classifier, val[data.TEXT].tolist()))["accuracy"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,13 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     seed_everything(cfg.seed)
 
     # The sentences, loaded and split once for all trials, as train.py splits them; the test part is set aside.
-    frame, _ = data.load(cfg.data)
-    train, val, _test = data.split(frame, cfg.data, cfg.seed)
+    corpus = data.load(cfg)
     if args.dry_run:
-        train = dry_run_subset(train, cfg.seed)
+        corpus.splits["train"] = dry_run_subset(corpus.splits["train"], cfg.seed)
 
     def objective(trial_cfg: Config, report: tuning.Report) -> float:
-        return validation_accuracy(trial_cfg, train, val, report)
+        return validation_accuracy(trial_cfg, corpus, report)
 
     return tuning.run_study(
         PROJECT, cfg, searchable(cfg), objective, args,

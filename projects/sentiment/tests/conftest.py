@@ -1,8 +1,9 @@
-"""Fixtures for the sentiment tests. They live inside the project folder, so they travel with a copy of it.
+"""Toy data for the sentiment tests. It lives inside the project folder, so it travels with a copy of it.
 
 Most tests train on a small generated CSV (`toy_csv`), so they run anywhere, offline. Tests that
 need the real Rotten Tomatoes sentences use `real_data`, which skips, saying why, where no copy
 is found (CI and development find one through MLSTARTER_DATA_DIR=../shared/datasets).
+The fixtures every project shares, `runs_dir` and `train_run`, come from the `mlstarter.testing` plugin.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mlstarter import datasets, runs
+from mlstarter.testing import shared_file
 
-from .. import train
 from ..data import DATASET
 
-PROJECT = train.PROJECT
 POSITIVE = ["wonderful", "moving", "brilliant", "funny", "charming", "gripping", "superb", "delightful"]
 NEGATIVE = ["boring", "dull", "awful", "tedious", "clumsy", "bland", "mess", "lifeless"]
 NEUTRAL = ["film", "movie", "story", "plot", "cast", "director", "ending", "script", "scene", "actor"]
@@ -52,22 +51,5 @@ def toy_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def real_data() -> dict[str, Path]:
-    found = datasets.status(DATASET)
-    if not all(found.values()):
-        pytest.skip(
-            "needs the rt-polarity files, which are not here and are not downloaded in tests: "
-            "set MLSTARTER_DATA_DIR=../shared/datasets (as .ci/run does), or run `make train PROJECT=sentiment` once online"
-        )
-    return {name: Path(path) for name, path in found.items()}
-
-
-@pytest.fixture
-def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
-
-
-def train_run(*args: str) -> runs.Run:
-    """Run train.py's main with these arguments and return the run it wrote."""
-    assert train.main(list(args)) == 0
-    return runs.latest_run(PROJECT)
+    """The two files of the real dataset, or a skip that says how to provide them."""
+    return {file.name: shared_file(f"{DATASET.name}/{file.name}") for file in DATASET.files}

@@ -8,15 +8,16 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from mlstarter import testing
+
 from .. import serve
-from .conftest import train_run
 
 
 @pytest.fixture(scope="module")
 def client(toy_csv: Path, tmp_path_factory: pytest.TempPathFactory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MLSTARTER_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
-    run = train_run("--data", str(toy_csv), "--set", "model.kind=tfidf")
+    run = testing.train(__package__, "--data", str(toy_csv), "--set", "model.kind=tfidf")
     with TestClient(serve.create_app()) as c:
         c.run_id = run.run_id
         yield c

@@ -16,7 +16,7 @@ import pytest
 from mlstarter.datasets import DataError, DatasetNotFoundError, fetch
 
 from .. import data
-from ..config import DataConfig
+from ..config import Config, DataConfig
 from ..data import DATASET
 from .conftest import toy_reviews, write_csv
 
@@ -89,7 +89,7 @@ def test_csv_problems_are_explained(tmp_path: Path, content: bytes, expected: st
 
 def test_a_missing_file_is_named():
     with pytest.raises(DataError, match="no_such.csv: no such file"):
-        data.load(DataConfig(path="no_such.csv"))
+        data.load(Config(data=DataConfig(path="no_such.csv")))
 
 
 def test_split_is_stratified_disjoint_and_repeatable(tmp_path: Path):

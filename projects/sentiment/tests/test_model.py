@@ -10,25 +10,23 @@ import torch
 from scipy import sparse
 from sklearn.svm import LinearSVC
 
-from mlstarter.config import apply_overrides
+from mlstarter import runs
+from mlstarter.config import apply_overrides, to_dict
 
-from .. import data
+from .. import data, model
 from ..config import Config, NeuralConfig
 from ..model import (
     NBSVM,
     FastText,
     NeuralClassifier,
     Vocabulary,
-    build_classical,
     collate,
-    load_model,
     normalize,
     probability,
-    save_model,
     top_ngrams,
     word_effects,
 )
-from ..train import fit_model
+from ..train import PROJECT, fit
 from .conftest import NEGATIVE, POSITIVE, toy_reviews
 
 X_TOY = sparse.csr_matrix(np.array([[1, 0, 2], [1, 0, 0], [0, 1, 0], [0, 3, 1]], dtype=float))
@@ -71,22 +69,37 @@ def test_fasttext_logit_is_a_sum_over_ngrams():
 
 
 @pytest.fixture(scope="module")
-def toy_split():
+def toy_corpus() -> data.Data:
     import pandas as pd
 
     frame = pd.DataFrame(toy_reviews(300), columns=[data.TEXT, data.LABEL])
-    return data.split(frame, Config().data, seed=0)
+    train, val, test = data.split(frame, Config().data, seed=0)
+    return data.Data(frame, {"train": train, "val": val, "test": test}, files={})
+
+
+def saved_run(folder: Path, classifier, cfg: Config) -> runs.Run:
+    """A run folder holding just what model.load reads: the config and the model files."""
+    runs.write_json(folder / "config.json", to_dict(cfg))
+    model.save(folder, classifier, cfg, metrics={})
+    return runs.Run(PROJECT, folder.name, folder)
+
+
+def test_the_network_needs_its_vocabulary_to_be_built():
+    cfg = apply_overrides(Config(), ["model.kind=neural", "neural.embedding_dim=8"])
+    with pytest.raises(ValueError, match="build\\(cfg, vocab\\)"):
+        model.build(cfg)
+    network = model.build(cfg, Vocabulary(["good", "bad", "not bad"], bigrams=True))
+    assert network.embedding.weight.shape == (3, 8)
 
 
 @pytest.mark.parametrize("kind", ["tfidf", "nbsvm", "ensemble", "neural"])
-def test_every_kind_learns_the_toy_task_and_survives_saving(kind: str, toy_split, tmp_path: Path):
-    train, val, test = toy_split
+def test_every_kind_learns_the_toy_task_and_survives_saving(kind: str, toy_corpus: data.Data, tmp_path: Path):
+    train, test = toy_corpus.splits["train"], toy_corpus.splits["test"]
     cfg = apply_overrides(Config(), [f"model.kind={kind}", "neural.epochs=15", "neural.learning_rate=0.02"])
-    model, _ = fit_model(cfg, train, val, progress=False)
-    p = probability(model, test[data.TEXT].tolist())
+    classifier, _ = fit(cfg, toy_corpus, progress=False)
+    p = probability(classifier, test[data.TEXT].tolist())
     assert ((p >= 0.5) == test[data.LABEL].to_numpy()).mean() >= 0.85  # 5% of toy labels are flipped
-    save_model(model, tmp_path, cfg, metrics={})
-    loaded = load_model(tmp_path, cfg)
+    loaded = model.load(saved_run(tmp_path, classifier, cfg))
     assert np.allclose(probability(loaded, test[data.TEXT].tolist()), p)
     # the explanations point at the sentiment words
     [effects] = word_effects(loaded, ["the brilliant film ."], top=1)
@@ -104,7 +117,7 @@ def test_normalize_matches_the_dataset_style():
 def real_model(real_data):
     frame = data.read_polarity(real_data["rt-polarity.pos"], real_data["rt-polarity.neg"])
     train, val, _ = data.split(frame, Config().data, seed=42)
-    return build_classical(Config().model).fit([normalize(t) for t in train[data.TEXT]], train[data.LABEL])
+    return model.build(Config()).fit([normalize(t) for t in train[data.TEXT]], train[data.LABEL])
 
 
 @pytest.mark.parametrize(
@@ -130,10 +143,9 @@ def test_case_and_punctuation_spacing_do_not_change_the_score(real_model):
     assert a == pytest.approx(b)
 
 
-def test_explanations_and_top_ngrams_of_nothing_are_empty(toy_split):
-    train, val, _ = toy_split
-    model, _ = fit_model(apply_overrides(Config(), ["model.kind=tfidf"]), train, val, progress=False)
-    assert word_effects(model, []) == []
-    assert top_ngrams(model, ["once upon a time"], min_count=5) == {"positive": [], "negative": []}
+def test_explanations_and_top_ngrams_of_nothing_are_empty(toy_corpus: data.Data):
+    classifier, _ = fit(apply_overrides(Config(), ["model.kind=tfidf"]), toy_corpus, progress=False)
+    assert word_effects(classifier, []) == []
+    assert top_ngrams(classifier, ["once upon a time"], min_count=5) == {"positive": [], "negative": []}
     network = NeuralClassifier(FastText(4, 2), Vocabulary(["good"], bigrams=False))
     assert network.predict_proba([]).shape == (0, 2)

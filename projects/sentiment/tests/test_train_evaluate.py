@@ -11,11 +11,11 @@ from mlstarter import runs
 from mlstarter.datasets import DataError
 
 from .. import evaluate
-from .conftest import train_run, write_csv
+from .conftest import write_csv
 
 
 @pytest.mark.parametrize("kind", ["tfidf", "nbsvm", "ensemble", "neural"])
-def test_train_then_evaluate_writes_a_complete_run(kind: str, toy_csv: Path, runs_dir: Path):
+def test_train_then_evaluate_writes_a_complete_run(kind: str, toy_csv: Path, runs_dir: Path, train_run):
     run = train_run("--data", str(toy_csv), "--set", f"model.kind={kind}", "--dry-run")
     assert run.config["model"]["kind"] == kind and run.config["data"]["path"] == str(toy_csv)
     assert run.dry_run
@@ -37,7 +37,7 @@ def test_train_then_evaluate_writes_a_complete_run(kind: str, toy_csv: Path, run
     assert confidence == sorted(confidence, reverse=True)
 
 
-def test_the_neural_run_keeps_the_best_epoch_not_the_last(toy_csv: Path, runs_dir: Path):
+def test_the_neural_run_keeps_the_best_epoch_not_the_last(toy_csv: Path, runs_dir: Path, train_run):
     run = train_run(
         "--data", str(toy_csv), "--set", "model.kind=neural", "--set", "neural.epochs=12",
         "--set", "neural.patience=12", "--set", "neural.learning_rate=0.05",
@@ -49,7 +49,7 @@ def test_the_neural_run_keeps_the_best_epoch_not_the_last(toy_csv: Path, runs_di
     assert run.metrics["val_accuracy"] == pytest.approx(best["val_accuracy"])
 
 
-def test_a_bad_csv_stops_training_before_anything_is_saved(tmp_path: Path, runs_dir: Path):
+def test_a_bad_csv_stops_training_before_anything_is_saved(tmp_path: Path, runs_dir: Path, train_run):
     bad = write_csv(tmp_path / "bad.csv", [("good", 1)] * 20 + [("", 0)] * 20)
     with pytest.raises(DataError, match="row 22, column text: empty"):
         train_run("--data", str(bad))
@@ -63,7 +63,9 @@ def test_a_bad_csv_stops_training_before_anything_is_saved(tmp_path: Path, runs_
         (["model.kind=neural", "neural.device=tpu"], "device 'tpu'"),
     ],
 )
-def test_impossible_settings_are_a_config_error(toy_csv: Path, runs_dir: Path, overrides: list[str], message: str):
+def test_impossible_settings_are_a_config_error(
+    toy_csv: Path, runs_dir: Path, train_run, overrides: list[str], message: str
+):
     from mlstarter.config import ConfigError
 
     args = ["--data", str(toy_csv), "--dry-run"]
@@ -71,3 +73,24 @@ def test_impossible_settings_are_a_config_error(toy_csv: Path, runs_dir: Path, o
         args += ["--set", item]
     with pytest.raises(ConfigError, match=message):
         train_run(*args)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("seed", -1), ("data.val_size", 0.9), ("model.nbsvm_beta", 2.0), ("neural.dropout", 1.0)]
+)
+def test_train_and_a_saved_config_refuse_a_bad_value_with_the_same_message(key: str, value: float):
+    """train (and tune) build the config from the command line; evaluate and serve from a run's config.json."""
+    from mlstarter.config import ConfigError, from_dict, to_dict
+    from mlstarter.scripts import load_config, train_parser
+
+    from ..config import Config
+
+    with pytest.raises(ConfigError) as from_command_line:
+        load_config(Config, train_parser(None).parse_args(["--set", f"{key}={value}"]))
+    saved = to_dict(Config())
+    section, _, name = key.rpartition(".")
+    (saved[section] if section else saved)[name] = value
+    with pytest.raises(ConfigError) as from_saved:
+        from_dict(Config, saved)
+    assert str(from_saved.value) == str(from_command_line.value)
+    assert key in str(from_saved.value)

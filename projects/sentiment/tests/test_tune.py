@@ -14,8 +14,7 @@ from mlstarter.config import apply_overrides, valid_keys
 
 from .. import data, tune
 from ..config import Config, searchable
-from ..train import dry_run_subset
-from .conftest import PROJECT, train_run
+from ..train import PROJECT, dry_run_subset
 
 KINDS = ("tfidf", "nbsvm", "ensemble", "neural")
 
@@ -31,7 +30,7 @@ def test_every_searched_key_exists_and_both_ends_of_its_range_are_valid(kind: st
             apply_overrides(cfg, [f"{key}={value}"])
 
 
-def test_a_dry_run_study_writes_its_folder_and_its_best_config_trains(toy_csv: Path, runs_dir: Path):
+def test_a_dry_run_study_writes_its_folder_and_its_best_config_trains(toy_csv: Path, runs_dir: Path, train_run):
     assert tune.main(["--data", str(toy_csv), "--dry-run", "--trials", "3", "--sampler-seed", "0"]) == 0
     folder = tuning.study_dir(PROJECT, "ensemble-dry-run")  # the default kind; a dry run's study is kept apart
     assert {"best_config.json", "summary.json", "trials.csv", "study.db"} <= {p.name for p in folder.iterdir()}
@@ -52,21 +51,22 @@ def test_a_dry_run_study_writes_its_folder_and_its_best_config_trains(toy_csv: P
 
 
 @pytest.fixture
-def toy_split(toy_csv: Path):
+def toy_corpus(toy_csv: Path) -> data.Data:
     cfg = apply_overrides(Config(), [f"data.path={toy_csv}"])
-    train, val, _ = data.split(data.load(cfg.data)[0], cfg.data, cfg.seed)
-    return dry_run_subset(train, cfg.seed), val
+    corpus = data.load(cfg)
+    corpus.splits["train"] = dry_run_subset(corpus.splits["train"], cfg.seed)
+    return corpus
 
 
-def test_the_network_reports_its_validation_accuracy_after_every_epoch(toy_split):
+def test_the_network_reports_its_validation_accuracy_after_every_epoch(toy_corpus: data.Data):
     cfg = apply_overrides(Config(), ["model.kind=neural", "neural.epochs=4", "neural.patience=4"])  # no early stop
     calls: list[tuple[int, float]] = []
-    accuracy = tune.validation_accuracy(cfg, *toy_split, lambda epoch, score: calls.append((epoch, score)))
+    accuracy = tune.validation_accuracy(cfg, toy_corpus, lambda epoch, score: calls.append((epoch, score)))
     assert [epoch for epoch, _ in calls] == [1, 2, 3, 4]
     assert all(0 <= score <= 1 for _, score in calls) and 0 <= accuracy <= 1
 
 
-def test_a_pruned_trial_stops_training_at_that_epoch(toy_split):
+def test_a_pruned_trial_stops_training_at_that_epoch(toy_corpus: data.Data):
     cfg = apply_overrides(Config(), ["model.kind=neural", "neural.epochs=10", "neural.patience=10"])
     epochs: list[int] = []
 
@@ -76,7 +76,7 @@ def test_a_pruned_trial_stops_training_at_that_epoch(toy_split):
             raise optuna.TrialPruned(f"val_accuracy {score:.4f} at epoch {epoch}")
 
     with pytest.raises(optuna.TrialPruned):
-        tune.validation_accuracy(cfg, *toy_split, report)
+        tune.validation_accuracy(cfg, toy_corpus, report)
     assert epochs == [1, 2]  # no third epoch was trained
 
 
