@@ -2,8 +2,9 @@
 
     $ python -m projects.gan.data      # where the data is, the split sizes, the image size and classes
 
-Every source ends up in the same shape: `train`, `val` and `test` splits of
-(images (N, H, W) or (N, H, W, 3) uint8, labels (N,) int64 from 0 to n_classes - 1).
+`load(cfg)` returns every source in the same shape, a `Data`: `train`, `val` and `test` splits
+of (images (N, H, W) or (N, H, W, 3) uint8, labels (N,) int64 from 0 to n_classes - 1), the files
+they came from, and the image side, channels and classes that the networks are built for.
 
 - digits (default, offline): 1,797 8x8 digits bundled with scikit-learn, split 70/15/15
   with a fixed seed, stratified by digit;
@@ -26,7 +27,7 @@ from sklearn.model_selection import train_test_split
 
 from mlstarter.datasets import DataError, DataFile, Dataset, fetch, read_medmnist
 
-from .config import DataConfig
+from .config import Config
 
 # The default data ships inside scikit-learn: no files to fetch, so it is always available offline
 # (`make list` says so). Its source is the UCI "Optical Recognition of Handwritten Digits" test set.
@@ -80,8 +81,10 @@ MIN_EVAL_IMAGES = 10  # in val and test: each is split in two halves to measure 
 
 
 @dataclass(frozen=True)
-class ImageData:
-    splits: dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (images uint8, labels int64)
+class Data:
+    """The images of one source, split, with what the networks need to know about them."""
+
+    splits: dict[str, tuple[np.ndarray, np.ndarray]]  # train, val, test -> (images uint8, labels int64)
     files: dict[str, Path]  # the files the images came from, for the run's checksums
     name: str  # a short name for titles: digits, mnist, or the .npz file's name
     n_classes: int
@@ -96,19 +99,19 @@ class ImageData:
         return 1 if images.ndim == 3 else int(images.shape[3])
 
 
-def load(cfg: DataConfig) -> ImageData:
-    """The splits of the configured source: --data file, else digits or MNIST."""
-    if cfg.path:
-        path = Path(cfg.path).expanduser()
+def load(cfg: Config) -> Data:
+    """The splits of the configured source: the --data file (data.path), else the digits or MNIST."""
+    if cfg.data.path:
+        path = Path(cfg.data.path).expanduser()
         if not path.is_file():
-            raise DataError(f"--data {cfg.path}: no such file.")
+            raise DataError(f"--data {cfg.data.path}: no such file.")
         splits = read_npz(path)
-        return ImageData(splits, {path.name: path}, path.name, _n_classes(splits))
-    if cfg.source == "mnist":
+        return Data(splits, {path.name: path}, path.name, _n_classes(splits))
+    if cfg.data.source == "mnist":
         splits, files = load_mnist()
-        return ImageData(splits, files, "mnist", 10)
+        return Data(splits, files, "mnist", 10)
     splits, files = load_digits_splits()
-    return ImageData(splits, files, "digits", 10)
+    return Data(splits, files, "digits", 10)
 
 
 def load_digits_splits() -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, Path]]:
@@ -249,9 +252,7 @@ def stratified_halves(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 if __name__ == "__main__":
-    from .config import Config
-
-    data = load(Config().data)
+    data = load(Config())
     print(f"{data.name}: {data.side}x{data.side}, {data.channels} channel(s), {data.n_classes} classes")
     for path in data.files.values():
         print(f"File: {path}")

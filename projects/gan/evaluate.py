@@ -18,41 +18,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from PIL import Image
 
-from mlstarter import datasets, model_card, persistence, plots, runs
-from mlstarter.config import from_dict
+from mlstarter import datasets, model_card, plots, runs
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
-from . import data
+from . import data, model
 from .config import Config
-from .model import Generator, Judge, generate, image_grid, judge_features
+from .model import Generator, frechet_distance, gaussian_stats, generate, image_grid, judge_features
 
 PROJECT = project_name(__package__)
 PER_CLASS = 100  # images generated for each class to measure the class accuracy of a conditional model
 NEIGHBOURS = 3  # k of the k-nearest-neighbour balls of precision and recall (the paper's choice)
-
-
-def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (d,) and covariance (d, d) of features (N, d): the Gaussian the Fréchet distance compares."""
-    return features.mean(axis=0), np.cov(features, rowvar=False)
-
-
-def frechet_distance(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
-    """The Fréchet distance between two Gaussians N(mu_a, S_a) and N(mu_b, S_b) (Dowson & Landau 1982):
-
-    # d^2 = ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))
-    # Tr((S_a S_b)^(1/2)) = sum of sqrt(eigenvalues of S_a^(1/2) S_b S_a^(1/2)), a symmetric matrix,
-    # so numpy's eigh gives real eigenvalues (scipy's sqrtm of S_a S_b can return complex noise)
-    """
-    (mu_a, s_a), (mu_b, s_b) = a, b
-    values, vectors = np.linalg.eigh(s_a)
-    root_a = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T  # S_a^(1/2)
-    cross = np.sqrt(np.linalg.eigvalsh(root_a @ s_b @ root_a).clip(min=0)).sum()
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * cross)
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray, chunk: int = 512) -> np.ndarray:
@@ -100,34 +79,15 @@ def nearest_training_image(images: np.ndarray, X_train: np.ndarray) -> tuple[np.
     return best_d / np.sqrt(queries.shape[1]), best_i
 
 
-def load_generator(run: runs.Run) -> tuple[Generator, dict]:
-    """The run's best generator (eval mode, CPU) and its checkpoint (config, metrics, image size and classes)."""
-    checkpoint = persistence.load_torch(run.path / "generator.pt")
-    info = checkpoint["images"]
-    model = Generator(from_dict(Config, checkpoint["config"]).model, info["side"], info["channels"], info["n_classes"])
-    model.load_state_dict(checkpoint["model_state"])
-    return model.eval(), checkpoint
-
-
-def load_judge(run: runs.Run) -> Judge:
-    checkpoint = persistence.load_torch(run.path / "judge.pt")
-    info = checkpoint["images"]
-    judge = Judge(from_dict(Config, checkpoint["config"]).judge, info["channels"], info["n_classes"])
-    judge.load_state_dict(checkpoint["model_state"])
-    return judge.eval()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
-    G, checkpoint = load_generator(run)
-    judge = load_judge(run)
-    cfg = from_dict(Config, run.config)
-    info = checkpoint["images"]
+    gan = model.load(run)  # the best generator, the judge, and the config they were trained with
+    G, judge, cfg, info = gan.generator, gan.judge, gan.cfg, gan.images
     conditional = cfg.model.conditional
 
     # 1. The held-out test images of the same data, in two halves with the same classes.
-    images = data.load(cfg.data)
+    images = data.load(cfg)
     if datasets.checksums(images.files) != run.read_json("environment.json")["dataset_sha256"]:
         print("warning: the data files differ from those this run was trained on.")
     X_train = images.splits["train"][0]
@@ -137,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     seed = cfg.seed + 2  # test noise: neither the training nor the validation noise
 
     # 2. Three sets of images compared with half A: real (half B), the trained generator, an untrained one.
-    torch.manual_seed(cfg.seed)  # the very initial weights that training started from
-    untrained = Generator(cfg.model, info["side"], info["channels"], info["n_classes"]).eval()
+    untrained, _ = model.build(cfg, info["side"], info["channels"], info["n_classes"])  # training's starting point
+    untrained.eval()
     labels = y_ref if conditional else None
     candidates = {
         "real images (floor)": X_test[half_b],
@@ -337,7 +297,7 @@ def nn_histogram(real_nn: np.ndarray, fake_nn: np.ndarray, path: Path) -> None:
     plots.save(fig, path)
 
 
-def render_card(run: runs.Run, cfg: Config, m: dict, table: str, images: data.ImageData, n: int) -> str:
+def render_card(run: runs.Run, cfg: Config, m: dict, table: str, images: data.Data, n: int) -> str:
     sizes = ", ".join(f"{name} {len(labels)}" for name, (_, labels) in images.splits.items())
     if cfg.data.path:
         source = f"Your own file: `{cfg.data.path}`."

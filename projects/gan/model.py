@@ -5,16 +5,24 @@ Generator      z (B, latent) [+ one-hot class] -> linear -> (B, C, b, b) -> [tra
 Discriminator  the mirror image: conv 3x3 -> [strided conv, halving the side] x k -> one logit per image
                (+ a projection of the class, Miyato & Koyama 2018, for the conditional model)
 Judge          a small classifier of the real images, whose last hidden layer is the feature
-               space of the Fréchet distance (evaluate.py)
+               space of the Fréchet distance (`frechet_distance`, used by train.py and evaluate.py)
 
 Both networks are sized from the image side: 8 = 4 x 2 (one doubling), 28 = 7 x 2 x 2 (two),
 64 = 4 x 2^4 (four). The most channels sit at the smallest resolution and halve as the side
 doubles (8x8: 128 -> 64; 28x28: 128 -> 64 -> 32), so a larger image costs less than it would with
 the same widths everywhere. DCGAN practice (Radford et al. 2016): strided convolutions instead of pooling,
 batch norm, ReLU in the generator, LeakyReLU(0.2) in the discriminator, weights drawn from N(0, 0.02).
+
+    generator, discriminator = build(cfg, side=8, channels=1, n_classes=10)   # untrained, seeded by cfg.seed
+    save(run.dir, generator, discriminator, judge, cfg, images, metrics)     # train.py: the run's model files
+    gan = load(run)                                                           # evaluate.py and serve.py
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,8 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .config import JudgeConfig, ModelConfig
-from .data import buildable_sides
+from mlstarter import persistence
+from mlstarter.config import from_dict, to_dict
+from mlstarter.runs import Run
+
+from .config import Config, JudgeConfig, ModelConfig
+from .data import Data, buildable_sides
 
 
 def layer_plan(side: int) -> tuple[int, int]:
@@ -194,6 +206,65 @@ class Judge(nn.Module):
         return self.head(self.body(x))
 
 
+# A run's networks: built untrained by train.py and evaluate.py, saved by train.py, loaded by evaluate.py and serve.py
+
+
+def build(cfg: Config, side: int, channels: int, n_classes: int) -> tuple[Generator, Discriminator]:
+    """The two players, untrained, for square images of `side` pixels with `channels` channels in `n_classes`
+    classes. Seeded with cfg.seed, so evaluate.py rebuilds the very generator that training started from
+    (its Fréchet distance is the ceiling a trained generator is measured against)."""
+    torch.manual_seed(cfg.seed)
+    return (
+        Generator(cfg.model, side, channels, n_classes),
+        Discriminator(cfg.model, side, channels, n_classes),
+    )
+
+
+@dataclass(frozen=True)
+class TrainedGAN:
+    """What evaluate.py and serve.py need from a run: its best generator and its judge, on the CPU, in eval mode."""
+
+    generator: Generator
+    judge: Judge
+    cfg: Config
+    images: dict[str, Any]  # what the networks were built for: side, channels, n_classes, and the data's name
+
+
+def save(
+    run_dir: Path,
+    generator: Generator,
+    discriminator: Discriminator,
+    judge: Judge,
+    cfg: Config,
+    images: Data,
+    metrics: dict[str, float],
+) -> None:
+    """Write the run's three networks (weights only), each with the config and image size that rebuild it."""
+    info = {"side": images.side, "channels": images.channels, "n_classes": images.n_classes, "name": images.name}
+    config = to_dict(cfg)
+    persistence.save_torch(run_dir / "generator.pt", cpu_weights(generator), config=config, metrics=metrics,
+                           images=info)  # fmt: skip
+    # the discriminator is not needed to draw; it is kept to go on training, or to study what it learned
+    persistence.save_torch(run_dir / "discriminator.pt", cpu_weights(discriminator), config=config, images=info)
+    persistence.save_torch(run_dir / "judge.pt", cpu_weights(judge), config=config, images=info)
+
+
+def cpu_weights(network: nn.Module) -> dict[str, torch.Tensor]:
+    """A network's state_dict on the CPU, so a run trained on a GPU loads anywhere."""
+    return {k: v.detach().cpu() for k, v in network.state_dict().items()}
+
+
+def load(run: Run) -> TrainedGAN:
+    """The run's best generator and its judge, rebuilt from their config and read back safely (weights only)."""
+    saved = persistence.load_torch(run.path / "generator.pt")
+    cfg, info = from_dict(Config, saved["config"]), saved["images"]
+    generator = Generator(cfg.model, info["side"], info["channels"], info["n_classes"])
+    generator.load_state_dict(saved["model_state"])
+    judge = Judge(cfg.judge, info["channels"], info["n_classes"])
+    judge.load_state_dict(persistence.load_torch(run.path / "judge.pt")["model_state"])
+    return TrainedGAN(generator.eval(), judge.eval(), cfg, info)
+
+
 # Images: uint8 (N, H, W) or (N, H, W, 3), as stored and served <-> float (N, C, H, W) in [-1, 1], as the networks see them
 
 
@@ -260,3 +331,25 @@ def image_grid(images: np.ndarray, columns: int, scale: int = 1, pad: int = 1) -
         top, left = pad + r * (h + pad), pad + col * (w + pad)
         grid[top : top + h, left : left + w] = image
     return grid[..., 0] if c == 1 else grid
+
+
+# The Fréchet distance: how far the judge's features of one set of images are from another's
+
+
+def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (d,) and covariance (d, d) of features (N, d): the Gaussian the Fréchet distance compares."""
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
+    """The Fréchet distance between two Gaussians N(mu_a, S_a) and N(mu_b, S_b) (Dowson & Landau 1982):
+
+    # d^2 = ||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2))
+    # Tr((S_a S_b)^(1/2)) = sum of sqrt(eigenvalues of S_a^(1/2) S_b S_a^(1/2)), a symmetric matrix,
+    # so numpy's eigh gives real eigenvalues (scipy's sqrtm of S_a S_b can return complex noise)
+    """
+    (mu_a, s_a), (mu_b, s_b) = a, b
+    values, vectors = np.linalg.eigh(s_a)
+    root_a = (vectors * np.sqrt(values.clip(min=0))) @ vectors.T  # S_a^(1/2)
+    cross = np.sqrt(np.linalg.eigvalsh(root_a @ s_b @ root_a).clip(min=0)).sum()
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * cross)

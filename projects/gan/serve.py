@@ -28,7 +28,7 @@ from mlstarter import server, serving
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
-from .evaluate import load_generator
+from . import model
 from .model import generate, image_grid
 
 PROJECT = project_name(__package__)
@@ -67,10 +67,11 @@ class ImageGenerator:
 
     def __init__(self, run: Run):
         self.run_id = run.run_id
-        self.model, checkpoint = load_generator(run)
-        self.n_classes = checkpoint["images"]["n_classes"]
-        self.side = checkpoint["images"]["side"]
-        self.channels = checkpoint["images"].get("channels", 1)
+        gan = model.load(run)
+        self.model = gan.generator  # eval mode, on the CPU
+        self.n_classes = gan.images["n_classes"]
+        self.side = gan.images["side"]
+        self.channels = gan.images["channels"]
 
     def classes(self, n: int, wanted: int | None) -> np.ndarray | None:
         """The class of each of n images; a 422 for a class the model cannot draw."""

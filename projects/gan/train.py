@@ -8,16 +8,17 @@
     $ python -m projects.gan.train --dry-run     # seconds, on a tiny subset
     $ make train PROJECT=gan NPROC=2             # two processes (DDP): each takes half of every batch
 
-Steps:
+Steps (`main`, at the bottom):
 1. load the train / validation / test split; the test split waits for evaluate.py;
 2. train the judge, a small classifier of the real images, with the core's training loop:
    its features are where the Fréchet distance measures how close fakes are to real images;
-3. train the generator G and the discriminator D against each other, batch by batch:
+3. build the generator G and the discriminator D (`model.build`);
+4. fit them (`fit`): G and D play against each other, batch by batch (`train_one_epoch`):
    D learns to tell real from fake, G learns to fool D. After every epoch, the Fréchet
    distance between validation images and fakes is measured, and the generator of the best
    epoch is kept; every few epochs a grid from the same fixed noise is saved, so the grids
    show the generator learning. A checkpoint after every epoch lets --resume continue;
-4. save the run.
+5. save the run, and say where the best generator stands between an untrained one and real images.
 
 In several processes (torchrun, see mlstarter.distributed), every process trains the same
 judge; G and D are wrapped in DDP, so each process takes 1/N of every batch with noise of its
@@ -27,9 +28,11 @@ saves the run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,21 +43,22 @@ from PIL import Image
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from tqdm import tqdm
 
-from mlstarter import datasets, distributed, persistence, runs, training
+from mlstarter import distributed, persistence, runs, training
 from mlstarter.checkpoints import Checkpoint
-from mlstarter.config import to_dict
+from mlstarter.distributed import Context
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
-from . import data
-from .config import Config, JudgeConfig
-from .evaluate import frechet_distance, gaussian_stats
+from . import data, model
+from .config import Config
 from .model import (
     Discriminator,
     Generator,
     Judge,
     discriminator_loss,
+    frechet_distance,
+    gaussian_stats,
     generate,
     generator_loss,
     gradient_penalty,
@@ -72,46 +76,103 @@ DRY_RUN_IMAGES = 256
 DRY_RUN_OVERRIDES = ["train.epochs=2", "train.sample_every=1", "judge.epochs=2"]
 GRID_COLUMNS = 8  # the fixed-noise sample grid: one row per class (conditional), or 8 x 8 images
 
-
-def grid_labels(n_classes: int, conditional: bool) -> np.ndarray | None:
-    """The classes of the fixed sample grid: each row one class (up to 10 rows), or None for unconditional."""
-    if not conditional:
-        return None
-    return np.repeat(np.arange(min(n_classes, 10)), GRID_COLUMNS)
+Validate = Callable[[Generator], dict[str, float]]  # a generator -> val_fd (and val_class_accuracy)
 
 
-def train_judge(cfg: JudgeConfig, images: data.ImageData, device: torch.device, seed: int) -> tuple[Judge, dict]:
+def dry_run_subset(images: data.Data, seed: int) -> data.Data:
+    """A random few training and validation images (the test split is evaluate.py's, untouched)."""
+    rng = np.random.default_rng(seed)
+    splits = dict(images.splits)
+    for name, n in (("train", DRY_RUN_IMAGES), ("val", DRY_RUN_IMAGES // 2)):
+        keep = np.sort(rng.permutation(len(splits[name][1]))[:n])
+        splits[name] = (splits[name][0][keep], splits[name][1][keep])
+    return dataclasses.replace(images, splits=splits)
+
+
+def print_summary(cfg: Config, images: data.Data, ctx: Context) -> None:
+    """What is about to be trained, on what, and where."""
+    print(f"***** Training {PROJECT} *****")
+    print(f"  images: {len(images.splits['train'][1])} train, {len(images.splits['val'][1])} validation, "
+          f"{len(images.splits['test'][1])} held out for the test; {images.name}, {images.side}x{images.side}, "
+          f"{images.channels} channel(s), {images.n_classes} classes")  # fmt: skip
+    print(f"  model: {'conditional' if cfg.model.conditional else 'unconditional'} DCGAN, {cfg.model.channels} channels, "
+          f"z of {cfg.model.latent_dim}, {cfg.model.loss} loss{', spectral norm' if cfg.model.spectral_norm else ''}; "
+          f"{cfg.train.epochs} epochs of batches of {cfg.train.batch_size}; device {ctx.device}; seed {cfg.seed}")  # fmt: skip
+    if ctx.world_size > 1:  # train.batch_size is the batch of all processes together: each takes 1/N of it
+        print(f"  processes: {ctx.world_size} ({ctx.backend}), each with batches of "
+              f"{distributed.per_process_batch(cfg.train.batch_size, ctx)} and {torch.get_num_threads()} thread(s)")  # fmt: skip
+
+
+def train_judge(cfg: Config, images: data.Data, ctx: Context, checkpoint: Checkpoint) -> tuple[Judge, dict]:
     """Fit the judge classifier on the real training images with the core's loop; keep its best epoch.
 
+    A resumed run takes the interrupted run's judge instead, so that its distances stay comparable.
     In several processes, every process runs this whole, on all the images, with the same seed: not in
     DDP, and not in rank 0 alone, because `training.fit` averages each epoch's loss over the processes
     (a collective that every process must join, or the others wait forever). Only rank 0 uses the judge.
     """
+    judge = Judge(cfg.judge, images.channels, images.n_classes)
+    saved = checkpoint.path("judge.pt")
+    if checkpoint.resuming and saved.is_file():
+        state = persistence.load_torch(saved)
+        judge.load_state_dict(state["model_state"])
+        print(f"  judge: validation accuracy {state['metrics']['judge_val_accuracy']:.3f} (the interrupted run's)")
+        return judge.eval(), state["metrics"]
+
+    print("Training the judge (the classifier behind the Fréchet distance):")
     (X_train, y_train), (X_val, y_val) = images.splits["train"], images.splits["val"]
-    judge = Judge(cfg, images.channels, images.n_classes)
     loader = DataLoader(
         TensorDataset(to_tensor(X_train), torch.from_numpy(y_train)),
         batch_size=128,
         shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
+        generator=torch.Generator().manual_seed(cfg.seed),
     )
-    x_val, y_val_t = to_tensor(X_val).to(device), torch.from_numpy(y_val).to(device)
+    x_val, y_val_t = to_tensor(X_val).to(ctx.device), torch.from_numpy(y_val).to(ctx.device)
 
-    def loss_fn(model: Judge, batch) -> torch.Tensor:
+    def loss_fn(net: Judge, batch) -> torch.Tensor:
         x, y = batch
-        return F.cross_entropy(model(x), y)
+        return F.cross_entropy(net(x), y)
 
-    def validate(model: Judge) -> dict[str, float]:
-        logits = torch.cat([model(x_val[i : i + 1000]) for i in range(0, len(x_val), 1000)])
+    def validate(net: Judge) -> dict[str, float]:
+        logits = torch.cat([net(x_val[i : i + 1000]) for i in range(0, len(x_val), 1000)])
         return {"val_accuracy": (logits.argmax(1) == y_val_t).float().mean().item()}
 
-    optimizer = torch.optim.Adam(judge.parameters(), lr=cfg.learning_rate)
+    optimizer = torch.optim.Adam(judge.parameters(), lr=cfg.judge.learning_rate)
     result = training.fit(
         judge, optimizer, loader, loss_fn, validate,
-        epochs=cfg.epochs, monitor="val_accuracy", patience=cfg.patience, device=device,
+        epochs=cfg.judge.epochs, monitor="val_accuracy", patience=cfg.judge.patience, device=ctx.device,
     )  # fmt: skip
     judge.load_state_dict(result.best_state)
-    return judge.cpu().eval(), {"judge_val_accuracy": result.best_score, "judge_best_epoch": result.best_epoch}
+    metrics = {"judge_val_accuracy": result.best_score, "judge_best_epoch": result.best_epoch}
+    if ctx.is_main:  # kept with the checkpoint, for --resume
+        persistence.save_torch(saved, judge.state_dict(), metrics=metrics)
+    print(f"  judge: validation accuracy {metrics['judge_val_accuracy']:.3f}")
+    return judge.cpu().eval(), metrics
+
+
+def frechet_validation(judge: Judge, X_val: np.ndarray, y_val: np.ndarray, cfg: Config) -> tuple[Validate, float]:
+    """`validate(G)`, and the floor it is read against, on the validation images split into two halves.
+
+    Half A is the reference: validate(G) is the Fréchet distance between its judge features and those of as
+    many fakes (and, for a conditional model, how often the judge reads the class that was asked for). Half
+    B, real images, gives the floor: the distance a perfect generator would score.
+    """
+    half_a, half_b = data.stratified_halves(y_val)
+    X_ref, y_ref = X_val[half_a], y_val[half_a]
+    ref_stats = gaussian_stats(judge_features(judge, X_ref)[0])
+    fd_real = frechet_distance(ref_stats, gaussian_stats(judge_features(judge, X_val[half_b])[0]))
+    noise_seed = cfg.seed + 1  # the validation noise: the same every epoch, so epochs are compared on equal terms
+    labels = y_ref if cfg.model.conditional else None
+
+    def validate(G: Generator) -> dict[str, float]:
+        G.eval()
+        features, probs = judge_features(judge, generate(G, len(y_ref), noise_seed, labels))
+        metrics = {"val_fd": frechet_distance(ref_stats, gaussian_stats(features))}
+        if cfg.model.conditional:  # does the judge see the class that was asked for?
+            metrics["val_class_accuracy"] = float((probs.argmax(1) == y_ref).mean())
+        return metrics
+
+    return validate, fd_real
 
 
 def train_one_epoch(
@@ -180,99 +241,31 @@ def train_one_epoch(
     }
 
 
-def save_grid(images: np.ndarray, path: Path, columns: int = GRID_COLUMNS) -> None:
-    """A PNG grid of uint8 images, scaled up so that 8x8 digits are visible."""
-    scale = max(1, 64 // images.shape[1])  # 8x8 -> 8 times, 28x28 -> twice, 64x64 and up as they are
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image_grid(images, columns, scale=scale)).save(path)
+def fit(
+    cfg: Config,
+    generator: Generator,
+    discriminator: Discriminator,
+    judge: Judge,
+    images: data.Data,
+    ctx: Context,
+    checkpoint: Checkpoint,
+) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """The adversarial epochs: train G and D, validate G by its Fréchet distance, keep the best generator.
 
+    Returns the validation metrics of the kept generator and one history row per epoch, and leaves the
+    best epoch's weights in `generator` (on the CPU, in eval mode). Every few epochs a grid from the same
+    noise goes to the checkpoint's samples/, and after every epoch the whole state goes to the checkpoint,
+    from which a run started with `checkpoint.start(resume=True)` goes on. In several processes, only
+    rank 0 validates, draws, checkpoints and returns metrics; the others return after the last epoch.
+    """
+    X_train, y_train = images.splits["train"]
+    validate, fd_real = frechet_validation(judge, *images.splits["val"], cfg)  # every process: it is cheap
+    samples, sample_labels = checkpoint.path("samples"), grid_labels(images.n_classes, cfg.model.conditional)
 
-def main(argv: list[str] | None = None) -> int:
-    parser = train_parser(__doc__)
-    parser.add_argument(
-        "--resume", action="store_true", help="Continue the interrupted run with the same settings from its last epoch."
-    )
-    args = parser.parse_args(argv)
-    cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
-    seed_everything(cfg.seed)  # the same seed in every process: the same judge, the same initial G and D
-    ctx = distributed.setup(cfg.train.device)  # this process, or one of several that torchrun started
-    device = ctx.device
-
-    # 1. Data: train / validation / test. The test images are not touched here.
-    with distributed.main_process_first(ctx):  # with several processes, one downloads (MNIST) and the others wait
-        images = data.load(cfg.data)
-    if args.dry_run:
-        rng = np.random.default_rng(cfg.seed)
-        splits = dict(images.splits)
-        for name, n in (("train", DRY_RUN_IMAGES), ("val", DRY_RUN_IMAGES // 2)):
-            keep = np.sort(rng.permutation(len(splits[name][1]))[:n])
-            splits[name] = (splits[name][0][keep], splits[name][1][keep])
-        images = data.ImageData(splits, images.files, images.name, images.n_classes)
-    (X_train, y_train), (X_val, y_val) = images.splits["train"], images.splits["val"]
-    checkpoint = Checkpoint.for_run(PROJECT, cfg, dry_run=args.dry_run)  # the state, the judge and the sample grids
-    judge_path, samples_dir = checkpoint.path("judge.pt"), checkpoint.path("samples")
-    resuming = checkpoint.start(resume=args.resume)
-    judge_saved = resuming and judge_path.is_file()
-
-    print(f"***** Training {PROJECT} *****")
-    print(f"  images: {len(y_train)} train, {len(y_val)} validation, {len(images.splits['test'][1])} held out "
-          f"for the test; {images.name}, {images.side}x{images.side}, {images.channels} channel(s), "
-          f"{images.n_classes} classes")  # fmt: skip
-    print(f"  model: {'conditional' if cfg.model.conditional else 'unconditional'} DCGAN, {cfg.model.channels} channels, "
-          f"z of {cfg.model.latent_dim}, {cfg.model.loss} loss{', spectral norm' if cfg.model.spectral_norm else ''}; "
-          f"{cfg.train.epochs} epochs of batches of {cfg.train.batch_size}; device {device}; seed {cfg.seed}")  # fmt: skip
-    if ctx.world_size > 1:  # train.batch_size is the batch of all processes together: each takes 1/N of it
-        print(f"  processes: {ctx.world_size} ({ctx.backend}), each with batches of "
-              f"{distributed.per_process_batch(cfg.train.batch_size, ctx)} and {torch.get_num_threads()} thread(s)")  # fmt: skip
-
-    # 2. The judge: a classifier of real images, whose features the Fréchet distance compares.
-    if judge_saved:  # the interrupted run's judge, so its distances stay comparable
-        saved = persistence.load_torch(judge_path)
-        judge = Judge(cfg.judge, images.channels, images.n_classes)
-        judge.load_state_dict(saved["model_state"])
-        judge.eval()
-        judge_metrics = saved["metrics"]
-    else:
-        print("Training the judge (the classifier behind the Fréchet distance):")
-        judge, judge_metrics = train_judge(cfg.judge, images, device, cfg.seed)  # in every process: see train_judge
-        if ctx.is_main:
-            persistence.save_torch(judge_path, judge.state_dict(), metrics=judge_metrics)
-    print(f"  judge: validation accuracy {judge_metrics['judge_val_accuracy']:.3f}")
-
-    # The yardsticks on validation images: half A is the reference, half B (real) the floor. Cheap, so every
-    # process computes them (fewer branches on the rank); only rank 0 validates after each epoch.
-    half_a, half_b = data.stratified_halves(y_val)
-    X_ref, y_ref = X_val[half_a], y_val[half_a]
-    ref_stats = gaussian_stats(judge_features(judge, X_ref)[0])
-    fd_real = frechet_distance(ref_stats, gaussian_stats(judge_features(judge, X_val[half_b])[0]))
-    fd_seed = cfg.seed + 1  # the validation noise: the same every epoch, so epochs are compared on equal terms
-    sample_labels = grid_labels(images.n_classes, cfg.model.conditional)
-
-    def validate(G: Generator) -> dict[str, float]:
-        G.eval()
-        fakes = generate(G, len(y_ref), fd_seed, y_ref if cfg.model.conditional else None)
-        features, probs = judge_features(judge, fakes)
-        metrics = {"val_fd": frechet_distance(ref_stats, gaussian_stats(features))}
-        if cfg.model.conditional:  # does the judge see the class that was asked for?
-            metrics["val_class_accuracy"] = float((probs.argmax(1) == y_ref).mean())
-        return metrics
-
-    # 3. The two networks. Seeded here, so evaluate.py can rebuild this untrained generator as the ceiling.
-    # With several processes, DDP (distributed.wrap) copies rank 0's weights to all and averages the gradients
-    # after every backward pass, so G and D stay the same in every process. forward_sync_buffers=False (torch's
-    # new name for broadcast_buffers=False): by default DDP also copies rank 0's buffers (batch norm's running
-    # statistics) into every process, in place, before every forward pass. D runs forward two or three times
-    # before one backward (real images, fakes, the fakes again for G's step); on GPUs, cuDNN's batch norm keeps
-    # the running statistics for its backward, so the copy before the second pass breaks the first one's
-    # backward: "modified by an inplace operation" (pytorch/pytorch#175024; torch 2.13 on CPUs happens not to
-    # mind). So each process keeps running statistics of its own shares; they serve only in eval mode, where
-    # rank 0's generator draws with rank 0's statistics.
-    torch.manual_seed(cfg.seed)
-    G = distributed.wrap(Generator(cfg.model, images.side, images.channels, images.n_classes), ctx,
-                         forward_sync_buffers=False)  # fmt: skip
-    D = distributed.wrap(Discriminator(cfg.model, images.side, images.channels, images.n_classes), ctx,
-                         forward_sync_buffers=False)  # fmt: skip
-    generator, discriminator = distributed.unwrap(G), distributed.unwrap(D)  # the networks inside DDP, to save
+    # Several processes: DDP copies rank 0's weights to all and averages the gradients after every backward pass.
+    # Not batch norm's statistics (forward_sync_buffers=False): that copy breaks D's backward on GPUs (README.md)
+    G = distributed.wrap(generator, ctx, forward_sync_buffers=False)
+    D = distributed.wrap(discriminator, ctx, forward_sync_buffers=False)
     distributed.seed_per_process(cfg.seed, ctx)  # several processes: each draws noise of its own
     untrained = validate(generator)
     betas = (cfg.train.beta1, cfg.train.beta2)
@@ -289,13 +282,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     loader_rng = loader.generator  # one process: checkpointed, so a resumed run shuffles on; None with a sampler
     print(f"  Fréchet distance on validation images: untrained generator {untrained['val_fd']:.2f}, "
-          f"real images {fd_real:.2f}. Sample grids: {samples_dir}")  # fmt: skip
+          f"real images {fd_real:.2f}. Sample grids: {samples}")  # fmt: skip
 
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"state": None, "epoch": 0, "fd": math.inf}
     start = 1
-    if resuming:  # every process reads the same file
-        state = checkpoint.load(device, loader_rng)  # several processes: the same weights, new noise in each
+    if checkpoint.resuming:  # every process reads the same file: the same weights, new noise in each
+        state = checkpoint.load(ctx.device, loader_rng)
         generator.load_state_dict(state["generator_state"])
         discriminator.load_state_dict(state["discriminator_state"])
         g_opt.load_state_dict(state["g_optimizer_state"])
@@ -309,9 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(loader.sampler, DistributedSampler):  # a new shuffle, and new shares, every epoch
             loader.sampler.set_epoch(epoch)
         losses = train_one_epoch(
-            G, D, g_opt, d_opt, loader, cfg, device, f"epoch {epoch}/{cfg.train.epochs}", progress=ctx.is_main
+            G, D, g_opt, d_opt, loader, cfg, ctx.device, f"epoch {epoch}/{cfg.train.epochs}", progress=ctx.is_main
         )
-        losses = {k: distributed.mean(v, device) for k, v in losses.items()}  # over all processes' batches
+        losses = {k: distributed.mean(v, ctx.device) for k, v in losses.items()}  # over all processes' batches
         if not ctx.is_main:
             continue  # rank 0 alone validates, draws and checkpoints: no collective below, so no one waits
         metrics = validate(generator)
@@ -322,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
             best = {"state": {k: v.detach().clone() for k, v in generator.state_dict().items()}, "epoch": epoch,
                     "fd": metrics["val_fd"]}  # fmt: skip
         if epoch % cfg.train.sample_every == 0 or epoch == cfg.train.epochs:
-            save_grid(generate(generator.eval(), len(sample_labels) if sample_labels is not None else 64, cfg.seed,
-                               sample_labels), samples_dir / f"epoch_{epoch:03d}.png")  # fmt: skip
+            n = len(sample_labels) if sample_labels is not None else GRID_COLUMNS**2
+            save_grid(generate(generator.eval(), n, cfg.seed, sample_labels), samples / f"epoch_{epoch:03d}.png")
         shown = "  ".join(f"{k} {v:.3f}" for k, v in {**losses, **metrics}.items())
         tqdm.write(f"epoch {epoch:3d}  {shown}  ({row['seconds']:.1f}s){'  *best*' if improved else ''}")
         checkpoint.save({
@@ -334,50 +327,81 @@ def main(argv: list[str] | None = None) -> int:
         }, loader_rng)  # fmt: skip
 
     if not ctx.is_main:
-        return 0  # the run is rank 0's to write: the other processes' work is done
+        return {}, history
     if best["state"] is not None:  # None only if no epoch had a finite distance
         generator.load_state_dict(best["state"])  # the best epoch's generator, not the last epoch's
-    generator.cpu().eval()
-    final = validate(generator)
+    final = validate(generator.cpu().eval())
     metrics = {
         "val_fd": final["val_fd"],
         "val_fd_real": fd_real,
         "val_fd_untrained": untrained["val_fd"],
         "val_best_epoch": best["epoch"],
         **({"val_class_accuracy": final["val_class_accuracy"]} if cfg.model.conditional else {}),
-        **judge_metrics,
     }
-    info = {"side": images.side, "channels": images.channels, "n_classes": images.n_classes, "name": images.name}
+    return metrics, history
 
-    # 4. Save the run: it appears under runs/ only once every file is written.
-    with runs.new_run(PROJECT) as run:
-        persistence.save_torch(run.dir / "generator.pt", generator.state_dict(), config=to_dict(cfg), metrics=metrics,
-                               images=info)  # fmt: skip
-        persistence.save_torch(run.dir / "discriminator.pt", discriminator.cpu().state_dict(), config=to_dict(cfg),
-                               images=info)  # fmt: skip
-        persistence.save_torch(run.dir / "judge.pt", judge.state_dict(), config=to_dict(cfg), images=info)
-        runs.write_json(run.dir / "metrics.json", metrics)
+
+def grid_labels(n_classes: int, conditional: bool) -> np.ndarray | None:
+    """The classes of the fixed sample grid: each row one class (up to 10 rows), or None for unconditional."""
+    if not conditional:
+        return None
+    return np.repeat(np.arange(min(n_classes, 10)), GRID_COLUMNS)
+
+
+def save_grid(images: np.ndarray, path: Path, columns: int = GRID_COLUMNS) -> None:
+    """A PNG grid of uint8 images, scaled up so that 8x8 digits are visible."""
+    scale = max(1, 64 // images.shape[1])  # 8x8 -> 8 times, 28x28 -> twice, 64x64 and up as they are
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image_grid(images, columns, scale=scale)).save(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = train_parser(__doc__)
+    parser.add_argument(
+        "--resume", action="store_true", help="Continue the interrupted run with the same settings from its last epoch."
+    )
+    args = parser.parse_args(argv)
+    cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
+    seed_everything(cfg.seed)  # the same seed in every process: the same judge, the same initial G and D
+    ctx = distributed.setup(cfg.train.device)  # this process, or one of several that torchrun started
+    checkpoint = Checkpoint.for_run(PROJECT, cfg, dry_run=args.dry_run)  # the state, the judge and the sample grids
+    checkpoint.start(resume=args.resume)
+
+    # 1. Data: train / validation / test. The test images are not touched here.
+    with distributed.main_process_first(ctx):  # with several processes, one downloads (MNIST) and the others wait
+        images = data.load(cfg)
+    if args.dry_run:
+        images = dry_run_subset(images, cfg.seed)
+    print_summary(cfg, images, ctx)
+
+    # 2. The judge: a classifier of real images, whose features the Fréchet distance compares.
+    judge, judge_metrics = train_judge(cfg, images, ctx, checkpoint)
+
+    # 3. The two players, untrained.
+    generator, discriminator = model.build(cfg, images.side, images.channels, images.n_classes)
+
+    # 4. The adversarial game, epoch by epoch; the generator comes back with its best epoch's weights.
+    metrics, history = fit(cfg, generator, discriminator, judge, images, ctx, checkpoint)
+    if not ctx.is_main:
+        return 0  # the run is rank 0's to write: the other processes' work is done
+    metrics.update(judge_metrics)
+
+    # 5. Save the run: it appears under runs/ only once every file is written.
+    with runs.create(PROJECT, cfg, data_files=images.files, dry_run=args.dry_run, processes=ctx.world_size) as run:
+        model.save(run.dir, generator, discriminator, judge, cfg, images, metrics)
+        run.save_metrics(metrics)
         runs.write_json(run.dir / "history.json", {"epochs": history})
-        runs.write_json(
-            run.dir / "environment.json",
-            {
-                **runs.environment(
-                    seed=cfg.seed, dataset_checksums=datasets.checksums(images.files), dry_run=args.dry_run
-                ),
-                "processes": ctx.world_size,  # trained by this many processes (torchrun), or 1
-            },
-        )
-        runs.write_json(run.dir / "config.json", to_dict(cfg))
-        if samples_dir.is_dir():
-            shutil.copytree(samples_dir, run.dir / "plots" / "progress")
+        if checkpoint.path("samples").is_dir():
+            shutil.copytree(checkpoint.path("samples"), run.dir / "plots" / "progress")
     checkpoint.finish()  # the run is saved: nothing left to resume
 
     print(f"\nRun saved to {run.path}")
     accuracy = f"; the judge reads the requested class in {metrics['val_class_accuracy']:.1%} of its fakes" if (
         cfg.model.conditional) else ""  # fmt: skip
     print(
-        f"Validation Fréchet distance {metrics['val_fd']:.2f} at epoch {best['epoch']} "
-        f"(untrained generator {metrics['val_fd_untrained']:.2f}, real images {fd_real:.2f}; lower is better){accuracy}."
+        f"Validation Fréchet distance {metrics['val_fd']:.2f} at epoch {metrics['val_best_epoch']} (untrained "
+        f"generator {metrics['val_fd_untrained']:.2f}, real images {metrics['val_fd_real']:.2f}; lower is better)"
+        f"{accuracy}."
     )
     print(f"Next: make evaluate PROJECT={PROJECT}")
     return 0

@@ -1,26 +1,23 @@
-"""Fixtures for the GAN tests. They live inside the project folder, so they travel with a copy of it.
+"""Toy data for the GAN tests. They live inside the project folder, so they travel with a copy of it.
 
 The default data, scikit-learn's digits, is bundled, so most tests train on it offline in seconds.
-`toy_npz` writes a small MedMNIST-layout file (grayscale or colour) for the `--data` path, and
+`write_npz` writes a small MedMNIST-layout file (grayscale or colour) for the `--data` path, and
 `write_idx` writes MNIST-format IDX files, so the MNIST code is tested without the download. Tests
-that need real X-rays use the shared PneumoniaMNIST-format sample, and skip, saying why, without it.
+that need real X-rays use the shared PneumoniaMNIST-format sample (`sample_npz`), and skip, saying
+why, without it. `runs_dir` and `train_run` come from the core's pytest plugin, mlstarter.testing.
 """
 
 from __future__ import annotations
 
 import gzip
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mlstarter import runs
+from mlstarter.testing import shared_file
 
-from .. import train
-
-PROJECT = train.PROJECT
 SAMPLE = Path("pneumoniamnist-sample") / "pneumoniamnist_balanced.npz"
 
 
@@ -61,28 +58,6 @@ def write_idx(path: Path, array: np.ndarray) -> Path:
 
 
 @pytest.fixture(scope="session")
-def toy_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_npz(tmp_path_factory.mktemp("toy") / "toy.npz")
-
-
-@pytest.fixture(scope="session")
 def sample_npz() -> Path:
-    for folder in filter(None, os.environ.get("MLSTARTER_DATA_DIR", "").split(os.pathsep)):
-        if (Path(folder) / SAMPLE).is_file():
-            return Path(folder) / SAMPLE
-    pytest.skip(
-        f"needs the real PneumoniaMNIST-format sample {SAMPLE}: set MLSTARTER_DATA_DIR=../shared/datasets "
-        "(as .ci/run does)"
-    )
-
-
-@pytest.fixture
-def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
-
-
-def train_run(*args: str) -> runs.Run:
-    """Run train.py's main with these arguments and return the run it wrote."""
-    assert train.main(list(args)) == 0
-    return runs.latest_run(PROJECT)
+    """The real PneumoniaMNIST-format sample of MLSTARTER_DATA_DIR, or a skip that says how to provide it."""
+    return shared_file(SAMPLE)

@@ -10,15 +10,16 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from mlstarter import testing
+
 from .. import serve
-from .conftest import train_run
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory):
     mp = pytest.MonkeyPatch()
     mp.setenv("MLSTARTER_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
-    run = train_run("--dry-run")  # conditional, on the digits
+    run = testing.train(__package__, "--dry-run")  # conditional, on the digits
     with TestClient(serve.create_app()) as c:
         c.run_id = run.run_id
         yield c
@@ -88,8 +89,7 @@ def test_metadata_names_the_run_and_the_query(client: TestClient):
     assert body["run_id"] == client.run_id and "class" in body["input_schema"]["properties"]
 
 
-def test_an_unconditional_model_refuses_a_class(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path / "runs"))
+def test_an_unconditional_model_refuses_a_class(runs_dir: Path, train_run):
     train_run("--dry-run", "--set", "model.conditional=false")
     with TestClient(serve.create_app()) as client:
         response = client.get("/generate?n=4&seed=1&class=3")

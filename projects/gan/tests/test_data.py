@@ -16,12 +16,17 @@ from mlstarter import datasets
 from mlstarter.datasets import DataError, DataFile, Dataset
 
 from .. import data
-from ..config import DataConfig
+from ..config import Config, DataConfig
 from .conftest import toy_images, write_idx, write_npz
 
 
+def load(settings: DataConfig) -> data.Data:
+    """data.load takes the whole project config; these tests vary only its data section."""
+    return data.load(Config(data=settings))
+
+
 def test_digits_are_offline_and_split_70_15_15_by_class():
-    images = data.load(DataConfig())
+    images = load(DataConfig())
     sizes = {name: len(labels) for name, (_, labels) in images.splits.items()}
     assert sizes == {"train": 1257, "val": 270, "test": 270}
     X_train, y_train = images.splits["train"]
@@ -93,11 +98,11 @@ def test_mnist_is_read_from_a_data_directory_with_a_fixed_validation_split(
 ):
     monkeypatch.setattr(data, "MNIST", fake_mnist(tmp_path / "shared" / "mnist"))
     monkeypatch.setenv("MLSTARTER_DATA_DIR", str(tmp_path / "shared"))
-    images = data.load(DataConfig(source="mnist"))
+    images = load(DataConfig(source="mnist"))
     sizes = {name: len(labels) for name, (_, labels) in images.splits.items()}
     assert sizes == {"train": 100, "val": data.MNIST_VAL, "test": 100}
     assert images.side == 28 and images.n_classes == 10
-    assert np.array_equal(data.load(DataConfig(source="mnist")).splits["val"][1], images.splits["val"][1])
+    assert np.array_equal(load(DataConfig(source="mnist")).splits["val"][1], images.splits["val"][1])
 
 
 def test_mnist_is_downloaded_and_md5_checked(tmp_path: Path, data_root: Path, monkeypatch: pytest.MonkeyPatch):
@@ -144,7 +149,7 @@ def test_the_real_mnist_files():
 
 @pytest.mark.parametrize("colour", [False, True])
 def test_a_good_npz_gives_three_splits(tmp_path: Path, colour: bool):
-    images = data.load(DataConfig(path=str(write_npz(tmp_path / "x.npz", colour=colour))))
+    images = load(DataConfig(path=str(write_npz(tmp_path / "x.npz", colour=colour))))
     X_train, y_train = images.splits["train"]
     assert X_train.shape == ((96, 16, 16, 3) if colour else (96, 16, 16)) and X_train.dtype == np.uint8
     assert y_train.shape == (96,) and images.n_classes == 3 and images.channels == (3 if colour else 1)
@@ -200,10 +205,10 @@ def test_missing_arrays_files_and_pickles_are_refused(tmp_path: Path):
     with pytest.raises(DataError, match="Save plain uint8 images"):  # object arrays would need pickle: never
         data.read_npz(tmp_path / "p.npz")
     with pytest.raises(DataError, match="no such file"):
-        data.load(DataConfig(path=str(tmp_path / "absent.npz")))
+        load(DataConfig(path=str(tmp_path / "absent.npz")))
 
 
 def test_the_real_xray_sample(sample_npz: Path):
-    images = data.load(DataConfig(path=str(sample_npz)))
+    images = load(DataConfig(path=str(sample_npz)))
     assert {s: len(labels) for s, (_, labels) in images.splits.items()} == {"train": 2428, "val": 270, "test": 468}
     assert images.side == 28 and images.n_classes == 2 and images.channels == 1

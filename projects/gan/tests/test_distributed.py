@@ -14,7 +14,6 @@ import torch
 from mlstarter import runs
 
 from .. import train
-from .conftest import train_run
 
 REPO = Path(__file__).resolve().parents[3]
 NPROC = 2
@@ -44,7 +43,7 @@ def torchrun(runs_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_two_processes_train_like_one(tmp_path: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch):
+def test_two_processes_train_like_one(tmp_path: Path, runs_dir: Path, train_run, monkeypatch: pytest.MonkeyPatch):
     done = torchrun(tmp_path / "ddp-runs", *ARGS)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"processes: {NPROC} (gloo), each with batches of 32 and 1 thread(s)" in done.stdout

@@ -8,12 +8,14 @@ import torch
 from scipy import linalg
 
 from ..config import JudgeConfig, ModelConfig
-from ..evaluate import frechet_distance, gaussian_stats, nearest_training_image, precision_recall
+from ..evaluate import nearest_training_image, precision_recall
 from ..model import (
     Discriminator,
     Generator,
     Judge,
     discriminator_loss,
+    frechet_distance,
+    gaussian_stats,
     generate,
     generator_loss,
     gradient_penalty,

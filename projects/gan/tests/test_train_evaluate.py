@@ -9,12 +9,22 @@ import pytest
 from PIL import Image
 
 from mlstarter import runs
+from mlstarter.checkpoints import STATE, Checkpoint
+from mlstarter.config import ConfigError, from_dict, to_dict
+from mlstarter.scripts import load_config, train_parser
 
-from .. import evaluate, train
-from .conftest import train_run, write_npz
+from .. import evaluate, model, train
+from ..config import Config
+from .conftest import write_npz
 
 
-def test_a_short_training_beats_the_untrained_generator_and_evaluate_writes_everything(runs_dir: Path):
+def checkpoint_of(*args: str) -> Checkpoint:
+    """The checkpoint folder that train.py with these arguments uses."""
+    cfg = load_config(Config, train_parser(None).parse_args(args), train.DRY_RUN_OVERRIDES)
+    return Checkpoint.for_run(train.PROJECT, cfg, dry_run="--dry-run" in args)
+
+
+def test_a_short_training_beats_the_untrained_generator_and_evaluate_writes_everything(runs_dir: Path, train_run):
     run = train_run("--set", "train.epochs=8", "--set", "train.sample_every=4")
     m = run.metrics
     assert m["val_fd"] < m["val_fd_untrained"] / 3  # eight epochs on 1,257 digits already do this
@@ -46,14 +56,14 @@ def test_a_short_training_beats_the_untrained_generator_and_evaluate_writes_ever
     ],
     ids=["unconditional", "wgan-gp", "spectral-norm"],
 )
-def test_every_variant_trains_and_evaluates(runs_dir: Path, overrides: list[str]):
+def test_every_variant_trains_and_evaluates(runs_dir: Path, train_run, overrides: list[str]):
     run = train_run("--dry-run", *[arg for o in overrides for arg in ("--set", o)])
     assert evaluate.main([]) == 0
     m = runs.latest_run(run.project).metrics
     assert np.isfinite(m["test_fd"]) and ("test_class_accuracy" in m) == ("model.conditional=false" not in overrides)
 
 
-def test_colour_images_of_another_size_train_and_evaluate(tmp_path: Path, runs_dir: Path):
+def test_colour_images_of_another_size_train_and_evaluate(tmp_path: Path, runs_dir: Path, train_run):
     npz = write_npz(tmp_path / "colour.npz", colour=True)
     run = train_run("--data", str(npz), "--dry-run")
     assert evaluate.main([]) == 0
@@ -62,7 +72,7 @@ def test_colour_images_of_another_size_train_and_evaluate(tmp_path: Path, runs_d
 
 
 def test_an_interrupted_run_resumes_exactly_where_it_stopped(
-    runs_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    runs_dir: Path, train_run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     args = ["--dry-run", "--set", "train.epochs=3"]
     whole = train_run(*args).read_json("history.json")["epochs"]  # the uninterrupted reference
@@ -80,9 +90,8 @@ def test_an_interrupted_run_resumes_exactly_where_it_stopped(
         with pytest.raises(KeyboardInterrupt):
             train.main(args)
     assert len(runs.complete_runs(train.PROJECT)) == 1  # only the reference: nothing half-written is visible
-    cfg = train.from_args(train.Config, train.train_parser(None).parse_args(args), train.DRY_RUN_OVERRIDES)
-    folder = train.checkpoint_dir(cfg, True)
-    assert (folder / "gan.pt").is_file() and (folder / "judge.pt").is_file()
+    folder = checkpoint_of(*args).folder
+    assert (folder / STATE).is_file() and (folder / "judge.pt").is_file()
 
     capsys.readouterr()
     resumed = train_run(*args, "--resume")
@@ -96,9 +105,10 @@ def test_an_interrupted_run_resumes_exactly_where_it_stopped(
     assert not folder.exists()  # done: nothing left behind
 
 
-def test_starting_over_says_so_and_clears_the_old_checkpoint(runs_dir: Path, capsys: pytest.CaptureFixture[str]):
-    cfg = train.from_args(train.Config, train.train_parser(None).parse_args(["--dry-run"]), train.DRY_RUN_OVERRIDES)
-    stale = train.checkpoint_dir(cfg, True) / "samples" / "epoch_099.png"
+def test_starting_over_says_so_and_clears_the_old_checkpoint(
+    runs_dir: Path, train_run, capsys: pytest.CaptureFixture[str]
+):
+    stale = checkpoint_of("--dry-run").path("samples") / "epoch_099.png"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
     run = train_run("--dry-run")
@@ -106,9 +116,30 @@ def test_starting_over_says_so_and_clears_the_old_checkpoint(runs_dir: Path, cap
     assert "epoch_099.png" not in {p.name for p in (run.path / "plots" / "progress").iterdir()}
 
 
-def test_the_real_xray_sample_trains_and_evaluates(sample_npz: Path, runs_dir: Path):
+def test_the_real_xray_sample_trains_and_evaluates(sample_npz: Path, runs_dir: Path, train_run):
     run = train_run("--data", str(sample_npz), "--dry-run")
-    _, checkpoint = evaluate.load_generator(run)
-    assert checkpoint["images"] == {"side": 28, "channels": 1, "n_classes": 2, "name": sample_npz.name}
+    gan = model.load(run)
+    assert gan.images == {"side": 28, "channels": 1, "n_classes": 2, "name": sample_npz.name}
+    assert gan.generator.n_classes == 2 and not gan.generator.training and not gan.judge.training
     assert evaluate.main([]) == 0
     assert set(runs.latest_run(run.project).metrics) >= {"test_fd", "test_class_accuracy_1", "test_near_copies"}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("train.label_smoothing", 0.5, "train.label_smoothing must be in [0, 0.5); got 0.5"),
+        ("model.latent_dim", 0, "model.latent_dim and model.channels must be at least 1; got 0, 128"),
+        ("judge.patience", 0, "judge.patience must be at least 1; got 0"),
+    ],
+)
+def test_a_bad_value_is_refused_alike_by_train_and_by_a_saved_config(key: str, value: float, message: str):
+    """train's --set and a run's config.json (read by evaluate and serve) go through the same validate()."""
+    with pytest.raises(ConfigError) as from_train:
+        train.main(["--set", f"{key}={value}"])
+    saved = to_dict(Config())
+    section, name = key.split(".")
+    saved[section][name] = value
+    with pytest.raises(ConfigError) as from_run:
+        from_dict(Config, saved)
+    assert str(from_train.value) == str(from_run.value) == message
