@@ -52,9 +52,9 @@ def test_a_run_of_an_older_layout_is_refused_in_one_line(tmp_root: Path):
 
 
 def test_a_run_appears_only_once_complete(tmp_root: Path):
-    with runs.new_run("demo") as new:
+    with runs.create("demo", Cfg(), data_files={}, dry_run=False) as new:
         assert new.dir.name.startswith(runs.INCOMPLETE_PREFIX)
-        runs.write_json(new.dir / "config.json", {"seed": 1})
+        new.save_metrics({})
         assert runs.complete_runs("demo") == []
     [run] = runs.complete_runs("demo")
     assert run.config == {"seed": 1} and run.path == new.path == tmp_root / "runs" / "demo" / new.run_id

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -37,11 +38,22 @@ def make_app(run_id: str | None = None):
     return serving.create_app(project="demo", router=router, load_predictor=Doubler, input_model=Item, run_id=run_id)
 
 
+@dataclass
+class DemoConfig:
+    seed: int = 0
+    factor: int = 2
+
+
+def write_demo_run(metrics: dict | None = None) -> runs.Run:
+    """A run of the demo project, saved as training saves one."""
+    with runs.create("demo", DemoConfig(), data_files={}, dry_run=False) as run:
+        run.save_metrics({"val_roc_auc": 0.9} if metrics is None else metrics)
+    return runs.latest_run("demo")
+
+
 @pytest.fixture
 def client(tmp_root: Path):
-    with runs.new_run("demo") as run:
-        runs.write_json(run.dir / "config.json", {"factor": 2})
-        runs.write_json(run.dir / "metrics.json", {"val_auc": 0.9})
+    write_demo_run()
     with TestClient(make_app()) as c:
         yield c
 
@@ -49,7 +61,7 @@ def client(tmp_root: Path):
 def test_health_and_metadata(client: TestClient):
     assert client.get("/health").json()["status"] == "ok"
     meta = client.get("/metadata").json()
-    assert meta["project"] == "demo" and meta["metrics"] == {"val_auc": 0.9}
+    assert meta["project"] == "demo" and meta["metrics"] == {"val_roc_auc": 0.9}
     assert meta["input_schema"]["properties"]["x"]["maximum"] == 10
 
 

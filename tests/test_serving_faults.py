@@ -212,10 +212,9 @@ def test_model_endpoints_run_in_the_thread_pool_not_on_the_event_loop(project: s
 
 
 def test_the_model_is_loaded_once_when_preloaded(tmp_root: Path):
-    from .test_serving import Item, router
+    from .test_serving import Item, router, write_demo_run
 
-    with runs.new_run("demo") as run:
-        runs.write_json(run.dir / "config.json", {"factor": 2})
+    write_demo_run()
     loads = []
     app = serving.create_app(
         project="demo", router=router, load_predictor=lambda run: loads.append(run) or 2, input_model=Item
@@ -227,11 +226,9 @@ def test_the_model_is_loaded_once_when_preloaded(tmp_root: Path):
 
 
 def test_the_body_cap_can_be_set_by_the_environment(tmp_root: Path, monkeypatch: pytest.MonkeyPatch):
-    from .test_serving import make_app
+    from .test_serving import make_app, write_demo_run
 
-    with runs.new_run("demo") as run:
-        runs.write_json(run.dir / "config.json", {"factor": 2})
-        runs.write_json(run.dir / "metrics.json", {})
+    write_demo_run({})
     monkeypatch.setenv("MLSTARTER_MAX_BODY_BYTES", "10")
     with TestClient(make_app()) as client:
         assert client.post("/predict", json={"x": 1}).status_code == 200  # 8 bytes

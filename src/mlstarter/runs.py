@@ -128,7 +128,7 @@ def create(
     to the latter); the caller writes the model and `run.save_metrics(...)`; on leaving the block
     the run gets its checksums and is published. An exception leaves it hidden and incomplete.
     """
-    with new_run(project) as run:
+    with _hidden_folder(project) as run:
         write_json(run.dir / "config.json", to_dict(cfg))
         write_json(
             run.dir / "environment.json",
@@ -143,7 +143,7 @@ def create(
 
 
 @contextlib.contextmanager
-def new_run(project: str) -> Iterator[NewRun]:
+def _hidden_folder(project: str) -> Iterator[NewRun]:
     """Yield a hidden folder to write a run into; publish it under its run id on success (see `create`)."""
     run_id = _new_run_id(project)
     final = project_runs_dir(project) / run_id
