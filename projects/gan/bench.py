@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from mlstarter import bench, datasets, machine, runs
+from mlstarter import bench, datasets, loadgen, machine, runs
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
 from mlstarter.scripts import run_script
@@ -107,14 +107,14 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3. Serving: a PNG grid of 16 images, and 100 images as JSON pixels.
     results["serving"] = {}
-    with bench.serve_in_subprocess(PROJECT, default_run) as url:
+    with loadgen.serve_in_subprocess(PROJECT, default_run) as url:
         scenarios = {
             "16 images as a PNG grid, 1 client": ({"n": 16, "seed": 3}, 1),
             "16 images as a PNG grid, 8 clients": ({"n": 16, "seed": 3}, 8),
             "100 images as JSON, 1 client": ({"n": 100, "seed": 3, "format": "json"}, 1),
         }
         for name, (params, concurrency) in scenarios.items():
-            results["serving"][name] = bench.load_test(
+            results["serving"][name] = loadgen.load_test(
                 f"{url}/generate", method="GET", params=params, concurrency=concurrency, requests=args.requests
             )
 
