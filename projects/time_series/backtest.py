@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from arch.bootstrap import SPA, StepM
 from scipy.stats import binomtest
 
 from mlstarter.datasets import DataError
@@ -72,7 +73,7 @@ def run_returns(
         started = time.perf_counter()
         forecasts = np.concatenate(
             [
-                model.return_model(name, cfg.model, cfg.seed)
+                model.build(cfg, name)
                 .fit(values[first : block[0] + 1], X[first : block[0] + 1], horizons)
                 .forecast_block(values, X, block)
                 for first, block in blocks
@@ -235,4 +236,41 @@ def return_loss_tests(frame: pd.DataFrame) -> pd.DataFrame:
                 (m.actual - m.forecast).to_numpy() ** 2, (naive.actual - naive.forecast).to_numpy() ** 2, int(h)
             )
             rows.append({"horizon": int(h), "model": name, "mse_vs_naive": test["difference"], "p": test["p"]})
+    return pd.DataFrame(rows)
+
+
+def beats_the_random_walk(frame: pd.DataFrame, cfg: Config, size: float = 0.05) -> pd.DataFrame:
+    """One verdict per horizon over all the models at once: does any of them beat the random walk?
+
+    A Diebold-Mariano test of each model, and then a look at the best one, is data snooping: with
+    enough models, one wins by luck. Hansen's (2005) test of superior predictive ability (SPA) tests
+    the best of them with the search taken into account. Its null hypothesis: no model's expected
+    squared error is below the random walk's. Its p-value comes from a stationary block bootstrap of
+    the loss differences d_t,k = e^2_t(random walk) - e^2_t(model k), seeded with cfg.seed so it repeats;
+    Hansen's "consistent" p-value lies between a lower and an upper bound, reported beside it.
+    StepM (Romano and Wolf 2005, with Hansen's studentised statistic) names the models that beat the
+    random walk while keeping the chance of naming any wrongly (the familywise error rate) at `size`.
+    """
+    bt, rows = cfg.backtest, []
+    for h, by_h in frame.groupby("horizon"):
+        errors = by_h.assign(loss=(by_h.actual - by_h.forecast) ** 2)
+        losses = errors.pivot(index="origin", columns="model", values="loss").dropna()  # (origins, models)
+        benchmark, models = losses["naive"], losses[[m for m in cfg.model.returns if m != "naive"]]
+        if models.empty:  # the random walk alone: nothing to compare
+            continue
+        spa = SPA(benchmark, models, block_size=bt.spa_block_days, reps=bt.spa_reps, seed=cfg.seed)
+        spa.compute()
+        stepm = StepM(benchmark, models, size=size, block_size=bt.spa_block_days, reps=bt.spa_reps, seed=cfg.seed)
+        stepm.compute()
+        p = spa.pvalues
+        rows.append(
+            {
+                "horizon": int(h),
+                "spa_p": float(p["consistent"]),
+                "spa_p_lower": float(p["lower"]),
+                "spa_p_upper": float(p["upper"]),
+                "superior": [str(m) for m in stepm.superior_models],  # named by StepM, in config order
+                "models": len(models.columns),
+            }
+        )
     return pd.DataFrame(rows)

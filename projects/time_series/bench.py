@@ -17,13 +17,12 @@ import json
 import sys
 from pathlib import Path
 
-from mlstarter import bench, machine, runs
-from mlstarter.config import from_dict
+from mlstarter import bench, loadgen, machine, runs
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
 from mlstarter.scripts import run_script
 
-from . import backtest, evaluate
+from . import backtest, evaluate, model
 from .config import Config
 
 PROJECT = project_name(__package__)
@@ -43,9 +42,10 @@ def train_and_evaluate(overrides: list[str]) -> dict:
         [sys.executable, "-m", f"projects.{PROJECT}.evaluate", "--run", run.run_id]
     )
     run = runs.latest_run(PROJECT, run.run_id)
-    cfg = from_dict(Config, run.config)
-    returns, volatility = evaluate.load_forecasts(run)
+    saved = model.load(run)
+    cfg, returns, volatility = saved.cfg, saved.returns, saved.volatility
     scores = evaluate.return_table(returns)
+    spa = backtest.beats_the_random_walk(returns, cfg, size=evaluate.SIGNIFICANT)  # seeded: as evaluate found it
     vol = {
         proxy: backtest.volatility_scores(volatility, cfg.volatility.models, proxy).to_dict("records")
         for proxy in ("squared_return", "range_variance")
@@ -61,8 +61,10 @@ def train_and_evaluate(overrides: list[str]) -> dict:
         "interval": cfg.backtest.interval,
         "returns": json.loads(scores.to_json(orient="records")),  # NaN -> null
         "volatility": json.loads(json.dumps(vol, default=float).replace("NaN", "null")),
+        "spa": spa.to_dict("records"),
+        "spa_settings": {"block_days": cfg.backtest.spa_block_days, "reps": cfg.backtest.spa_reps, "seed": cfg.seed},
         "verdicts": evaluate.verdicts(
-            scores, backtest.volatility_scores(volatility, cfg.volatility.models, "squared_return"), cfg
+            scores, backtest.volatility_scores(volatility, cfg.volatility.models, "squared_return"), spa, cfg
         ),
         "speed": speed,
     }
@@ -80,26 +82,28 @@ def main(argv: list[str] | None = None) -> int:
 
     example = json.loads((Path(__file__).parent / "example.json").read_text(encoding="utf-8"))
     results["serving"] = {}
-    with bench.serve_in_subprocess(PROJECT, default["run_id"]) as url:
+    with loadgen.serve_in_subprocess(PROJECT, default["run_id"]) as url:
         scenarios = {
             "5 days from the training series' end, 1 client": ({"horizon": 5}, 1),
             "5 days from the training series' end, 8 clients": ({"horizon": 5}, 8),
             "20 days from 60 sent prices, 1 client": ({**example, "horizon": 20}, 1),
         }
         for name, (body, concurrency) in scenarios.items():
-            results["serving"][name] = bench.load_test(
+            results["serving"][name] = loadgen.load_test(
                 f"{url}/forecast", body, concurrency=concurrency, requests=args.requests
             )
 
     h1 = {row["model"]: row for row in default["returns"] if row["horizon"] == 1}
     best = min((m for m in h1 if m != "naive"), key=lambda m: h1[m]["mase"])
+    spa_h1 = next(row for row in default["spa"] if row["horizon"] == 1)
     vol = {row["model"]: row for row in default["volatility"]["squared_return"]}
     served = Config().volatility.serve
     results["summary"] = {
         "project": f"[{PROJECT}](projects/{PROJECT}/README.md)",
         "task": "S&P 500 returns and volatility, daily time series",
         "dataset": "S&P 500 1999-2018 (in `arch`)",
-        "result (cross-validated)": f"next-day MASE {h1[best]['mase']:.3f} at best ({best}; random walk 1); "
+        "result (cross-validated)": f"next-day MASE {h1[best]['mase']:.3f} at best ({best}; random walk 1; "
+        f"SPA p = {spa_h1['spa_p']:.2f} over {spa_h1['models']} models); "
         f"{served} QLIKE {vol[served]['qlike']:.3f} vs EWMA {vol['ewma']['qlike']:.3f} "
         f"({default['origins']:,}-day walk-forward, not CV)",
         "reference": "random walk unbeaten (MASE ~ 1); GARCH beats EWMA on QLIKE",
@@ -146,6 +150,29 @@ def render(results: dict) -> str:
                         "90% interval coverage": _pct(r["coverage"]),
                     }
                     for r in v["returns"]
+                ]
+            )
+        )
+        parts.append(
+            f"\n**All models at once** (Hansen's SPA test of 'no model beats the random walk' on squared errors, "
+            "which allows for picking the best of several: the consistent p-value with its lower and upper bounds; "
+            f"StepM names the models that beat it with a {evaluate.SIGNIFICANT:.0%} chance of naming any wrongly; "
+            "stationary block bootstrap, "
+            f"mean block {v['spa_settings']['block_days']} days, {v['spa_settings']['reps']:,} resamples, "
+            f"seed {v['spa_settings']['seed']}):\n"
+        )
+        parts.append(
+            table(
+                [
+                    {
+                        "horizon": f"{r['horizon']} d",
+                        "models": r["models"],
+                        "SPA p": _p(r["spa_p"]),
+                        "lower": _p(r["spa_p_lower"]),
+                        "upper": _p(r["spa_p_upper"]),
+                        "beat the random walk (StepM)": ", ".join(r["superior"]) or "none",
+                    }
+                    for r in v["spa"]
                 ]
             )
         )

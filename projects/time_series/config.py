@@ -42,9 +42,21 @@ class BacktestConfig:
     horizons: tuple[int, ...] = (1, 5)  # forecast the next day and the next week (trading days)
     interval: float = 0.9  # prediction intervals that should hold the outcome 90% of the time
     interval_errors: int = 250  # intervals come from the quantiles of the last 250 errors whose outcome is known
+    # Hansen's SPA test and StepM (evaluate.py) resample the loss series in blocks (a stationary bootstrap):
+    # blocks keep together what the losses share with their neighbours: volatile spells and 5-day overlaps
+    spa_block_days: int = 50  # the mean block length, about the square root of 2,500 scored origins
+    spa_reps: int = 1000  # bootstrap resamples: a p-value near 0.05 comes out within about 0.01
 
-    def __post_init__(self) -> None:
-        for key in ("test_days", "min_train_days", "refit_every", "window_days", "interval_errors"):
+    def validate(self) -> None:
+        for key in (
+            "test_days",
+            "min_train_days",
+            "refit_every",
+            "window_days",
+            "interval_errors",
+            "spa_block_days",
+            "spa_reps",
+        ):
             if getattr(self, key) < 1:
                 raise ConfigError(f"backtest.{key} must be at least 1; got {getattr(self, key)}")
         if not self.horizons or min(self.horizons) < 1 or max(self.horizons) > 60:
@@ -64,7 +76,7 @@ class ModelConfig:
     boosting_learning_rate: float = 0.05
     arima_order: tuple[int, ...] = (1, 0, 1)  # ARMA(1,1) on log returns = ARIMA(1,1,1) on log prices
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         unknown = sorted(set(self.returns) - set(RETURN_MODELS))
         if unknown or "naive" not in self.returns:
             raise ConfigError(
@@ -91,7 +103,7 @@ class VolatilityConfig:
     proxy: Literal["squared", "range"] = "squared"
     serve: str = "gjr"  # the model whose forecast the API returns (the best QLIKE in the benchmark)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         unknown = sorted(set(self.models) - set(VOLATILITY_MODELS))
         if unknown or not {"historical", "ewma"} <= set(self.models):
             raise ConfigError(
@@ -110,7 +122,7 @@ class ServeConfig:
     min_history: int = 60  # prices a request must send (or none, to forecast from the training series' end)
     max_horizon: int = 20  # the longest path the API forecasts, in trading days
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if self.min_history < 30 or not 1 <= self.max_horizon <= 250:
             raise ConfigError("serve.min_history must be at least 30 and serve.max_horizon between 1 and 250")
 
@@ -124,13 +136,11 @@ class Config:
     volatility: VolatilityConfig = field(default_factory=VolatilityConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
+        """Checks across sections (`mlstarter.config.validate` runs each section's own first). They run once,
+        after every override: train, evaluate and serve refuse the same config with the same message."""
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be between 0 and 2**32 - 1; got {self.seed}")
-
-    def check(self) -> None:
-        """Checks across keys, run once every --set is applied (applied one at a time, the settings may pass
-        through a state that is not valid yet)."""
         bt = self.backtest
         if bt.warmup_days < bt.interval_errors // 5:
             raise ConfigError(

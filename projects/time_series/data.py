@@ -3,6 +3,10 @@
     $ python -m projects.time_series.data      # where the data is, its dates, and any gaps
     $ python -m projects.time_series.data --data prices.csv --set data.price_column=Close
 
+`load(cfg)` returns the whole series as one "split", `splits["series"]`: the walk-forward backtest
+(backtest.py) forecasts each day from the days before it, so there is no train/test split to make
+here; the backtest's scored origins are the held-out test.
+
 The default is the S&P 500 index, daily from 1999 to 2018 (open, high, low, close, adjusted close,
 volume), bundled inside the `arch` package: real data, and nothing to download. Your own file needs
 a date column and a price column, one row per trading day, oldest first:
@@ -24,7 +28,7 @@ import pandas as pd
 
 from mlstarter.datasets import DataError
 
-from .config import DataConfig
+from .config import Config, DataConfig
 
 DATASET = None  # nothing to download: the default series is inside the installed `arch` package
 BUNDLED = "sp500 (arch)"  # what `make list` shows for it
@@ -50,6 +54,29 @@ class Prices:
         return {"high", "low"} <= set(self.frame.columns)
 
 
+@dataclass
+class Data:
+    """What training reads: the series, and the file it came from."""
+
+    splits: dict[str, Prices]  # {"series": the whole series}; the backtest walks forward through it
+    files: dict[str, Path]  # the data file, by name, for the run's checksums
+
+    @property
+    def prices(self) -> Prices:
+        return self.splits["series"]
+
+
+def load(cfg: Config) -> Data:
+    """The default S&P 500 series or your CSV (data.path), checked, and checked against what the config needs."""
+    prices = load_prices(cfg.data)
+    if cfg.volatility.proxy == "range" and not prices.has_range:
+        raise DataError(
+            f"volatility.proxy=range needs daily high and low prices; {prices.path.name} has no "
+            f"{cfg.data.high_column!r} and {cfg.data.low_column!r} columns. Use --set volatility.proxy=squared."
+        )
+    return Data(splits={"series": prices}, files={prices.path.name: prices.path})
+
+
 def log_returns(prices: pd.Series) -> pd.Series:
     # Log returns add up over days (the return over a week is the sum of the daily ones) and are
     # close to stationary; prices are not: their mean and spread drift with the level.
@@ -62,7 +89,7 @@ def range_variance(frame: pd.DataFrame) -> pd.Series:
     return ((100 * np.log(frame["high"] / frame["low"])) ** 2 / (4 * np.log(2))).rename("range_variance")
 
 
-def load(cfg: DataConfig) -> Prices:
+def load_prices(cfg: DataConfig) -> Prices:
     """The default S&P 500 series, or your CSV (cfg.path), checked."""
     if cfg.path:
         path = Path(cfg.path).expanduser()
@@ -170,10 +197,8 @@ def _listed(where: object, problems: list[str], shown: int = 10) -> str:
 def main(argv: list[str] | None = None) -> int:
     from mlstarter.scripts import load_config, train_parser
 
-    from .config import Config
-
     cfg = load_config(Config, train_parser(__doc__).parse_args(argv))  # --data and --set, as train.py takes them
-    prices = load(cfg.data)
+    prices = load(cfg).prices
     index = prices.frame.index
     print(f"{prices.source}\nFile: {prices.path}")
     print(f"{len(index):,} trading days, {index[0].date()} to {index[-1].date()}; columns: {', '.join(prices.frame)}")

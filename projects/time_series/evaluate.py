@@ -6,7 +6,9 @@
 Every forecast in the run was made before its outcome was known (train.py's walk-forward), so
 all of them are out of sample. For returns: MASE and RMSE against the random walk, a
 Diebold-Mariano test of each model's squared errors against it, directional accuracy with a
-binomial test against a coin, and the coverage of the 90% prediction intervals. For volatility:
+binomial test against a coin, and the coverage of the 90% prediction intervals; then one verdict
+over all the models at once, which allows for having picked the best of several (Hansen's SPA
+test, and StepM to name the models that beat the random walk). For volatility:
 QLIKE and MSE against the squared return (and the high-low range), with Diebold-Mariano tests
 against the historical and EWMA baselines. Writes test_* metrics into metrics.json,
 plots/*.png and MODEL_CARD.md into the run folder.
@@ -20,11 +22,10 @@ from matplotlib.figure import Figure
 from scipy.stats import norm
 
 from mlstarter import model_card, plots, runs
-from mlstarter.config import from_dict
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
-from . import backtest
+from . import backtest, model
 from .config import Config
 
 PROJECT = project_name(__package__)
@@ -33,14 +34,6 @@ SIGNIFICANT = 0.05  # the p-value below which we call a difference real
 
 def p_text(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def load_forecasts(run: runs.Run) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The run's scored forecasts (the warm-up origins dropped): returns (long form) and volatility."""
-    first = pd.Timestamp(run.read_json("model.json")["first_scored_origin"])
-    returns = pd.read_csv(run.path / "returns_forecasts.csv", parse_dates=["origin"])
-    volatility = pd.read_csv(run.path / "volatility_forecasts.csv", parse_dates=["origin", "date"])
-    return returns[returns.origin >= first], volatility[volatility.origin >= first]
 
 
 def return_table(returns: pd.DataFrame) -> pd.DataFrame:
@@ -60,9 +53,9 @@ def served_interval_coverage(returns: pd.DataFrame, volatility: pd.DataFrame, cf
     return float(inside.mean())
 
 
-def verdicts(table: pd.DataFrame, vol: pd.DataFrame, cfg: Config) -> list[str]:
+def verdicts(table: pd.DataFrame, vol: pd.DataFrame, spa: pd.DataFrame, cfg: Config) -> list[str]:
     """The results in plain words, with their significance."""
-    lines = []
+    lines, spa = [], spa.set_index("horizon")
     for h, by_h in table.groupby("horizon"):
         models = by_h[by_h.model != "naive"]
         better = models[(models.mase < 1) & (models.dm_p < SIGNIFICANT) & (models.mse_vs_naive < 0)]
@@ -75,6 +68,14 @@ def verdicts(table: pd.DataFrame, vol: pd.DataFrame, cfg: Config) -> list[str]:
         else:
             names = ", ".join(f"{m.model} (MASE {m.mase:.3f}, {p_text(m.dm_p)})" for m in better.itertuples())
             lines.append(f"{h}-day returns: beating the random walk, significantly: {names}.")
+        if h in spa.index:
+            v = spa.loc[h]
+            named = ", ".join(v.superior) if v.superior else "no model"
+            lines.append(
+                f"{h}-day returns, all {v.models} models at once (Hansen's SPA test, which allows for picking the best "
+                f"of them): {p_text(v.spa_p)} (bounds {v.spa_p_lower:.3f} to {v.spa_p_upper:.3f}) against 'no model beats "
+                f"the random walk'; StepM, with a {SIGNIFICANT:.0%} chance of naming any model wrongly, names {named}."
+            )
         best_dir = models.loc[models.direction.idxmax()]
         lines.append(
             f"{h}-day direction: best {best_dir.model} {best_dir.direction:.1%} right (binomial "
@@ -156,20 +157,25 @@ def plot_volatility(volatility: pd.DataFrame, cfg: Config, path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
-    cfg = from_dict(Config, run.config)
-    returns, volatility = load_forecasts(run)
+    saved = model.load(run)
+    cfg, returns, volatility = saved.cfg, saved.returns, saved.volatility
 
     table = return_table(returns)
+    spa = backtest.beats_the_random_walk(returns, cfg, size=SIGNIFICANT)
     proxies = ["squared_return"] + (["range_variance"] if "range_variance" in volatility else [])
     vol_tables = {p: backtest.volatility_scores(volatility, cfg.volatility.models, p) for p in proxies}
     main_proxy = "squared_return" if cfg.volatility.proxy == "squared" else "range_variance"
     coverage = served_interval_coverage(returns, volatility, cfg)
-    said = verdicts(table, vol_tables[main_proxy], cfg)
+    said = verdicts(table, vol_tables[main_proxy], spa, cfg)
 
     metrics: dict[str, float] = {"test_served_interval_coverage": coverage}
     for row in table.itertuples():
         for key in ("mase", "rmse", "direction", "direction_p", "coverage", "dm_p"):
             metrics[f"test_h{row.horizon}_{row.model}_{key}"] = getattr(row, key)
+    for row in spa.itertuples():
+        for key in ("spa_p", "spa_p_lower", "spa_p_upper"):
+            metrics[f"test_h{row.horizon}_{key}"] = getattr(row, key)
+        metrics[f"test_h{row.horizon}_stepm_superior"] = len(row.superior)  # how many models StepM names
     for proxy, vt in vol_tables.items():
         suffix = "" if proxy == main_proxy else f"_{proxy}"
         for row in vt.itertuples():
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{PROJECT} (run {run.run_id})",
         {
             "What it forecasts": (
-                f"Daily log returns (percent) of the {run.read_json('model.json')['source']} series, "
+                f"Daily log returns (percent) of the {saved.served['source']} series, "
                 f"{', '.join(map(str, cfg.backtest.horizons))} trading day(s) ahead, and the next day's variance. "
                 f"The API serves the {cfg.serve.returns} return forecast with {cfg.volatility.serve} volatility intervals."
             ),
@@ -196,10 +202,26 @@ def main(argv: list[str] | None = None) -> int:
                 f"origins from {first} to {last}, {cfg.backtest.window} window, refits every {cfg.backtest.refit_every} days; "
                 "each forecast from the past only. MASE = MAE / MAE of the random walk on the same days (1 = no better). "
                 "dm_p: Diebold-Mariano p-value of the squared-error difference against the random walk. "
-                "direction_p: one-sided binomial test against 50%."
+                "direction_p: one-sided binomial test against 50%. "
+                "SPA: Hansen's test of superior predictive ability over all the models at once, against the random "
+                f"walk (stationary block bootstrap, mean block {cfg.backtest.spa_block_days} days, "
+                f"{cfg.backtest.spa_reps} resamples, seed {cfg.seed}); StepM names the models that beat it."
             ),
             "Results in words": "\n".join(f"- {line}" for line in said),
             "Returns": model_card.table(table[shown].to_dict("records")),
+            "Returns, all models at once (SPA and StepM)": model_card.table(
+                [
+                    {
+                        "horizon": row.horizon,
+                        "models": row.models,
+                        "spa_p": row.spa_p,
+                        "spa_p_lower": row.spa_p_lower,
+                        "spa_p_upper": row.spa_p_upper,
+                        "beat the random walk (StepM)": ", ".join(row.superior) or "none",
+                    }
+                    for row in spa.itertuples()
+                ]
+            ),
             "Volatility (QLIKE, lower is better)": "\n\n".join(
                 f"Against {p.replace('_', ' ')}:\n\n"
                 + model_card.table(

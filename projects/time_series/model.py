@@ -9,12 +9,18 @@ Return models: `naive` (the random walk: the price stays where it is, a forecast
 `boosting` (regressions on lagged features) and `arima` (statsmodels).
 Volatility models: `historical` (the mean squared return of the last month), `ewma` (RiskMetrics),
 and `garch`, `gjr`, `egarch` (the arch package).
+
+`build(cfg, name)` makes a fresh return model (the backtest builds one at every refit);
+`save(run_dir, ...)` writes a run's forecasts and served models, and `load(run)` reads them back
+for evaluate.py and serve.py: plain numbers in JSON and CSV, nothing to unpickle.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +32,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from statsmodels.tsa.arima.model import ARIMA
 
-from .config import Config, ModelConfig, VolatilityConfig
+from mlstarter import runs
+from mlstarter.config import from_dict
+
+from .config import Config, VolatilityConfig
 
 
 def features(returns: pd.Series, lags: int) -> pd.DataFrame:
@@ -159,28 +168,29 @@ def arma_forecasts(x: np.ndarray, e: np.ndarray, at: np.ndarray, result, steps: 
     return np.cumsum(paths, axis=1)
 
 
-def return_model(name: str, cfg: ModelConfig, seed: int) -> ReturnModel:
+def build(cfg: Config, name: str) -> ReturnModel:
     """A fresh, unfitted return model by name (see config.RETURN_MODELS)."""
+    mc = cfg.model
     if name == "naive":
         return ReturnModel()
     if name == "drift":
         return Drift()
     if name == "mean":
-        return HistoricalMean(cfg.mean_window)
+        return HistoricalMean(mc.mean_window)
     if name == "linear":
-        return Regression(name, lambda: make_pipeline(StandardScaler(), Ridge(alpha=cfg.ridge_alpha)))
+        return Regression(name, lambda: make_pipeline(StandardScaler(), Ridge(alpha=mc.ridge_alpha)))
     if name == "boosting":
         return Regression(
             name,
             lambda: HistGradientBoostingRegressor(
-                max_iter=cfg.boosting_max_iter,
-                max_depth=cfg.boosting_max_depth,
-                learning_rate=cfg.boosting_learning_rate,
-                random_state=seed,
+                max_iter=mc.boosting_max_iter,
+                max_depth=mc.boosting_max_depth,
+                learning_rate=mc.boosting_learning_rate,
+                random_state=cfg.seed,
             ),
         )
     if name == "arima":
-        return Arima(cfg.arima_order)
+        return Arima(mc.arima_order)
     raise ValueError(f"unknown return model {name!r}")
 
 
@@ -298,3 +308,48 @@ def forecast_path(r: np.ndarray, saved: dict[str, Any], horizon: int, seed: int 
         fc = fixed.forecast(horizon=horizon, reindex=False, method=method, random_state=np.random.RandomState(seed))
         variance = fc.variance.to_numpy()[-1]
     return mean, variance
+
+
+# ---- a run's files --------------------------------------------------------------------------------
+
+
+def save(
+    run_dir: Path,
+    served: dict[str, Any],
+    history: pd.Series,
+    returns_forecasts: pd.DataFrame,
+    volatility_forecasts: pd.DataFrame,
+) -> None:
+    """Write a run's model files: the served models' numbers (with the data source and the first scored
+    origin), the end of the price series, and every forecast of the walk-forward backtest."""
+    runs.write_json(run_dir / "model.json", served)
+    history.rename("price").to_csv(run_dir / "history.csv", index_label="date")
+    returns_forecasts.to_csv(run_dir / "returns_forecasts.csv", index=False)
+    volatility_forecasts.to_csv(run_dir / "volatility_forecasts.csv", index=False)
+
+
+@dataclass
+class SavedRun:
+    """A run's model files read back: what evaluate.py and serve.py need."""
+
+    cfg: Config  # the run's config, validated as train validates it
+    served: dict[str, Any]  # model.json: the served models (see fit_final), "source", "first_scored_origin"
+    history: pd.Series  # the end of the training series' prices: the API forecasts from here by default
+    returns: pd.DataFrame  # the scored return forecasts, one row per (origin, horizon, model)
+    volatility: pd.DataFrame  # the scored next-day variance forecasts, one row per origin
+
+
+def load(run: runs.Run) -> SavedRun:
+    """Read a run's model files; the warm-up origins (which only start the intervals) are dropped."""
+    served = run.read_json("model.json")
+    first = pd.Timestamp(served["first_scored_origin"])
+    history = pd.read_csv(run.path / "history.csv", index_col="date", parse_dates=["date"])["price"]
+    returns = pd.read_csv(run.path / "returns_forecasts.csv", parse_dates=["origin"])
+    volatility = pd.read_csv(run.path / "volatility_forecasts.csv", parse_dates=["origin", "date"])
+    return SavedRun(
+        cfg=from_dict(Config, run.config),
+        served=served,
+        history=history,
+        returns=returns[returns.origin >= first],
+        volatility=volatility[volatility.origin >= first],
+    )

@@ -23,13 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from scipy.stats import norm
 
 from mlstarter import server, serving
-from mlstarter.config import from_dict
 from mlstarter.datasets import DataError
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
 from . import data, model
-from .config import Config, ServeConfig
+from .config import ServeConfig
 
 PROJECT = project_name(__package__)
 LIMITS = ServeConfig()  # the default limits, shown in the schema; a run trained with others enforces its own
@@ -82,14 +81,14 @@ class Forecast(BaseModel):
 
 
 class Forecaster:
-    """The models of one run, loaded once at start-up (plain numbers in model.json: nothing to unpickle)."""
+    """The models of one run, loaded once at start-up by `model.load` (plain numbers: nothing to unpickle)."""
 
     def __init__(self, run: Run):
+        saved = model.load(run)
         self.run_id = run.run_id
-        self.saved = run.read_json("model.json")
-        self.cfg = from_dict(Config, run.config)
-        history = pd.read_csv(run.path / "history.csv", index_col="date", parse_dates=["date"])
-        self.history = history["price"]  # the end of the training series
+        self.saved = saved.served  # the served models' parameters
+        self.cfg = saved.cfg
+        self.history = saved.history  # the end of the training series
 
     def forecast(self, request: ForecastRequest) -> Forecast:
         limits = self.cfg.serve

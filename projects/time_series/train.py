@@ -6,12 +6,14 @@
     $ python -m projects.time_series.train --dry-run     # seconds, on a short stretch of the series
 
 Steps:
-1. load the prices and turn them into daily log returns (in percent);
-2. walk forward: at each of the last `test_days` trading days (the origins), every model forecasts
-   the next day's and the next week's return, and the next day's variance, from the past only;
-   the models are refitted every `refit_every` days;
+1. load the prices (`data.load`) and turn them into daily log returns (in percent);
+2. fit (`fit`): walk forward: at each of the last `test_days` trading days (the origins), every
+   model forecasts the next day's and the next week's return, and the next day's variance, from the
+   past only; each model is built afresh (`model.build`) and refitted every `refit_every` days.
+   Then the served models are fitted on the whole series;
 3. score the forecasts against what happened (evaluate.py adds the tests, intervals and plots);
-4. fit the served models on the whole series and save the run.
+4. save the run (`model.save`): the forecasts, the served models and the end of the series;
+5. print the result against the random walk and the volatility baselines.
 
 In this project the walk-forward backtest is the held-out test: every forecast is made before
 its outcome is known, so there is no separate test split to set aside.
@@ -20,17 +22,21 @@ its outcome is known, so there is no separate test split to set aside.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from mlstarter import datasets, runs
-from mlstarter.config import to_dict
+from mlstarter import runs
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
 from . import backtest, data, model
 from .config import Config
+from .data import Prices
 
 PROJECT = project_name(__package__)  # the folder name, so a copied project names its own runs
 
@@ -46,22 +52,42 @@ DRY_RUN_OVERRIDES = [
 ]
 
 
+@dataclass
+class Fitted:
+    """What fitting produced: every forecast of the walk-forward backtest, and the served models."""
+
+    returns_forecasts: pd.DataFrame  # one row per (origin, horizon, return model), warm-up origins included
+    volatility_forecasts: pd.DataFrame  # one row per origin: every volatility model's next-day variance
+    served: dict[str, Any]  # the served models, fitted on the whole series (plain numbers, see model.fit_final)
+    seconds: float  # the backtest's wall time
+
+
+def fit(cfg: Config, prices: Prices, origins: np.ndarray) -> Fitted:
+    """The whole fitting step: walk forward through the origins (every model is built afresh with
+    `model.build` and refitted every `backtest.refit_every` days, from the past only), then fit the
+    served models on the whole series. One thread per fit: the models are small, and threads would
+    only fight over the cores."""
+    r = prices.returns
+    started = time.perf_counter()
+    with threadpool_limits(limits=1):
+        returns_forecasts = backtest.run_returns(r, cfg, origins)
+        volatility_forecasts = backtest.run_volatility(prices, r, cfg, origins)
+        seconds = time.perf_counter() - started
+        served = model.fit_final(r.to_numpy(), cfg)
+    return Fitted(returns_forecasts, volatility_forecasts, served, seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = train_parser(__doc__).parse_args(argv)
-    cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
-    cfg.check()
+    cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins); validated
     seed_everything(cfg.seed)
 
-    # 1. Data: prices -> daily log returns in percent.
-    prices = data.load(cfg.data)
+    # 1. Data: prices -> daily log returns in percent; one series, walked through in time (no split).
+    dataset = data.load(cfg)
+    prices = dataset.prices
     if args.dry_run:
         keep = cfg.backtest.min_train_days + cfg.backtest.warmup_days + cfg.backtest.test_days + 20
         prices = data.last_days(prices, keep, cfg.data)
-    if cfg.volatility.proxy == "range" and not prices.has_range:
-        raise datasets.DataError(
-            f"volatility.proxy=range needs daily high and low prices; {prices.path.name} has no "
-            f"{cfg.data.high_column!r} and {cfg.data.low_column!r} columns. Use --set volatility.proxy=squared."
-        )
     r = prices.returns
     origins, warmup = backtest.origins(len(r), cfg)
     scored = r.index[origins[warmup]]  # the first origin that is scored; those before only warm the intervals
@@ -80,48 +106,35 @@ def main(argv: list[str] | None = None) -> int:
           f"horizons {', '.join(map(str, bt.horizons))} days, {bt.window} window, refit every {bt.refit_every} days")  # fmt: skip
     print(f"  return models: {', '.join(cfg.model.returns)}; volatility models: {', '.join(cfg.volatility.models)}")
 
-    # 2. Walk forward. One thread per fit: the models are small, and threads would only fight over 2 cores.
-    started = time.perf_counter()
-    with threadpool_limits(limits=1):
-        returns_forecasts = backtest.run_returns(r, cfg, origins)
-        volatility_forecasts = backtest.run_volatility(prices, r, cfg, origins)
-    seconds = time.perf_counter() - started
+    # 2. Build and fit: the walk-forward backtest (models built afresh at each refit), then the served models.
+    fitted = fit(cfg, prices, origins)
 
-    # 3. Scores on the scored origins.
-    returns_scored = returns_forecasts[returns_forecasts.origin >= scored]
-    volatility_scored = volatility_forecasts[volatility_forecasts.origin >= scored]
+    # 3. Scores on the scored origins (evaluate.py adds the significance tests).
+    returns_scored = fitted.returns_forecasts[fitted.returns_forecasts.origin >= scored]
+    volatility_scored = fitted.volatility_forecasts[fitted.volatility_forecasts.origin >= scored]
     return_scores = backtest.return_scores(returns_scored)
     proxy = "squared_return" if cfg.volatility.proxy == "squared" else "range_variance"
     volatility_scores = backtest.volatility_scores(volatility_scored, cfg.volatility.models, proxy)
-    metrics: dict[str, float] = {"backtest_seconds": round(seconds, 1), "test_origins": n_scored}
+    metrics: dict[str, float] = {"backtest_seconds": round(fitted.seconds, 1), "test_origins": n_scored}
     for row in return_scores.itertuples():
         metrics[f"test_h{row.horizon}_{row.model}_mase"] = row.mase
     for row in volatility_scores.itertuples():
         metrics[f"test_{row.model}_qlike"] = row.qlike
 
-    # 4. The served models, fitted on the whole series, and the run.
-    with threadpool_limits(limits=1):
-        served = model.fit_final(r.to_numpy(), cfg)
-    with runs.new_run(PROJECT) as run:
-        returns_forecasts.to_csv(run.dir / "returns_forecasts.csv", index=False)
-        volatility_forecasts.to_csv(run.dir / "volatility_forecasts.csv", index=False)
-        # the end of the series: with no history in a request, the API forecasts from here
-        prices.frame[["price"]].iloc[-cfg.serve.min_history * 5 :].to_csv(run.dir / "history.csv")
-        runs.write_json(
-            run.dir / "model.json", {**served, "source": prices.source, "first_scored_origin": str(scored.date())}
+    # 4. Save the run: the forecasts, the served models, and the end of the series (with no history in a
+    # request, the API forecasts from there).
+    with runs.create(PROJECT, cfg, data_files=dataset.files, dry_run=args.dry_run) as run:
+        model.save(
+            run.dir,
+            {**fitted.served, "source": prices.source, "first_scored_origin": str(scored.date())},
+            prices.frame["price"].iloc[-cfg.serve.min_history * 5 :],
+            fitted.returns_forecasts,
+            fitted.volatility_forecasts,
         )
-        runs.write_json(run.dir / "metrics.json", metrics)
-        runs.write_json(
-            run.dir / "environment.json",
-            runs.environment(
-                seed=cfg.seed,
-                dataset_checksums=datasets.checksums({prices.path.name: prices.path}),
-                dry_run=args.dry_run,
-            ),
-        )
-        runs.write_json(run.dir / "config.json", to_dict(cfg))
+        run.save_metrics(metrics)
 
-    print(f"\nRun saved to {run.path}  (backtest {seconds:.0f} s)")
+    # 5. The result, against the baselines.
+    print(f"\nRun saved to {run.path}  (backtest {fitted.seconds:.0f} s)")
     h1 = return_scores[return_scores.horizon == min(bt.horizons)].set_index("model")
     best = h1.mase.drop("naive").idxmin()
     print(

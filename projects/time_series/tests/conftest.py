@@ -1,4 +1,5 @@
-"""Fixtures for the time-series tests. They live inside the project folder, so they travel with a copy of it.
+"""Fixtures for the time-series tests. They live inside the project folder, so they travel with a copy of it
+(`runs_dir` and `train_run` come from the core's pytest plugin, mlstarter.testing).
 
 Most tests use the S&P 500 series that ships with `arch` (always available offline) or a
 generated price file (`prices_csv`): a random walk with GARCH volatility, in the layout of a
@@ -12,12 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from mlstarter import runs
-
-from .. import train
-
-PROJECT = train.PROJECT
 
 
 def simulated_prices(n: int, seed: int = 0, phi: float = 0.0) -> pd.DataFrame:
@@ -42,15 +37,3 @@ def prices_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("prices") / "prices.csv"
     simulated_prices(700).to_csv(path, index=False)
     return path
-
-
-@pytest.fixture
-def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
-
-
-def train_run(*args: str) -> runs.Run:
-    """Run train.py's main with these arguments and return the run it wrote."""
-    assert train.main(list(args)) == 0
-    return runs.latest_run(PROJECT)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from mlstarter import testing
+
 from .. import serve
-from .conftest import train_run
 
 EXAMPLE = json.loads((Path(serve.__file__).parent / "example.json").read_text())
 
@@ -18,7 +19,7 @@ EXAMPLE = json.loads((Path(serve.__file__).parent / "example.json").read_text())
 def client(tmp_path_factory: pytest.TempPathFactory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLSTARTER_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
-        run = train_run("--dry-run", "--set", "serve.returns=arima")
+        run = testing.train(__package__, "--dry-run", "--set", "serve.returns=arima")
         with TestClient(serve.create_app()) as client:
             client.run_id = run.run_id
             yield client

@@ -3,6 +3,7 @@ real signal, when there is one, is found."""
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -89,19 +90,45 @@ def test_intervals_use_only_errors_whose_outcome_is_known():
     assert np.isnan(lower[:24]).all() and np.isfinite(lower[25:]).all()  # 20 known errors needed
 
 
-def test_a_real_signal_is_found_and_called_significant():
-    """With AR(1) returns (phi = 0.4), ARIMA and the linear model must beat the random walk, significantly."""
-    cfg = apply_overrides(SMALL, ["backtest.test_days=400", "model.returns=naive,linear,arima"])
-    r = returns_of(simulated_prices(1000, seed=3, phi=0.4))
+@functools.cache
+def scored_backtest(phi: float, models: str) -> tuple[Config, pd.DataFrame]:
+    """The scored return forecasts of a 400-origin backtest on simulated AR(1) returns (phi = 0: a random walk)."""
+    cfg = apply_overrides(SMALL, ["backtest.test_days=400", f"model.returns={models}", "serve.returns=naive"])
+    r = returns_of(simulated_prices(1000, seed=3, phi=phi))
     origins, warmup = backtest.origins(len(r), cfg)
     forecasts = backtest.run_returns(r, cfg, origins, progress=lambda _: None)
-    scored = forecasts[forecasts.origin >= r.index[origins[warmup]]]
+    return cfg, forecasts[forecasts.origin >= r.index[origins[warmup]]]
+
+
+def test_a_real_signal_is_found_and_called_significant():
+    """With AR(1) returns (phi = 0.4), ARIMA and the linear model must beat the random walk, significantly."""
+    _, scored = scored_backtest(0.4, "naive,linear,arima")
     scores = backtest.return_scores(scored).set_index(["horizon", "model"])
     tests = backtest.return_loss_tests(scored).set_index(["horizon", "model"])
     for name in ("linear", "arima"):
         assert scores.loc[(1, name), "mase"] < 0.97
         assert tests.loc[(1, name), "p"] < 0.05 and tests.loc[(1, name), "mse_vs_naive"] < 0
         assert scores.loc[(1, name), "direction_p"] < 0.05
+
+
+def test_the_spa_test_finds_a_real_signal_and_stepm_names_the_models():
+    """Over several models at once: on AR(1) returns (phi = 0.4) the SPA test rejects "no model beats the
+    random walk" one day ahead, and StepM names the two models that use the past returns."""
+    cfg, scored = scored_backtest(0.4, "naive,linear,arima")
+    verdict = backtest.beats_the_random_walk(scored, cfg).set_index("horizon")
+    assert verdict.loc[1, "spa_p"] < 0.05 and verdict.loc[1, "superior"] == ["linear", "arima"]
+    assert verdict.loc[1, "spa_p_lower"] <= verdict.loc[1, "spa_p"] <= verdict.loc[1, "spa_p_upper"]
+    again = backtest.beats_the_random_walk(scored, cfg).set_index("horizon")
+    assert again.loc[1, "spa_p"] == verdict.loc[1, "spa_p"]  # seeded: the same bootstrap every time
+
+
+def test_on_a_random_walk_no_model_beats_it_even_the_luckiest():
+    """On a pure random walk, with several models to pick the luckiest from, neither the SPA test nor
+    StepM finds one that beats it, at any horizon."""
+    cfg, scored = scored_backtest(0.0, "naive,drift,mean,linear")
+    verdict = backtest.beats_the_random_walk(scored, cfg)
+    assert (verdict.spa_p > 0.05).all() and (verdict.superior.str.len() == 0).all()
+    assert verdict.models.tolist() == [3, 3]
 
 
 def test_qlike_is_zero_for_a_perfect_forecast_and_punishes_too_low_more():

@@ -10,7 +10,7 @@ import pytest
 from mlstarter.datasets import DataError
 
 from .. import data
-from ..config import DataConfig
+from ..config import Config, DataConfig
 
 CLOSE = DataConfig(price_column="Close")
 
@@ -22,7 +22,7 @@ def write(tmp_path: Path, text: str, name: str = "prices.csv") -> Path:
 
 
 def test_the_sp500_series_ships_with_arch_and_is_clean():
-    prices = data.load(DataConfig())
+    prices = data.load_prices(DataConfig())
     frame = prices.frame
     assert len(frame) == 5031 and frame.index.is_monotonic_increasing and not frame.index.has_duplicates
     assert str(frame.index[0].date()) == "1999-01-04" and str(frame.index[-1].date()) == "2018-12-31"
@@ -30,28 +30,35 @@ def test_the_sp500_series_ships_with_arch_and_is_clean():
     assert prices.gaps == ["2001-09-10 -> 2001-09-17 (7 days)"]  # the market closed after 9/11
 
 
+def test_load_gives_the_whole_series_and_the_file_it_came_from():
+    """One "split": the backtest walks forward through the whole series (see backtest.py)."""
+    loaded = data.load(Config())
+    assert set(loaded.splits) == {"series"} and loaded.prices is loaded.splits["series"]
+    assert loaded.files == {"sp500.csv.gz": loaded.prices.path} and loaded.prices.path.is_file()
+
+
 def test_log_returns_are_in_percent_and_add_up():
-    prices = data.load(DataConfig()).frame.price
+    prices = data.load_prices(DataConfig()).frame.price
     r = data.log_returns(prices)
     assert len(r) == len(prices) - 1
     assert r.sum() == pytest.approx(100 * np.log(prices.iloc[-1] / prices.iloc[0]))
 
 
 def test_a_users_csv_with_a_close_column(prices_csv: Path):
-    prices = data.load(DataConfig(path=str(prices_csv), price_column="Close"))
+    prices = data.load_prices(DataConfig(path=str(prices_csv), price_column="Close"))
     assert len(prices.frame) == 700 and prices.has_range and prices.gaps == []
 
 
 def test_a_missing_column_lists_the_columns_and_the_setting(tmp_path: Path):
     path = write(tmp_path, "Date,Close\n2024-01-02,10\n")
     with pytest.raises(DataError, match=r"no column 'Adj Close'. Columns: Date, Close.*--set data.price_column"):
-        data.load(DataConfig(path=str(path)))
+        data.load_prices(DataConfig(path=str(path)))
 
 
 def test_bad_values_are_named_by_line_and_column(tmp_path: Path):
     path = write(tmp_path, "Date,Close\n2024-01-02,10\n2024-13-45,11\n2024-01-04,-3\n2024-01-05,abc\n2024-01-08,\n")
     with pytest.raises(DataError) as error:
-        data.load(DataConfig(path=str(path), price_column="Close"))
+        data.load_prices(DataConfig(path=str(path), price_column="Close"))
     message = str(error.value)
     assert "4 problem(s)" in message
     assert "line 3, column Date: '2024-13-45' is not a date" in message
@@ -62,21 +69,21 @@ def test_bad_values_are_named_by_line_and_column(tmp_path: Path):
 def test_high_below_low_is_refused(tmp_path: Path):
     path = write(tmp_path, "Date,High,Low,Close\n2024-01-02,10,11,10.5\n")
     with pytest.raises(DataError, match="line 2: High 10 is below Low 11"):
-        data.load(DataConfig(path=str(path), price_column="Close"))
+        data.load_prices(DataConfig(path=str(path), price_column="Close"))
 
 
 def test_unsorted_and_repeated_dates_are_refused(tmp_path: Path):
     unsorted = write(tmp_path, "Date,Close\n2024-01-03,10\n2024-01-02,11\n", "unsorted.csv")
     with pytest.raises(DataError, match=r"sorted oldest first; line 3 \(2024-01-02\) comes after 2024-01-03"):
-        data.load(DataConfig(path=str(unsorted), price_column="Close"))
+        data.load_prices(DataConfig(path=str(unsorted), price_column="Close"))
     repeated = write(tmp_path, "Date,Close\n2024-01-02,10\n2024-01-02,11\n", "repeated.csv")
     with pytest.raises(DataError, match="line 3: 2024-01-02 appears twice"):
-        data.load(DataConfig(path=str(repeated), price_column="Close"))
+        data.load_prices(DataConfig(path=str(repeated), price_column="Close"))
 
 
 def test_gaps_are_reported_not_refused(tmp_path: Path):
     path = write(tmp_path, "Date,Close\n2024-01-02,10\n2024-01-03,11\n2024-01-22,12\n")
-    prices = data.load(DataConfig(path=str(path), price_column="Close"))
+    prices = data.load_prices(DataConfig(path=str(path), price_column="Close"))
     assert prices.gaps == ["2024-01-03 -> 2024-01-22 (19 days)"]
 
 
@@ -84,36 +91,36 @@ def test_not_utf8_or_not_a_csv(tmp_path: Path):
     latin1 = tmp_path / "latin1.csv"
     latin1.write_bytes("Date,Cl\xf4ture\n2024-01-02,10\n".encode("latin-1"))
     with pytest.raises(DataError, match="not UTF-8"):
-        data.load(DataConfig(path=str(latin1), price_column="Close"))
+        data.load_prices(DataConfig(path=str(latin1), price_column="Close"))
     with pytest.raises(DataError, match="no such file"):
-        data.load(DataConfig(path=str(tmp_path / "missing.csv")))
+        data.load_prices(DataConfig(path=str(tmp_path / "missing.csv")))
 
 
 def test_one_date_format_for_the_whole_column(tmp_path: Path):
     day_first = write(tmp_path, "Date,Close\n31/01/2024,10\n01/02/2024,11\n02/02/2024,12\n", "day_first.csv")
-    prices = data.load(DataConfig(path=str(day_first), price_column="Close", date_format="%d/%m/%Y"))
+    prices = data.load_prices(DataConfig(path=str(day_first), price_column="Close", date_format="%d/%m/%Y"))
     assert [str(d.date()) for d in prices.frame.index] == ["2024-01-31", "2024-02-01", "2024-02-02"]
     mixed = write(tmp_path, "Date,Close\n2024-01-31,10\n01/02/2024,11\n", "mixed.csv")
     with pytest.raises(DataError, match=r"line 3, column Date: '01/02/2024' is not a date in the format of the first"):
-        data.load(DataConfig(path=str(mixed), price_column="Close"))
+        data.load_prices(DataConfig(path=str(mixed), price_column="Close"))
 
 
 def test_blank_lines_keep_the_line_numbers_right(tmp_path: Path):
     path = write(tmp_path, "Date,Close\n2024-01-02,10\n\n2024-01-03,abc\n")
     with pytest.raises(DataError, match="line 4, column Close: 'abc'"):
-        data.load(DataConfig(path=str(path), price_column="Close"))
+        data.load_prices(DataConfig(path=str(path), price_column="Close"))
 
 
 def test_hints_for_common_export_mistakes(tmp_path: Path):
     semicolons = write(tmp_path, "Date;Close\n2024-01-02;10\n", "semicolons.csv")
     with pytest.raises(DataError, match="separated by ';'"):
-        data.load(DataConfig(path=str(semicolons), price_column="Close"))
+        data.load_prices(DataConfig(path=str(semicolons), price_column="Close"))
     dollars = write(tmp_path, 'Date,Close\n2024-01-02,$152.89\n2024-01-03,"1,234.5"\n', "dollars.csv")
     with pytest.raises(DataError, match=r"'\$152.89' is not a positive number \(write numbers without \$"):
-        data.load(DataConfig(path=str(dollars), price_column="Close"))
+        data.load_prices(DataConfig(path=str(dollars), price_column="Close"))
     header_only = write(tmp_path, "Date,Close\n", "header.csv")
     with pytest.raises(DataError, match="a header and no prices"):
-        data.load(DataConfig(path=str(header_only), price_column="Close"))
+        data.load_prices(DataConfig(path=str(header_only), price_column="Close"))
 
 
 def test_the_data_command_takes_the_same_options_as_train(prices_csv: Path, capsys: pytest.CaptureFixture):

@@ -7,15 +7,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
-from mlstarter.config import ConfigError
-from mlstarter.datasets import DataError
+from mlstarter import persistence, runs
+from mlstarter.config import ConfigError, from_dict
+from mlstarter.datasets import DataError, sha256sum
 
-from .. import evaluate, train
-from .conftest import train_run
+from .. import evaluate, model, serve, train
+from ..config import Config
 
 
-def test_dry_run_then_evaluate(runs_dir: Path, capsys: pytest.CaptureFixture):
+def test_dry_run_then_evaluate(runs_dir: Path, train_run, capsys: pytest.CaptureFixture):
     run = train_run("--dry-run")
     out = capsys.readouterr().out
     assert f"***** Training {train.PROJECT} (dry run" in out and "against the random walk's 1" in out
@@ -34,21 +36,28 @@ def test_dry_run_then_evaluate(runs_dir: Path, capsys: pytest.CaptureFixture):
     assert {"test_garch_qlike", "test_ewma_qlike", "test_historical_qlike", "test_garch_qlike_range_variance"} <= set(
         metrics
     )
+    for h in (1, 5):  # the verdict over all the models at once
+        assert (
+            0 <= metrics[f"test_h{h}_spa_p_lower"] <= metrics[f"test_h{h}_spa_p"] <= metrics[f"test_h{h}_spa_p_upper"]
+        )
+        assert 0 <= metrics[f"test_h{h}_stepm_superior"] <= 5
     card = (run.path / "MODEL_CARD.md").read_text()
-    assert "Walk-forward backtest" in card and "random walk" in card
+    assert "Walk-forward backtest" in card and "random walk" in card and "all models at once (SPA and StepM)" in card
     assert {"forecast_vs_actual.png", "cumulative_error.png", "volatility.png"} <= {
         p.name for p in (run.path / "plots").iterdir()
     }
 
 
-def test_a_users_price_file(runs_dir: Path, prices_csv: Path, capsys: pytest.CaptureFixture):
+def test_a_users_price_file(runs_dir: Path, train_run, prices_csv: Path, capsys: pytest.CaptureFixture):
     run = train_run("--dry-run", "--data", str(prices_csv), "--set", "data.price_column=Close")
     assert "prices.csv (Close): " in capsys.readouterr().out
     assert json.loads((run.path / "model.json").read_text())["source"] == "prices.csv (Close)"
     assert evaluate.main([]) == 0
 
 
-def test_a_file_without_high_and_low_cannot_use_the_range_proxy(runs_dir: Path, prices_csv: Path, tmp_path: Path):
+def test_a_file_without_high_and_low_cannot_use_the_range_proxy(
+    runs_dir: Path, train_run, prices_csv: Path, tmp_path: Path
+):
     close_only = tmp_path / "close.csv"
     pd.read_csv(prices_csv)[["Date", "Close"]].to_csv(close_only, index=False)
     with pytest.raises(DataError, match="volatility.proxy=range needs daily high and low"):
@@ -81,7 +90,31 @@ def test_bad_settings_are_clear_errors(runs_dir: Path, override: str, message: s
         train.main(["--dry-run", "--set", override])
 
 
-def test_settings_checked_across_keys(runs_dir: Path):
+def test_settings_checked_across_keys(runs_dir: Path, train_run):
     with pytest.raises(ConfigError, match=r"serve.returns \(drift\) must be one of model.returns"):
         train.main(["--dry-run", "--set", "model.returns=naive,arima"])
     train_run("--dry-run", "--set", "model.returns=naive,arima", "--set", "serve.returns=arima")
+
+
+def test_train_evaluate_and_serve_refuse_the_same_bad_config(runs_dir: Path, train_run):
+    """A config that train refuses cannot reach evaluate or serve through a run's config.json either
+    (say one written by hand, or by an older version that checked less): the same rule, the same message."""
+    bad = ["model.returns=naive,drift", "serve.returns=arima"]  # each fine alone; together, nothing to serve
+    with pytest.raises(ConfigError) as refused_by_train:
+        train.main(["--dry-run", "--set", bad[0], "--set", bad[1]])
+    assert "serve.returns (arima) must be one of model.returns (naive, drift)" in str(refused_by_train.value)
+
+    run = train_run("--dry-run")
+    edited = {**run.config, "model": {**run.config["model"], "returns": ["naive", "drift"]}}
+    edited["serve"] = {**edited["serve"], "returns": "arima"}
+    runs.write_json(run.path / "config.json", edited)
+    checksums = run.read_json("checksums.json")  # as if training had written it: only the config is wrong
+    runs.write_json(run.path / "checksums.json", {**checksums, "config.json": sha256sum(run.path / "config.json")})
+
+    for refuse in (lambda: from_dict(Config, edited), lambda: model.load(run), lambda: evaluate.main([])):
+        with pytest.raises(ConfigError) as refused:
+            refuse()
+        assert str(refused.value) == str(refused_by_train.value)
+    refused_by_serve = pytest.raises(persistence.ModelLoadError, match=r"serve.returns \(arima\) must be one of")
+    with refused_by_serve, TestClient(serve.create_app()):
+        pass
