@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mlstarter import bench, datasets, machine, runs
+from mlstarter import bench, datasets, loadgen, machine, runs
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
 from mlstarter.scripts import run_script
@@ -75,7 +75,7 @@ def train_and_evaluate(overrides: list[str], data_path: str | None) -> dict:
         [sys.executable, "-m", f"projects.{PROJECT}.evaluate", "--run", run.run_id]
     )
     m = runs.latest_run(PROJECT, run.run_id).metrics
-    keys = ("test_roc_auc", "test_accuracy", "test_auc_ci_low", "test_auc_ci_high", "test_screening_sensitivity",
+    keys = ("test_roc_auc", "test_accuracy", "test_roc_auc_ci_low", "test_roc_auc_ci_high", "test_screening_sensitivity",
             "test_screening_specificity", "test_screening_threshold", "val_best_epoch")  # fmt: skip
     return {"run_id": run.run_id, **{k: m[k] for k in keys}, "speed": speed}
 
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     xray = images["test"][0][0]
     uploads = {"28x28": _png(xray), "1024x1024": _png(np.array(Image.fromarray(xray).resize((1024, 1024))))}
     results["serving"] = {}
-    with bench.serve_in_subprocess(PROJECT, cnn_run) as url:
+    with loadgen.serve_in_subprocess(PROJECT, cnn_run) as url:
         scenarios = {
             "28x28 PNG, 1 client": (f"{url}/predict", uploads["28x28"], 1, args.requests),
             "28x28 PNG, 8 clients": (f"{url}/predict", uploads["28x28"], 8, args.requests),
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         for name, (endpoint, png, concurrency, n) in scenarios.items():
             files = {"file": ("xray.png", png, "image/png")}
-            results["serving"][name] = bench.load_test(endpoint, files=files, concurrency=concurrency, requests=n)
+            results["serving"][name] = loadgen.load_test(endpoint, files=files, concurrency=concurrency, requests=n)
 
     c = results["cnn"]
     results["summary"] = {
@@ -221,7 +221,7 @@ def render(results: dict) -> str:
         [
             {
                 "model": name,
-                "test ROC AUC [95% CI]": f"{v['test_roc_auc']:.3f} [{v['test_auc_ci_low']:.3f}, {v['test_auc_ci_high']:.3f}]",
+                "test ROC AUC [95% CI]": f"{v['test_roc_auc']:.3f} [{v['test_roc_auc_ci_low']:.3f}, {v['test_roc_auc_ci_high']:.3f}]",
                 "test accuracy at 0.5": f"{v['test_accuracy']:.3f}",
                 "sensitivity / specificity at threshold": f"{v['test_screening_sensitivity']:.3f} / {v['test_screening_specificity']:.3f} "
                 f"(at {v['test_screening_threshold']:.2f})",
@@ -250,7 +250,7 @@ def render(results: dict) -> str:
         f"**Data**: {results['data']}.\n\n"
         f"**Quality** on the test split (each run: `train` then `evaluate`, default config unless named). "
         f"CNN over {len(c['test_roc_auc']['folds'])} seeds: test ROC AUC {c['test_roc_auc']['mean']:.3f} ± {c['test_roc_auc']['sd']:.3f}, "
-        f"accuracy {c['test_accuracy']['mean']:.3f} ± {c['test_accuracy']['sd']:.3f} (mean ± sd). Intervals: bootstrap over test images.\n\n"
+        f"accuracy {c['test_accuracy']['mean']:.3f} ± {c['test_accuracy']['sd']:.3f} (mean ± sd). Intervals: BCa bootstrap over test images.\n\n"
         f"{quality}\n\n"
         f"**Serving** (uvicorn, 1 worker, on 127.0.0.1; PNG uploads from a second process):\n\n{serving}"
     )

@@ -2,6 +2,10 @@
 
 Change a value for one run from the command line, e.g.
     $ python -m projects.medical_imaging.train --set model.kind=resnet --set train.epochs=10
+
+Each section's `validate()` holds the rules a value's type cannot say (a range, a non-empty
+list); they run once, after every override, so train, tune, evaluate and serve refuse the same
+bad config with the same message.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ class ModelConfig:
     channels: tuple[int, ...] = (32, 64, 128)  # per block; each block halves the image: 28 -> 14 -> 7 -> 3
     dropout: float = 0.3  # before the last layer: the network must not rely on a few features
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if not self.channels or min(self.channels) < 1:
             raise ConfigError(f"model.channels needs at least one block, each >= 1 channel; got {self.channels}")
         if not 0 <= self.dropout < 1:
@@ -39,7 +43,7 @@ class AugmentConfig:
     brightness: float = 0.1  # +- this much (images scaled to [0, 1]): exposure differs between machines
     contrast: float = 0.1  # +- 10% contrast
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if min(self.rotate_degrees, self.shift_pixels, self.brightness, self.contrast) < 0:
             raise ConfigError("augment values are amounts of change and must be at least 0")
 
@@ -61,7 +65,7 @@ class TrainConfig:
     amp: bool = True  # mixed precision where the device supports it (CUDA); ignored on the CPU
     deterministic: bool = False  # true: identical results run to run on the same machine, somewhat slower
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         for key in ("epochs", "patience", "batch_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"train.{key} must be at least 1; got {getattr(self, key)}")
@@ -77,7 +81,7 @@ class Config:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be between 0 and 2**32 - 1; got {self.seed}")
 

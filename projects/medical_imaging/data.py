@@ -9,13 +9,14 @@ Your own file in that layout works too (`--data path.npz`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mlstarter.datasets import DataError, DataFile, Dataset, fetch, read_medmnist
 
-from .config import DataConfig
+from .config import Config
 
 DATASET = Dataset(
     name="pneumoniamnist",
@@ -39,15 +40,21 @@ CLASS_NAMES = ("normal", "pneumonia")  # label 0, label 1
 MAX_SIDE = 512  # images larger than this per side are refused: the models are built for MedMNIST sizes
 
 
-def load(cfg: DataConfig) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, Path]]:
-    """Every split as (images (N, H, W) uint8, labels (N,) int64), and the file it came from."""
-    if cfg.path:
-        path = Path(cfg.path).expanduser()
+@dataclass
+class Data:
+    splits: dict[str, tuple[np.ndarray, np.ndarray]]  # train, val, test: (images (N, H, W) uint8, labels (N,) int64)
+    files: dict[str, Path]  # the file they came from, for the run's checksums
+
+
+def load(cfg: Config) -> Data:
+    """The official train / validation / test split of the file (`data.path`, or PneumoniaMNIST's own)."""
+    if cfg.data.path:
+        path = Path(cfg.data.path).expanduser()
         if not path.is_file():
-            raise DataError(f"--data {cfg.path}: no such file.")
+            raise DataError(f"--data {cfg.data.path}: no such file.")
     else:
         path = fetch(DATASET)["pneumoniamnist.npz"]
-    return read_npz(path), {path.name: path}
+    return Data(splits=read_npz(path), files={path.name: path})
 
 
 def read_npz(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -90,9 +97,9 @@ def _check_split(path: Path, split: str, images: np.ndarray, labels: np.ndarray)
 
 
 if __name__ == "__main__":
-    splits, files = load(DataConfig())
-    print(f"{DATASET.description}\nFile: {next(iter(files.values()))}")
-    for name, (images, labels) in splits.items():
+    data = load(Config())
+    print(f"{DATASET.description}\nFile: {next(iter(data.files.values()))}")
+    for name, (images, labels) in data.splits.items():
         print(
             f"  {name:5s} {len(labels):5d} images of {images.shape[1]}x{images.shape[2]}, {labels.mean():.0%} pneumonia"
         )

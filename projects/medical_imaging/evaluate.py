@@ -6,29 +6,30 @@
 Measures the model on the test split that training never saw: ROC AUC and accuracy at 0.5
 (the MedMNIST protocol, to compare with published results), sensitivity and specificity at
 the threshold chosen on validation images (the screening decision), PR AUC, calibration with
-its expected calibration error, and bootstrap 95% confidence intervals for AUC and accuracy.
+its expected calibration error, and BCa bootstrap 95% confidence intervals for AUC and accuracy.
 Draws Grad-CAM heatmaps for correct and incorrect test images. Writes test_* metrics into
 metrics.json, plots/*.png and MODEL_CARD.md into the run folder.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from sklearn.metrics import roc_auc_score
+from scipy.stats import DegenerateDataWarning, bootstrap, rankdata
 
-from mlstarter import datasets, model_card, persistence, plots, runs
+from mlstarter import datasets, model_card, plots, runs
 from mlstarter.config import from_dict
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
-from . import data
+from . import data, model
 from .config import Config
-from .model import PneumoniaNet, grad_cam, predict_proba, to_tensor
+from .model import TrainedModel
 
 PROJECT = project_name(__package__)
 # MedMNIST v2 (Yang et al. 2023), PneumoniaMNIST at 28x28, test split: (AUC, ACC)
@@ -40,44 +41,67 @@ PUBLISHED = {
 }
 
 
-def bootstrap_ci(
+def roc_auc(y_true: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
+    """ROC AUC along `axis`, for many resamples at once: the chance that a random pneumonia image
+    scores above a random normal one (a tie counts half).
+
+    # AUC = U / (n_pos * n_neg), U = (sum of the positives' ranks among all scores) - n_pos (n_pos + 1) / 2
+    """
+    ranks = rankdata(p, axis=axis)  # tied scores share their mean rank: the "half" of a tie
+    n_pos = y_true.sum(axis=axis)
+    n_neg = y_true.shape[axis] - n_pos
+    with np.errstate(divide="ignore", invalid="ignore"):  # a resample of one class has no AUC: nan
+        return ((ranks * y_true).sum(axis=axis) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def accuracy_at_half(y_true: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Accuracy at the MedMNIST threshold of 0.5, along `axis`."""
+    return ((p >= 0.5) == y_true).mean(axis=axis)
+
+
+def confidence_interval(
     y_true: np.ndarray,
     p: np.ndarray,
-    metric: Callable[[np.ndarray, np.ndarray], float],
+    statistic: Callable[..., np.ndarray],
     n_resamples: int = 1000,
     level: float = 0.95,
     seed: int = 0,
 ) -> tuple[float, float]:
-    """Percentile bootstrap confidence interval of `metric(y_true, p)`.
+    """BCa bootstrap interval of `statistic(y_true, p)` over the test images (scipy.stats.bootstrap).
 
-    Draw len(y) cases with replacement, recompute the metric, repeat; the interval holds the
-    middle `level` of the recomputed values. Resamples with a single class are skipped.
+    Draw len(y) images with replacement, each with its own label and probability (paired),
+    recompute the statistic, repeat. The plain percentile interval takes the middle `level` of
+    those values; BCa (bias-corrected and accelerated, Efron 1987) moves both ends to correct
+    for a bootstrap distribution that is off-centre or skewed, as an AUC near its ceiling of 1
+    is: most resamples cannot score higher, a few score much lower. The same seed gives every
+    statistic the same resamples.
     """
-    rng = np.random.default_rng(seed)
-    y_true, p = np.asarray(y_true), np.asarray(p)
-    values = []
-    for _ in range(n_resamples):
-        idx = rng.integers(0, len(y_true), len(y_true))
-        if len(np.unique(y_true[idx])) < 2:
-            continue
-        values.append(metric(y_true[idx], p[idx]))
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)  # handled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = bootstrap(
+            (np.asarray(y_true), np.asarray(p)),
+            statistic,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=level,
+            method="BCa",
+            rng=np.random.default_rng(seed),
+        )
+    low, high = result.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):
+        # BCa needs values that vary: on a perfectly separated test set every resample's AUC is 1.
+        # Then, as for any other failure, the percentile interval of the values there are.
+        tail = (1 - level) / 2 * 100
+        low, high = np.nanpercentile(result.bootstrap_distribution, [tail, 100 - tail])
     return float(low), float(high)
 
 
-def load_model(run: runs.Run) -> tuple[PneumoniaNet, dict]:
-    """The run's network (eval mode, CPU) and its checkpoint (normalisation, threshold, config, metrics)."""
-    checkpoint = persistence.load_torch(run.path / "model.pt")
-    model = PneumoniaNet(from_dict(Config, checkpoint["config"]).model)
-    model.load_state_dict(checkpoint["model_state"])
-    return model.eval(), checkpoint
-
-
-def gradcam_grid(model, images, labels, p, threshold, mean, std, path, per_row: int = 6) -> None:
+def gradcam_grid(trained: TrainedModel, images, labels, p, path, per_row: int = 6) -> None:
     """Two rows of correct and two of incorrect test images (most confident first), each with its heatmap."""
-    predicted = (p >= threshold).astype(int)
-    confidence = np.abs(p - threshold)
+    predicted = (p >= trained.threshold).astype(int)
+    confidence = np.abs(p - trained.threshold)
     groups = {
         "correct": np.flatnonzero(predicted == labels),
         "wrong": np.flatnonzero(predicted != labels),
@@ -92,7 +116,7 @@ def gradcam_grid(model, images, labels, p, threshold, mean, std, path, per_row: 
     for ax in axes.flat:
         ax.axis("off")
     for r, (name, idx) in enumerate(rows):
-        heat = grad_cam(model, to_tensor(images[idx], mean, std)).numpy()
+        heat = trained.grad_cam(images[idx])
         for c, i in enumerate(idx):
             ax = axes[r, c]
             ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
@@ -109,31 +133,26 @@ def gradcam_grid(model, images, labels, p, threshold, mean, std, path, per_row: 
 def main(argv: list[str] | None = None) -> int:
     args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
-    model, checkpoint = load_model(run)
+    trained = model.load(run)  # the network, its pixel statistics and its threshold
     cfg = from_dict(Config, run.config)
-    mean, std, threshold = (
-        checkpoint["normalization"]["mean"],
-        checkpoint["normalization"]["std"],
-        checkpoint["threshold"],
-    )
     torch.manual_seed(cfg.seed)
 
     # 1. The test split of the same file.
-    splits, files = data.load(cfg.data)
-    if datasets.checksums(files) != run.read_json("environment.json")["dataset_sha256"]:
+    dataset = data.load(cfg)
+    if datasets.checksums(dataset.files) != run.environment["dataset_sha256"]:
         print("warning: the data file differs from the one this run was trained on.")
-    X_test, y_test = splits["test"]
-    p_test = predict_proba(model, X_test, mean, std)
+    X_test, y_test = dataset.splits["test"]
+    p_test = trained.predict_proba(X_test)
 
     # 2. Metrics: the MedMNIST protocol at 0.5, the screening decision at the chosen threshold, intervals.
     at_half = binary_metrics(y_test, p_test, 0.5)
-    at_threshold = binary_metrics(y_test, p_test, threshold)
-    auc_low, auc_high = bootstrap_ci(y_test, p_test, roc_auc_score, seed=cfg.seed)
-    acc_low, acc_high = bootstrap_ci(y_test, p_test, lambda y, p: float(((p >= 0.5) == y).mean()), seed=cfg.seed)
+    at_threshold = binary_metrics(y_test, p_test, trained.threshold)
+    auc_low, auc_high = confidence_interval(y_test, p_test, roc_auc, seed=cfg.seed)
+    acc_low, acc_high = confidence_interval(y_test, p_test, accuracy_at_half, seed=cfg.seed)
     metrics = {
         **prefixed(at_half, "test"),
-        "test_auc_ci_low": auc_low,
-        "test_auc_ci_high": auc_high,
+        "test_roc_auc_ci_low": auc_low,
+        "test_roc_auc_ci_high": auc_high,
         "test_accuracy_ci_low": acc_low,
         "test_accuracy_ci_high": acc_high,
         **prefixed(
@@ -155,25 +174,25 @@ def main(argv: list[str] | None = None) -> int:
         confusion,
         list(data.CLASS_NAMES),
         plot_dir / "confusion_matrix.png",
-        title=f"Confusion at threshold {threshold:.2f} (test)",
+        title=f"Confusion at threshold {trained.threshold:.2f} (test)",
     )
     history = run.read_json("history.json")["epochs"]
     plots.curve(
         np.array([h["epoch"] for h in history]),
-        np.array([h["val_auc"] for h in history]),
+        np.array([h["val_roc_auc"] for h in history]),
         plot_dir / "validation_auc.png",
         title="Validation ROC AUC by epoch",
         xlabel="epoch",
         ylabel="ROC AUC",
-        mark_x=checkpoint["metrics"]["val_best_epoch"],
+        mark_x=run.metrics["val_best_epoch"],
         mark_label="best epoch (kept)",
     )
-    gradcam_grid(model, X_test, y_test, p_test, threshold, mean, std, plot_dir / "gradcam.png")
+    gradcam_grid(trained, X_test, y_test, p_test, plot_dir / "gradcam.png")
 
     # 4. Write everything into the run folder.
     all_metrics = runs.update_json(run.path / "metrics.json", metrics)
     table = metrics_table(all_metrics, y_test)
-    runs.write_text(run.path / "MODEL_CARD.md", render_card(run, cfg, all_metrics, table, splits))
+    runs.write_text(run.path / "MODEL_CARD.md", render_card(run, cfg, all_metrics, table, dataset.splits))
 
     print(f"***** Evaluation of {PROJECT} run {run.run_id} on {len(y_test)} held-out X-rays *****")
     print(table)
@@ -186,7 +205,7 @@ def metrics_table(m: dict, y_test: np.ndarray) -> str:
     rows = [
         (
             "ROC AUC",
-            f"{m['test_roc_auc']:.3f} [{m['test_auc_ci_low']:.3f}, {m['test_auc_ci_high']:.3f}]",
+            f"{m['test_roc_auc']:.3f} [{m['test_roc_auc_ci_low']:.3f}, {m['test_roc_auc_ci_high']:.3f}]",
             "0.500 (no skill)",
         ),
         (
@@ -238,7 +257,8 @@ def render_card(run: runs.Run, cfg: Config, m: dict, table: str, splits: dict) -
             ),
             "Data": f"{source}\n\nSplits: {sizes}; {side}x{side} grayscale.",
             "Test metrics": (
-                f"{table}\n\n95% intervals: percentile bootstrap over the test images (1000 resamples). "
+                f"{table}\n\n95% intervals: BCa bootstrap over the test images (1000 resamples of the "
+                "(label, probability) pairs; scipy.stats.bootstrap). "
                 f"Confusion at the threshold: normal → cleared {m['test_screening_tn']}, flagged {m['test_screening_fp']}; "
                 f"pneumonia → missed {m['test_screening_fn']}, flagged {m['test_screening_tp']}.\n\n"
                 f"Published results on the official 28x28 test split, for scale:\n\n{published}"

@@ -3,18 +3,31 @@
 cnn     three blocks of [conv 3x3 -> batch norm -> ReLU] x 2 -> max-pool, then global
         average pooling, dropout and one linear layer to the logit of pneumonia
 resnet  the same blocks with a skip connection around the two convolutions (He et al. 2016)
+
+`build` makes an untrained network; `save` writes a trained one into a run folder with the
+numbers it needs at prediction time (the pixel statistics, the threshold); `load` reads it back
+for evaluate.py and serve.py, tensors only (`weights_only=True`): never an unchecked pickle.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import AugmentConfig, ModelConfig
+from mlstarter import persistence
+from mlstarter.config import from_dict, to_dict
+from mlstarter.runs import Run
+
+from .config import AugmentConfig, Config, ModelConfig
+
+MODEL_FILE = "model.pt"  # in the run folder: the weights, and everything needed to use them
 
 
 class ConvBlock(nn.Module):
@@ -69,6 +82,11 @@ class PneumoniaNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classify(self.feature_maps(x))
+
+
+def build(cfg: ModelConfig) -> PneumoniaNet:
+    """An untrained network with random initial weights (drawn from torch's generator: seed it first)."""
+    return PneumoniaNet(cfg)
 
 
 def to_tensor(images: np.ndarray, mean: float, std: float) -> torch.Tensor:
@@ -131,3 +149,59 @@ def predict_proba(
         for i in range(0, len(images), batch_size)
     ]
     return torch.cat(out).numpy() if out else np.empty(0)
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A run's network with what it needs to read a new image as the training images were read."""
+
+    network: PneumoniaNet  # in eval mode, on the CPU
+    mean: float  # the training images' pixel mean and standard deviation (pixels scaled to [0, 1])
+    std: float
+    threshold: float  # flag pneumonia at or above this probability (chosen on the validation images)
+    image_side: int  # the training images' size in pixels: 28 for PneumoniaMNIST
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """P(pneumonia) for uint8 images (N, H, W)."""
+        return predict_proba(self.network, images, self.mean, self.std)
+
+    def grad_cam(self, images: np.ndarray) -> np.ndarray:
+        """Grad-CAM heatmaps (N, H, W) in [0, 1] for uint8 images (N, H, W)."""
+        return grad_cam(self.network, to_tensor(images, self.mean, self.std)).numpy()
+
+
+def save(
+    run_dir: Path,
+    network: PneumoniaNet,
+    *,
+    cfg: Config,
+    metrics: dict[str, Any],
+    mean: float,
+    std: float,
+    threshold: float,
+    image_side: int,
+) -> None:
+    """Write the trained network into a run: its weights, config and metrics in one file that describes itself."""
+    persistence.save_torch(
+        run_dir / MODEL_FILE,
+        network.state_dict(),
+        config=to_dict(cfg),
+        metrics=metrics,
+        normalization={"mean": mean, "std": std},
+        threshold=threshold,
+        image_side=image_side,
+    )
+
+
+def load(run: Run) -> TrainedModel:
+    """The run's trained network, on the CPU in eval mode, with its pixel statistics and threshold."""
+    saved = persistence.load_torch(run.path / MODEL_FILE)  # tensors and plain data only
+    network = build(from_dict(Config, saved["config"]).model)  # the same shape as trained, then its weights
+    network.load_state_dict(saved["model_state"])
+    return TrainedModel(
+        network=network.eval(),
+        mean=saved["normalization"]["mean"],
+        std=saved["normalization"]["std"],
+        threshold=saved["threshold"],
+        image_side=saved["image_side"],
+    )

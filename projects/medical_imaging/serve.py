@@ -29,9 +29,8 @@ from mlstarter import server, serving
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
+from . import model
 from .data import CLASS_NAMES
-from .evaluate import load_model
-from .model import grad_cam, predict_proba, to_tensor
 
 PROJECT = project_name(__package__)
 MAX_BYTES = 10 * 2**20  # 10 MiB per upload: a chest X-ray PNG is rarely over 5 MiB
@@ -81,10 +80,9 @@ class PneumoniaPredictor:
 
     def __init__(self, run: Run):
         self.run_id = run.run_id
-        self.model, checkpoint = load_model(run)
-        self.mean, self.std = checkpoint["normalization"]["mean"], checkpoint["normalization"]["std"]
-        self.threshold = checkpoint["threshold"]
-        self.side = checkpoint["image_side"]  # the training images' size: 28 for PneumoniaMNIST
+        self.trained = model.load(run)  # the network, its pixel statistics and its threshold
+        self.threshold = self.trained.threshold
+        self.side = self.trained.image_side  # the training images' size: 28 for PneumoniaMNIST
 
     def decode(self, content: bytes) -> tuple[np.ndarray, tuple[int, int]]:
         """Bytes -> (side, side) uint8 grayscale, as in training; a 4xx for anything that is not a sane image."""
@@ -113,7 +111,7 @@ class PneumoniaPredictor:
 
     def predict(self, content: bytes, gradcam: bool) -> Prediction:
         pixels, size = self.decode(content)
-        p = float(predict_proba(self.model, pixels[None], self.mean, self.std)[0])
+        p = float(self.trained.predict_proba(pixels[None])[0])
         overlay = self.overlay(pixels) if gradcam else None
         return Prediction(
             probability_pneumonia=round(p, 4),
@@ -125,7 +123,7 @@ class PneumoniaPredictor:
         )
 
     def overlay(self, pixels: np.ndarray) -> str:
-        heat = grad_cam(self.model, to_tensor(pixels[None], self.mean, self.std))[0].numpy()
+        heat = self.trained.grad_cam(pixels[None])[0]
         fig = Figure(figsize=(3, 3), dpi=100)
         ax = fig.add_axes((0, 0, 1, 1))
         ax.imshow(pixels, cmap="gray", vmin=0, vmax=255)

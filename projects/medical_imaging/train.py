@@ -9,13 +9,14 @@
 
 Steps:
 1. load the official train / validation / test split; the test split waits for evaluate.py;
-2. train the CNN (`fit_network`, which tune.py shares): pixels standardised with the
-   training images' mean and standard deviation, epoch by epoch with random augmentations
-   and a class-weighted loss, keeping the weights of the epoch with the best validation
-   ROC AUC (a checkpoint after every epoch lets --resume continue an interrupted run);
-3. choose the decision threshold on the validation images (Youden's J: the best sum of
+2. build the network (`model.build`), with random initial weights;
+3. fit it (`fit`, which tune.py shares): pixels standardised with the training images' mean
+   and standard deviation, epoch by epoch with random augmentations and a class-weighted
+   loss, keeping the weights of the epoch with the best validation ROC AUC (a checkpoint
+   after every epoch lets --resume continue an interrupted run);
+4. choose the decision threshold on the validation images (Youden's J: the best sum of
    sensitivity and specificity);
-4. save the run.
+5. save the run, and say how the network ranks the validation images against chance.
 """
 
 from __future__ import annotations
@@ -26,15 +27,14 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score, roc_curve
 from torch.utils.data import TensorDataset
 
-from mlstarter import distributed, persistence, runs, training
+from mlstarter import distributed, runs, training
 from mlstarter.checkpoints import Checkpoint
-from mlstarter.config import to_dict
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
-from . import data
+from . import data, model
 from .config import Config
 from .model import PneumoniaNet, augment, predict_proba, to_tensor
 
@@ -69,19 +69,20 @@ def dry_run_subset(splits: dict, seed: int) -> dict:
     return {**splits, "train": (X_train[keep_train], y_train[keep_train]), "val": (X_val[keep_val], y_val[keep_val])}
 
 
-def fit_network(
+def fit(
     cfg: Config,
+    network: PneumoniaNet,
     splits: dict,
     ctx: distributed.Context,
     *,
     checkpoint: Checkpoint | None = None,
     on_epoch: training.OnEpoch | None = None,
     progress: bool = True,
-) -> tuple[PneumoniaNet, training.FitResult, float, float]:
-    """Standardise the pixels, build the network and train it epoch by epoch with the core's loop.
+) -> tuple[training.FitResult, float, float]:
+    """Standardise the pixels and train `network` epoch by epoch with the core's loop.
 
-    Returns the network inside DDP (if any) with its last epoch's weights, the fit result (with
-    the best epoch's weights) and the training images' pixel mean and standard deviation.
+    Returns the fit result (with a copy of the best epoch's weights; `network` itself keeps the
+    last epoch's) and the training images' pixel mean and standard deviation.
     """
     (X_train, y_train), (X_val, y_val) = splits["train"], splits["val"]
     # Standardise with statistics of the training images only.
@@ -99,35 +100,35 @@ def fit_network(
     pos_weight = torch.tensor(n_neg / max(n_pos, 1) if cfg.train.class_weighting else 1.0, device=device)
 
     # With several processes, DDP averages the gradients of all of them after every batch.
-    model = distributed.wrap(PneumoniaNet(cfg.model), ctx)
+    wrapped = distributed.wrap(network, ctx)  # the network itself in one process
     distributed.seed_per_process(cfg.seed, ctx)  # each process its own random augmentations
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
+    optimizer = torch.optim.AdamW(wrapped.parameters(), lr=cfg.train.learning_rate, weight_decay=cfg.train.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.train.epochs)
 
-    def loss_fn(model: PneumoniaNet, batch) -> torch.Tensor:
+    def loss_fn(net: PneumoniaNet, batch) -> torch.Tensor:
         x, y = batch
         x = augment(x, cfg.augment, mean, std)  # a new random view of every image, every epoch
-        return F.binary_cross_entropy_with_logits(model(x), y, pos_weight=pos_weight)
+        return F.binary_cross_entropy_with_logits(net(x), y, pos_weight=pos_weight)
 
-    def validate(model: PneumoniaNet) -> dict[str, float]:
+    def validate(net: PneumoniaNet) -> dict[str, float]:
         mine = x_val[my_val]
-        logits = torch.cat([model(mine[i : i + 512]) for i in range(0, len(mine), 512)])
+        logits = torch.cat([net(mine[i : i + 512]) for i in range(0, len(mine), 512)])
         logits = distributed.gather(logits, ctx)  # all processes' shares, in order: AUC needs every prediction
         p = torch.sigmoid(logits.float()).cpu().numpy()
         return {
             "val_loss": F.binary_cross_entropy_with_logits(logits.float(), y_val_t).item(),
-            "val_auc": float(roc_auc_score(y_val, p)) if len(set(y_val)) == 2 else float("nan"),
+            "val_roc_auc": float(roc_auc_score(y_val, p)) if len(set(y_val)) == 2 else float("nan"),
             "val_accuracy": float(((p >= 0.5) == y_val).mean()),
         }
 
     result = training.fit(
-        model,
+        wrapped,
         optimizer,
         loader,
         loss_fn,
         validate,
         epochs=cfg.train.epochs,
-        monitor="val_auc",
+        monitor="val_roc_auc",
         mode="max",
         patience=cfg.train.patience,
         device=device,
@@ -137,7 +138,7 @@ def fit_network(
         progress=progress,
         on_epoch=on_epoch,
     )
-    return model, result, mean, std
+    return result, mean, std
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,9 +154,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. Data: the official split. The test images are not touched here.
     with distributed.main_process_first(ctx):  # with several processes, one downloads and the others wait
-        splits, files = data.load(cfg.data)
-    if args.dry_run:
-        splits = dry_run_subset(splits, cfg.seed)
+        dataset = data.load(cfg)
+    splits = dry_run_subset(dataset.splits, cfg.seed) if args.dry_run else dataset.splits
     (X_train, y_train), (X_val, y_val) = splits["train"], splits["val"]
 
     print(f"***** Training {PROJECT} *****")
@@ -167,30 +167,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  processes: {ctx.world_size} ({ctx.backend}), each with batches of "
               f"{distributed.per_process_batch(cfg.train.batch_size, ctx)} and {torch.get_num_threads()} thread(s)")  # fmt: skip
 
-    # 2. Train: standardised pixels, random augmentations, a class-weighted loss, a checkpoint every epoch.
+    # 2. Build: the network with its random initial weights (the same in every process: the same seed).
+    network = model.build(cfg.model)
+
+    # 3. Fit: standardised pixels, random augmentations, a class-weighted loss, a checkpoint every epoch.
     checkpoint = Checkpoint.for_run(PROJECT, cfg, dry_run=args.dry_run)
     checkpoint.start(resume=args.resume)
-    model, result, mean, std = fit_network(cfg, splits, ctx, checkpoint=checkpoint)
+    result, mean, std = fit(cfg, network, splits, ctx, checkpoint=checkpoint)
     if not ctx.is_main:
         return 0  # the run is rank 0's to write: the other processes' work is done
-    model = distributed.unwrap(model)  # the network inside DDP
-    model.load_state_dict(result.best_state)  # the best epoch's weights, not the last epoch's
-    model.cpu()
+    network.load_state_dict(result.best_state)  # the best epoch's weights, not the last epoch's
+    network.cpu()
 
-    # 3. The threshold for a screening decision, chosen on validation images.
-    p_val = predict_proba(model, X_val, mean, std)
+    # 4. The threshold for a screening decision, chosen on validation images.
+    p_val = predict_proba(network, X_val, mean, std)
     threshold = youden_threshold(y_val, p_val)
     metrics = prefixed(binary_metrics(y_val, p_val, threshold), "val")
     metrics["val_best_epoch"] = result.best_epoch
 
-    # 4. Save the run: it appears under runs/ only once every file is written.
-    with runs.create(PROJECT, cfg, data_files=files, dry_run=args.dry_run, processes=ctx.world_size) as run:
-        persistence.save_torch(
-            run.dir / "model.pt",
-            model.state_dict(),
-            config=to_dict(cfg),
+    # 5. Save the run: it appears under runs/ only once every file is written.
+    with runs.create(PROJECT, cfg, data_files=dataset.files, dry_run=args.dry_run, processes=ctx.world_size) as run:
+        model.save(
+            run.dir,
+            network,
+            cfg=cfg,
             metrics=metrics,
-            normalization={"mean": mean, "std": std},
+            mean=mean,
+            std=std,
             threshold=threshold,
             image_side=int(X_train.shape[1]),
         )

@@ -6,7 +6,7 @@
 
 Each trial:
 1. takes values for the knobs that `config.searchable` lists, from Optuna's sampler;
-2. trains the network on the training images exactly as train.py does (`fit_network`),
+2. builds and trains the network on the training images exactly as train.py does (`fit`),
    and after every epoch reports its validation ROC AUC to the study;
 3. is pruned (stopped) when that AUC is below the median of earlier trials at the same
    epoch, so hopeless settings free the machine for better ones;
@@ -22,9 +22,9 @@ from mlstarter import devices, distributed, tuning
 from mlstarter.scripts import run_script
 from mlstarter.seeding import seed_everything
 
-from . import data
+from . import data, model
 from .config import Config, searchable
-from .train import DRY_RUN_OVERRIDES, PROJECT, dry_run_subset, fit_network
+from .train import DRY_RUN_OVERRIDES, PROJECT, dry_run_subset, fit
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,20 +34,26 @@ def main(argv: list[str] | None = None) -> int:
     ctx = distributed.Context(devices.choose_device(cfg.train.device))
 
     # The images, loaded once for all trials; the test split is set aside.
-    splits, _ = data.load(cfg.data)
+    splits = data.load(cfg).splits
     if args.dry_run:
         splits = dry_run_subset(splits, cfg.seed)
 
     def objective(trial_cfg: Config, report: tuning.Report) -> float:
         seed_everything(trial_cfg.seed)  # every trial starts from the same random state: only its knobs differ
-        _, result, _, _ = fit_network(
-            trial_cfg, splits, ctx, on_epoch=lambda epoch, metrics: report(epoch, metrics["val_auc"]), progress=False
+        network = model.build(trial_cfg.model)
+        result, _, _ = fit(
+            trial_cfg,
+            network,
+            splits,
+            ctx,
+            on_epoch=lambda epoch, metrics: report(epoch, metrics["val_roc_auc"]),
+            progress=False,
         )
         return result.best_score  # the best epoch's validation ROC AUC
 
     return tuning.run_study(
         PROJECT, cfg, searchable(cfg), objective, args,
-        metric="val_auc", direction="maximize", study_name="cnn-or-resnet", pruning=True,
+        metric="val_roc_auc", direction="maximize", study_name="cnn-or-resnet", pruning=True,
     )  # fmt: skip
 
 

@@ -2,23 +2,23 @@
 
 Most tests train on a small generated .npz in the MedMNIST layout (`toy_npz`): noise images,
 where "pneumonia" images carry a bright blob. Tests that need real X-rays use `sample_npz`, the
-shared PneumoniaMNIST-format sample, and skip, saying why, where it is absent.
+shared PneumoniaMNIST-format sample, and skip, saying why, where it is absent. `runs_dir` and
+`train_run` come from the core's pytest plugin (`mlstarter.testing`).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mlstarter import runs
+from mlstarter.testing import shared_file
 
 from .. import train
 
 PROJECT = train.PROJECT
-SAMPLE = Path("pneumoniamnist-sample") / "pneumoniamnist_balanced.npz"
+SAMPLE = "pneumoniamnist-sample/pneumoniamnist_balanced.npz"  # in MLSTARTER_DATA_DIR (CI: ../shared/datasets)
 
 
 def toy_images(n: int, seed: int, side: int = 28) -> tuple[np.ndarray, np.ndarray]:
@@ -48,22 +48,4 @@ def toy_npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_npz() -> Path:
-    for folder in filter(None, os.environ.get("MLSTARTER_DATA_DIR", "").split(os.pathsep)):
-        if (Path(folder) / SAMPLE).is_file():
-            return Path(folder) / SAMPLE
-    pytest.skip(
-        f"needs the real PneumoniaMNIST-format sample {SAMPLE}: set MLSTARTER_DATA_DIR=../shared/datasets "
-        "(as .ci/run does)"
-    )
-
-
-@pytest.fixture
-def runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path / "runs"))
-    return tmp_path / "runs"
-
-
-def train_run(*args: str) -> runs.Run:
-    """Run train.py's main with these arguments and return the run it wrote."""
-    assert train.main(list(args)) == 0
-    return runs.latest_run(PROJECT)
+    return shared_file(SAMPLE)

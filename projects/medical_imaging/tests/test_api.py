@@ -12,18 +12,18 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from mlstarter import testing
+
 from .. import serve
-from .conftest import toy_images, train_run
+from .conftest import toy_images, write_npz
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory):
-    from .conftest import write_npz
-
     mp = pytest.MonkeyPatch()
     mp.setenv("MLSTARTER_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
     npz = write_npz(tmp_path_factory.mktemp("data") / "toy.npz")
-    run = train_run("--data", str(npz), "--dry-run")
+    run = testing.train(__package__, "--data", str(npz), "--dry-run")
     with TestClient(serve.create_app()) as c:
         c.run_id = run.run_id
         yield c

@@ -11,7 +11,7 @@ import pytest
 
 from mlstarter import runs
 
-from .conftest import PROJECT, train_run
+from .conftest import PROJECT
 
 REPO = Path(__file__).resolve().parents[3]
 # Validation ROC AUC after 4 epochs on the PneumoniaMNIST sample, 1 vs 2 processes. Measured on this
@@ -43,7 +43,7 @@ def test_two_processes_write_one_run(runs_dir: Path, toy_npz: Path) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_reach_the_single_process_metric(runs_dir: Path, sample_npz: Path) -> None:
+def test_two_processes_reach_the_single_process_metric(runs_dir: Path, sample_npz: Path, train_run) -> None:
     args = ("--data", str(sample_npz), "--set", "train.epochs=4")
     single = train_run(*args).metrics["val_roc_auc"]
     done = train_in_processes(2, *args)

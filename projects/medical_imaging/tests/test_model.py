@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
-from ..config import AugmentConfig, ModelConfig
-from ..model import PneumoniaNet, augment, grad_cam, predict_proba, to_tensor
+from mlstarter.runs import Run
+
+from ..config import AugmentConfig, Config, ModelConfig
+from ..model import PneumoniaNet, augment, build, grad_cam, load, predict_proba, save, to_tensor
 from ..train import youden_threshold
 from .conftest import toy_images
 
@@ -63,3 +67,15 @@ def test_predict_proba_in_batches_matches_one_batch():
     net = PneumoniaNet(ModelConfig()).eval()
     images, _ = toy_images(10, seed=2)
     assert np.allclose(predict_proba(net, images, 0.4, 0.2, batch_size=3), predict_proba(net, images, 0.4, 0.2))
+
+
+def test_a_saved_model_loads_back_with_the_same_predictions(tmp_path: Path):
+    torch.manual_seed(0)
+    cfg = Config(model=ModelConfig(kind="resnet", channels=(8, 16)))
+    network = build(cfg.model).eval()
+    save(tmp_path, network, cfg=cfg, metrics={"val_roc_auc": 0.5}, mean=0.4, std=0.2, threshold=0.3, image_side=28)
+    trained = load(Run("medical_imaging", "test", tmp_path))
+    images, _ = toy_images(6, seed=3)
+    assert np.allclose(trained.predict_proba(images), predict_proba(network, images, 0.4, 0.2))
+    assert (trained.mean, trained.std, trained.threshold, trained.image_side) == (0.4, 0.2, 0.3, 28)
+    assert not trained.network.training  # ready to predict: dropout off, batch norm's running statistics

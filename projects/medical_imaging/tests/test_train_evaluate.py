@@ -6,21 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from mlstarter import runs, training
+from mlstarter import checkpoints, runs, training
+from mlstarter.checkpoints import Checkpoint
+from mlstarter.scripts import load_config
 
 from .. import evaluate, train
-from .conftest import train_run
+from ..config import Config
 
 
-def test_a_short_training_learns_the_toy_task_and_evaluate_writes_everything(toy_npz: Path, runs_dir: Path):
+def test_a_short_training_learns_the_toy_task_and_evaluate_writes_everything(toy_npz: Path, runs_dir: Path, train_run):
     run = train_run("--data", str(toy_npz), "--set", "train.epochs=6", "--set", "train.batch_size=32")
     assert run.metrics["val_roc_auc"] > 0.9
     history = run.read_json("history.json")["epochs"]
-    best = max(history, key=lambda h: h["val_auc"])
+    best = max(history, key=lambda h: h["val_roc_auc"])
     assert run.metrics["val_best_epoch"] == best["epoch"]  # the kept weights are the best epoch's
     assert evaluate.main([]) == 0
     metrics = runs.latest_run(run.project).metrics
-    assert metrics["test_auc_ci_low"] <= metrics["test_roc_auc"] <= metrics["test_auc_ci_high"]
+    assert metrics["test_roc_auc_ci_low"] <= metrics["test_roc_auc"] <= metrics["test_roc_auc_ci_high"]
     assert 0 <= metrics["test_screening_sensitivity"] <= 1
     plots = {p.name for p in (run.path / "plots").iterdir()}
     assert {"roc.png", "calibration.png", "confusion_matrix.png", "gradcam.png", "validation_auc.png"} <= plots
@@ -28,7 +30,7 @@ def test_a_short_training_learns_the_toy_task_and_evaluate_writes_everything(toy
 
 
 def test_an_interrupted_run_resumes_exactly_where_it_stopped(
-    toy_npz: Path, runs_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    toy_npz: Path, runs_dir: Path, train_run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     args = ["--data", str(toy_npz), "--set", "train.epochs=3", "--set", "train.batch_size=64"]
     whole = train_run(*args).read_json("history.json")["epochs"]  # the uninterrupted reference
@@ -46,8 +48,9 @@ def test_an_interrupted_run_resumes_exactly_where_it_stopped(
         with pytest.raises(KeyboardInterrupt):
             train.main(args)
     assert len(runs.complete_runs(train.PROJECT)) == 1  # only the reference: nothing half-written is visible
-    checkpoint = train.checkpoint_path(train.from_args(train.Config, train.train_parser(None).parse_args(args)), False)
-    assert checkpoint.is_file()
+    cfg = load_config(Config, train.train_parser(None).parse_args(args))  # the settings train.py ran with
+    checkpoint = Checkpoint.for_run(train.PROJECT, cfg, dry_run=False)
+    assert checkpoint.path(checkpoints.STATE).is_file()  # epoch 1's state, saved before the interruption
 
     capsys.readouterr()
     resumed = train_run(*args, "--resume")
@@ -56,10 +59,10 @@ def test_an_interrupted_run_resumes_exactly_where_it_stopped(
     assert [h["epoch"] for h in history] == [1, 2, 3]  # epoch 1 from the checkpoint, 2 and 3 trained again
     for a, b in zip(whole, history, strict=True):  # as if it had never stopped
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
-        assert a["val_auc"] == pytest.approx(b["val_auc"], abs=1e-6)
-    assert not checkpoint.exists() and not checkpoint.parent.exists()  # done: nothing left behind
+        assert a["val_roc_auc"] == pytest.approx(b["val_roc_auc"], abs=1e-6)
+    assert not checkpoint.folder.exists() and not checkpoint.folder.parent.exists()  # done: nothing left behind
 
 
-def test_the_real_sample_trains_to_a_useful_model(sample_npz: Path, runs_dir: Path):
+def test_the_real_sample_trains_to_a_useful_model(sample_npz: Path, runs_dir: Path, train_run):
     run = train_run("--data", str(sample_npz), "--set", "train.epochs=3")
     assert run.metrics["val_roc_auc"] > 0.85  # three epochs on 2428 real X-rays

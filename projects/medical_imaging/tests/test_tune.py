@@ -10,7 +10,7 @@ from mlstarter.config import apply_overrides, valid_keys
 
 from .. import tune
 from ..config import Config, searchable
-from .conftest import PROJECT, train_run
+from .conftest import PROJECT
 
 
 def test_every_searched_key_exists_and_both_ends_of_its_range_are_valid():
@@ -23,12 +23,12 @@ def test_every_searched_key_exists_and_both_ends_of_its_range_are_valid():
             apply_overrides(cfg, [f"{key}={value}"])
 
 
-def test_a_study_reports_every_epoch_and_its_best_config_trains(runs_dir: Path, toy_npz: Path):
+def test_a_study_reports_every_epoch_and_its_best_config_trains(runs_dir: Path, toy_npz: Path, train_run):
     args = ["--data", str(toy_npz), "--dry-run", "--set", "train.epochs=4", "--trials", "7", "--sampler-seed", "3"]
     assert tune.main(args) == 0
     folder = tuning.study_dir(PROJECT, "cnn-or-resnet-dry-run")
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["metric"] == "val_auc" and summary["complete"] + summary["pruned"] == 7
+    assert summary["metric"] == "val_roc_auc" and summary["complete"] + summary["pruned"] == 7
     assert summary["baseline_value"] is not None  # trial 0: the starting config (cnn, dropout 0.3, ...)
     assert (folder / "plots" / "intermediate_values.png").is_file()  # the per-epoch AUC of every trial
 
