@@ -36,21 +36,21 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedKFold
 from tqdm import tqdm
 
-from mlstarter import bench, machine, runs
+from mlstarter import bench, loadgen, machine, runs
 from mlstarter.config import apply_overrides
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
 from mlstarter.scripts import run_script
 
-from . import data
+from . import data, model
 from .config import Config
-from .model import bayes_threshold, choose_threshold, expected_cost, fit_model
 from .serve import EXAMPLE
-from .train import cross_validate, fit
+from .train import cross_validate, fit, tune_threshold
 
 PROJECT = project_name(__package__)
 KINDS = ("logistic", "boosting", "blend")
@@ -66,42 +66,41 @@ def cv_auc(cfg: Config, frame, repeats: int, folds: int) -> list[float]:
     X, y = data.features(frame, cfg.data.drop_features), frame[data.TARGET].to_numpy()
     splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=cfg.seed)
     aucs = []
+    estimator = model.build(cfg, X)
     for fit_idx, test_idx in tqdm(
         list(splitter.split(X, y)), desc=f"{cfg.model.kind}: {repeats}x{folds}-fold AUC", unit="fold"
     ):
-        params, _, _ = cross_validate(cfg, X.iloc[fit_idx], y[fit_idx], progress=False)
-        model = fit_model(cfg, X.iloc[fit_idx], y[fit_idx], params)
-        aucs.append(float(roc_auc_score(y[test_idx], model.predict_proba(X.iloc[test_idx])[:, 1])))
+        params, _, _ = cross_validate(cfg, estimator, X.iloc[fit_idx], y[fit_idx], progress=False)
+        fitted = clone(estimator).set_params(**params).fit(X.iloc[fit_idx], y[fit_idx])
+        aucs.append(float(roc_auc_score(y[test_idx], fitted.predict_proba(X.iloc[test_idx])[:, 1])))
     return aucs
 
 
 def cv_cost(cfg: Config, frame, folds: int, threshold_from: str = "cv") -> tuple[list[float], list[float]]:
     """Expected cost per applicant on each held-out fold, and the threshold used in each.
 
-    threshold_from="cv": train.py's procedure (out-of-fold predictions choose it);
-    "split": a single 25% validation split chooses it instead (the model is still refit on all);
+    threshold_from="cv": train.py's procedure (the validation folds of its cross-validation choose it);
+    "split": a single stratified 25% validation split chooses it instead (the model is still refit on all);
     "bayes": the theoretical good_as_bad / (good_as_bad + bad_as_good), no data needed.
     """
     y = frame[data.TARGET].to_numpy()
     costs, thresholds = [], []
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=cfg.seed)
+    estimator = model.build(cfg, data.features(frame, cfg.data.drop_features))
     for fit_idx, test_idx in tqdm(
         list(splitter.split(frame, y)), desc=f"{cfg.model.kind}: {folds}-fold cost ({threshold_from})", unit="fold"
     ):
         develop, test = frame.iloc[fit_idx], frame.iloc[test_idx]
-        result = fit(cfg, develop, progress=False)
+        result = fit(cfg, estimator, develop, progress=False)
         threshold = result.threshold
         if threshold_from == "split":
-            train, val = train_test_split(develop, test_size=0.25, stratify=develop[data.TARGET], random_state=cfg.seed)
-            model = fit_model(
-                cfg, data.features(train, cfg.data.drop_features), train[data.TARGET].to_numpy(), result.params
-            )
-            p_val = model.predict_proba(data.features(val, cfg.data.drop_features))[:, 1]
-            threshold = choose_threshold(val[data.TARGET].to_numpy(), p_val, cfg.cost)
+            X, y_develop = data.features(develop, cfg.data.drop_features), develop[data.TARGET].to_numpy()
+            chosen = clone(estimator).set_params(**result.params)
+            threshold = float(tune_threshold(cfg, chosen, X, y_develop, cv=0.25).best_threshold_)
         elif threshold_from == "bayes":
-            threshold = bayes_threshold(cfg.cost)
+            threshold = model.bayes_threshold(cfg.cost)
         p = result.model.predict_proba(data.features(test, cfg.data.drop_features))[:, 1]
-        costs.append(expected_cost(test[data.TARGET].to_numpy(), p, threshold, cfg.cost))
+        costs.append(model.expected_cost(test[data.TARGET].to_numpy(), p, threshold, cfg.cost))
         thresholds.append(threshold)
     return costs, thresholds
 
@@ -180,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         tuning_part()
         if args.part == "tuning":
             return 0
-    frame, _ = data.load(Config().data)
+    frame = data.load(Config()).frame
     results: dict = {
         "project": PROJECT,
         "machine": machine.describe(),
@@ -225,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     run_id = runs.latest_run(PROJECT).run_id
 
     # 4. Serving: a real server in a subprocess, load from this process.
-    with bench.serve_in_subprocess(PROJECT, run_id) as url:
+    with loadgen.serve_in_subprocess(PROJECT, run_id) as url:
         batch = {"applicants": [EXAMPLE] * 100}
         scenarios = {
             "single, 1 client": (f"{url}/predict", EXAMPLE, 1, args.requests),
@@ -234,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
             "batch of 100, 1 client": (f"{url}/predict/batch", batch, 1, args.requests // 10),
         }
         for name, (endpoint, body, concurrency, n) in scenarios.items():
-            results["serving"][name] = bench.load_test(endpoint, body, concurrency=concurrency, requests=n)
+            results["serving"][name] = loadgen.load_test(endpoint, body, concurrency=concurrency, requests=n)
 
     best = max(results["quality"], key=lambda kind: results["quality"][kind]["roc_auc"]["mean"])
     cheapest = min(results["quality"], key=lambda kind: results["quality"][kind]["cost"]["mean"])

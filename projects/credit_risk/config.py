@@ -19,7 +19,7 @@ class DataConfig:
     test_size: float = 0.2  # 200 applicants held out, touched only by evaluate.py
     drop_features: tuple[str, ...] = ()  # e.g. personal_status_sex,age to train without sensitive attributes
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if not 0.05 <= self.test_size <= 0.5:
             raise ConfigError(f"data.test_size must be between 0.05 and 0.5; got {self.test_size}")
 
@@ -40,7 +40,7 @@ class ModelConfig:
     boosting_max_features: float = 0.3  # share of features each split may use, as in a random forest
     boosting_min_samples_leaf: int = 20  # no leaf describes fewer than 20 applicants
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if self.cv_folds < 2:
             raise ConfigError(f"model.cv_folds must be at least 2; got {self.cv_folds}")
         for key in ("boosting_max_depth", "boosting_max_iter", "boosting_min_samples_leaf"):
@@ -61,7 +61,7 @@ class CostConfig:
     bad_as_good: float = 5.0  # a defaulter classified as good (false negative)
     good_as_bad: float = 1.0  # a good payer classified as bad (false positive)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if self.bad_as_good <= 0 or self.good_as_bad <= 0:
             raise ConfigError(
                 f"both costs must be above 0; got bad_as_good={self.bad_as_good}, good_as_bad={self.good_as_bad}"
@@ -75,7 +75,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     cost: CostConfig = field(default_factory=CostConfig)
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be between 0 and 2**32 - 1; got {self.seed}")
 

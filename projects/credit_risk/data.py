@@ -7,6 +7,7 @@ category (A11, A12, ...); we decode them into readable values from the UCI docum
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -14,7 +15,7 @@ from sklearn.model_selection import train_test_split
 
 from mlstarter.datasets import DataError, DataFile, Dataset, fetch
 
-from .config import DataConfig
+from .config import Config
 
 DATASET = Dataset(
     name="german_credit",
@@ -141,22 +142,33 @@ COLUMN_DTYPES = {
 }
 
 
-def load(cfg: DataConfig) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """The decoded, validated data, and the files it came from (for the run's checksums).
+@dataclass
+class Data:
+    """The applicants, split once: what train.py, evaluate.py and tune.py all start from."""
 
-    With `cfg.path` empty this is the canonical UCI file (found locally or downloaded);
+    frame: pd.DataFrame  # every applicant: the decoded, validated file
+    splits: dict[str, pd.DataFrame]  # "develop" (cross-validation and the refit), "test" (only evaluate.py)
+    files: dict[str, Path]  # the data files read, for the run's checksums
+
+
+def load(cfg: Config) -> Data:
+    """The decoded, validated data, split into development and test applicants.
+
+    With `cfg.data.path` empty this is the canonical UCI file (found locally or downloaded);
     otherwise your own file: UCI format (`.data`, codes) or a `.csv` with our column names.
+    The split is stratified and seeded (`cfg.seed`), so evaluate.py finds the same test set.
     """
-    if cfg.path:
-        path = Path(cfg.path).expanduser()
+    if cfg.data.path:
+        path = Path(cfg.data.path).expanduser()
         if not path.is_file():
-            raise DataError(f"--data {cfg.path}: no such file.")
+            raise DataError(f"--data {cfg.data.path}: no such file.")
         files = {path.name: path}
     else:
         files = fetch(DATASET)
         path = files["german.data"]
     frame = read_csv(path) if path.suffix.lower() == ".csv" else read_uci(path)
-    return frame, files
+    develop, test = split(frame, cfg)
+    return Data(frame=frame, splits={"develop": develop, "test": test}, files=files)
 
 
 def read_uci(path: Path) -> pd.DataFrame:
@@ -241,13 +253,12 @@ def to_frame(records: pd.DataFrame | list[dict]) -> pd.DataFrame:
     return frame.astype({c: COLUMN_DTYPES[c] for c in frame.columns if c in COLUMN_DTYPES})
 
 
-def split(frame: pd.DataFrame, cfg: DataConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified split into the development part (train and validate) and the held-out test part.
 
     Same seed, same split: evaluate.py relies on it to find the test part again.
     """
-    develop, test = train_test_split(frame, test_size=cfg.test_size, stratify=frame[TARGET], random_state=seed)
-    return develop, test
+    return train_test_split(frame, test_size=cfg.data.test_size, stratify=frame[TARGET], random_state=cfg.seed)
 
 
 def sensitive_features(frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,15 +16,15 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_rate
 
-from mlstarter import datasets, model_card, persistence, plots, runs
+from mlstarter import datasets, model_card, plots, runs
 from mlstarter.config import from_dict
 from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
-from . import data
+from . import data, model
 from .config import Config
-from .model import THRESHOLD_GRID, TRUSTED_TYPES, decision_costs, expected_cost, global_importance
+from .model import THRESHOLD_GRID, bayes_threshold, decision_costs, expected_cost, global_importance
 
 PROJECT = project_name(__package__)
 KIND_DESCRIPTIONS = {
@@ -66,19 +66,18 @@ def fairness_report(y: np.ndarray, reject: np.ndarray, groups: pd.DataFrame) -> 
 def main(argv: list[str] | None = None) -> int:
     args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
-    cfg = from_dict(Config, run.config)
-    decision = run.read_json("decision.json")
-    model = persistence.load_sklearn(run.path / "model.skops", TRUSTED_TYPES)
+    cfg = from_dict(Config, run.config)  # checked by the same rules as train.py's
+    credit_model = model.load(run)
 
     # 1. The same data and seed as training give the same split; we use only its test set.
-    frame, files = data.load(cfg.data)
-    if datasets.checksums(files) != run.read_json("environment.json")["dataset_sha256"]:
+    applicants = data.load(cfg)
+    if datasets.checksums(applicants.files) != run.environment["dataset_sha256"]:
         print("warning: the data file differs from the one this run was trained on; the test split may differ too.")
-    _, test = data.split(frame, cfg.data, cfg.seed)
+    test = applicants.splits["test"]
     X_test, y_test = data.features(test, cfg.data.drop_features), test[data.TARGET].to_numpy()
-    p_test = model.predict_proba(X_test)[:, 1]
-    threshold = decision["threshold"]
-    reject = p_test >= threshold
+    p_test = credit_model.classifier.predict_proba(X_test)[:, 1]
+    reject = credit_model.classifier.predict(X_test) == 1  # the decision the model carries: P(default) >= threshold
+    threshold = credit_model.threshold
 
     # 2. Metrics, against the two trivial policies (approve everyone, reject everyone).
     metrics = {
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         **prefixed(decision_costs(y_test, p_test, threshold, cfg.cost), "test"),
     }
     fairness = fairness_report(y_test, reject, data.sensitive_features(test))
-    importance = global_importance(model, X_test, y_test, cfg.seed)
+    importance = global_importance(credit_model.pipeline, X_test, y_test, cfg.seed)
 
     # 3. Plots.
     plot_dir = run.path / "plots"
@@ -128,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     runs.write_json(run.path / "fairness.json", fairness)
     runs.write_json(run.path / "importance.json", dict(top))
     test_table = metrics_table(metrics, base_rate=float(np.mean(y_test)))
-    card = render_card(run, cfg, decision, all_metrics, fairness, top, kind_label, len(frame), test_table)
+    card = render_card(
+        run, cfg, credit_model, all_metrics, fairness, top, kind_label, len(applicants.frame), test_table
+    )
     runs.write_text(run.path / "MODEL_CARD.md", card)
 
     print(f"***** Evaluation of {PROJECT} run {run.run_id} on {len(test)} held-out applicants *****")
@@ -161,7 +162,7 @@ def metrics_table(metrics: dict, base_rate: float) -> str:
 def render_card(
     run: runs.Run,
     cfg: Config,
-    decision: dict,
+    credit_model: model.CreditModel,
     metrics: dict,
     fairness: dict,
     top: list[tuple[str, float]],
@@ -195,8 +196,8 @@ def render_card(
         {
             "Model details": (
                 f"- Kind: **{cfg.model.kind}** ({KIND_DESCRIPTIONS[cfg.model.kind]}), "
-                f"hyperparameters chosen by {cfg.model.cv_folds}-fold stratified CV: `{decision['params']}`\n"
-                f"- Output: the probability that the applicant defaults; the loan is rejected when it is at least **{decision['threshold']:.2f}**\n"
+                f"hyperparameters chosen by {cfg.model.cv_folds}-fold stratified CV: `{credit_model.params}`\n"
+                f"- Output: the probability that the applicant defaults; the loan is rejected when it is at least **{credit_model.threshold:.2f}** (the saved model carries it: its `predict()` is the decision)\n"
                 f"- Trained by mlstarter's `{run.project}` project, seed {cfg.seed}; full config in `config.json`, versions in `environment.json`"
             ),
             "Intended use": (
@@ -220,8 +221,9 @@ def render_card(
             f"see `make bench` for repeated cross-validation.",
             "Business decision": (
                 f"Cost matrix: approving a defaulter costs {cfg.cost.bad_as_good:g}, rejecting a good payer {cfg.cost.good_as_bad:g}. "
-                f"The threshold {decision['threshold']:.2f} minimised the expected cost on the out-of-fold (validation) predictions "
-                f"(a perfectly calibrated model would use {decision['bayes_threshold']:.3f}). Plot: `plots/cost_vs_threshold.png`."
+                f"The threshold {credit_model.threshold:.2f} minimised the expected cost on the validation folds of the cross-validation "
+                f"(scikit-learn's `TunedThresholdClassifierCV`; a perfectly calibrated model would use {bayes_threshold(cfg.cost):.3f}). "
+                "Plot: `plots/cost_vs_threshold.png`."
             ),
             "Fairness": (
                 "Decisions on the test applicants by group. A true positive is a defaulter we reject; a false positive is a good payer we reject. "

@@ -8,11 +8,17 @@ Three models, chosen with `model.kind`:
 - boosting: scikit-learn's HistGradientBoostingClassifier on the raw columns (it splits on
   categories natively): shallow trees, slow learning rate, feature subsampling.
 - blend: the average of the two models' probabilities (a soft vote).
+
+`build` makes the unfitted model, train.py fits it, `save` writes it into a run and `load`
+reads it back for evaluate.py and serve.py. The saved model carries its decision threshold.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,10 +26,15 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import ParameterGrid
+from sklearn.metrics import make_scorer
+from sklearn.model_selection import FixedThresholdClassifier, ParameterGrid
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from mlstarter import persistence, runs
+from mlstarter.runs import Run
+
+from . import data
 from .config import Config, CostConfig, ModelConfig
 
 # Types a saved model may contain beyond skops' safe defaults. Loading refuses anything else
@@ -33,10 +44,11 @@ TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
     "sklearn.utils._bunch.Bunch",  # the blend's named members
+    f"{__name__}.CostWeightedLogisticRegression",  # this module's own class (below), named as a copy names it
 ]
 
 
-def build_model(cfg: Config, X: pd.DataFrame) -> Pipeline:
+def build(cfg: Config, X: pd.DataFrame) -> Pipeline:
     """An unfitted pipeline for the columns of `X` (categorical columns have a category dtype)."""
     if cfg.model.kind == "logistic":
         return logistic_pipeline(cfg, X)
@@ -63,8 +75,26 @@ def logistic_pipeline(cfg: Config, X: pd.DataFrame) -> Pipeline:
         verbose_feature_names_out=False,
     )
     weights = {0: 1.0, 1: cost_ratio(cfg.cost)} if cfg.model.logistic_cost_weighted else None
-    classifier = LogisticRegression(C=cfg.model.logistic_c[0], class_weight=weights, max_iter=5000)
+    classifier = CostWeightedLogisticRegression(C=cfg.model.logistic_c[0], class_weight=weights, max_iter=5000)
     return Pipeline([("encode", encode), ("model", classifier)])
+
+
+class CostWeightedLogisticRegression(LogisticRegression):
+    """Logistic regression that may weight the classes while fitting, yet still predicts P(default).
+
+    Weighting defaulters by w = bad_as_good / good_as_bad makes the fit care most about the
+    costly mistakes, but multiplies the odds it predicts by w (logit p_weighted = logit p + log w).
+    Subtracting log w from the intercept undoes that, so predict_proba is again P(default).
+    The correction is part of `fit`, not a step after it: scikit-learn's tools (the threshold
+    search in train.py, the blend's VotingClassifier) clone and refit the model, and every
+    refit must undo the weighting too.
+    """
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> CostWeightedLogisticRegression:
+        super().fit(X, y, sample_weight=sample_weight)
+        if isinstance(self.class_weight, dict):
+            self.intercept_ -= np.log(self.class_weight[1] / self.class_weight[0])
+        return self
 
 
 class Scorecard:
@@ -132,46 +162,42 @@ def search_space(cfg: ModelConfig) -> list[dict]:
     return list(ParameterGrid({"model__logistic__model__C": c, "model__boosting__model__learning_rate": rate}))
 
 
-def fit_model(cfg: Config, X: pd.DataFrame, y: np.ndarray, params: dict) -> Pipeline:
-    """Build, set the chosen hyperparameters, fit; outputs are probabilities of default.
-
-    Cost-weighted logistic regression: weighting defaulters by w = bad_as_good / good_as_bad
-    makes the fit care most about the costly mistakes, but multiplies the odds it predicts by w
-    (logit p_weighted = logit p + log w). Subtracting log w from the intercept undoes that,
-    so predict_proba is again P(default).
-    """
-    model = build_model(cfg, X).set_params(**params).fit(X, y)
-    final = model.named_steps["model"]
-    fitted = (
-        [member.named_steps["model"] for member in final.estimators_]
-        if isinstance(final, VotingClassifier)
-        else [final]
-    )
-    for classifier in fitted:
-        if isinstance(classifier, LogisticRegression) and classifier.class_weight:
-            classifier.intercept_ -= np.log(classifier.class_weight[1] / classifier.class_weight[0])
-    return model
-
-
 def cost_ratio(cost: CostConfig) -> float:
     return cost.bad_as_good / cost.good_as_bad
 
 
 # ----- the business decision ---------------------------------------------------------------
+#
+# Written out here because they are the lesson: the cost of a decision, the grid of thresholds
+# tried and the Bayes threshold. The search over the grid (fit on k - 1 folds, cost of every
+# threshold on the k-th, average over the folds, keep the cheapest, refit on every applicant)
+# is scikit-learn's TunedThresholdClassifierCV, called in train.py with this cost as its score.
+# The saved model is a FixedThresholdClassifier: the fitted pipeline with that threshold, whose
+# predict() is the decision (1 = reject) and predict_proba() still P(default).
 
 THRESHOLD_GRID = np.round(np.arange(0.01, 1.0, 0.01), 2)  # thresholds tried: 0.01, 0.02, ..., 0.99
 
 
-def expected_cost(y: np.ndarray, p_default: np.ndarray, threshold: float, cost: CostConfig) -> float:
-    """Average cost per applicant when we reject everyone with P(default) >= threshold.
+def decision_cost(y: np.ndarray, reject: np.ndarray, cost: CostConfig) -> float:
+    """Average cost per applicant of these decisions (1 or True = reject the applicant).
 
     cost = (bad_as_good * #defaulters approved + good_as_bad * #good payers rejected) / n
     """
-    y = np.asarray(y)
-    reject = np.asarray(p_default) >= threshold
+    y, reject = np.asarray(y), np.asarray(reject).astype(bool)
     approved_defaulters = np.sum(~reject & (y == 1))
     rejected_payers = np.sum(reject & (y == 0))
     return float((cost.bad_as_good * approved_defaulters + cost.good_as_bad * rejected_payers) / len(y))
+
+
+def expected_cost(y: np.ndarray, p_default: np.ndarray, threshold: float, cost: CostConfig) -> float:
+    """Average cost per applicant when we reject everyone with P(default) >= threshold."""
+    return decision_cost(y, np.asarray(p_default) >= threshold, cost)
+
+
+def cost_scorer(cost: CostConfig) -> Any:
+    """The cost as a scikit-learn scorer for the threshold search. Scorers are maximised, so it is
+    the negative cost; TunedThresholdClassifierCV calls it with the decisions at each threshold."""
+    return make_scorer(decision_cost, greater_is_better=False, cost=cost)
 
 
 def bayes_threshold(cost: CostConfig) -> float:
@@ -180,12 +206,10 @@ def bayes_threshold(cost: CostConfig) -> float:
     return cost.good_as_bad / (cost.good_as_bad + cost.bad_as_good)
 
 
-def choose_threshold(y: np.ndarray, p_default: np.ndarray, cost: CostConfig) -> float:
-    """The threshold (on a 0.01 grid) with the lowest expected cost on these applicants;
-    among equally cheap ones, the closest to the Bayes threshold."""
-    costs = np.array([expected_cost(y, p_default, t, cost) for t in THRESHOLD_GRID])
-    cheapest = THRESHOLD_GRID[np.isclose(costs, costs.min())]
-    return float(cheapest[np.argmin(np.abs(cheapest - bayes_threshold(cost)))])
+def with_threshold(pipeline: Pipeline, threshold: float) -> FixedThresholdClassifier:
+    """The fitted pipeline and its decision in one model: predict() rejects when P(default) >= threshold.
+    Not fitted again: it wraps the pipeline as it is."""
+    return FixedThresholdClassifier(pipeline, threshold=float(threshold), response_method="predict_proba")
 
 
 def decision_costs(y: np.ndarray, p_default: np.ndarray, threshold: float, cost: CostConfig) -> dict[str, float]:
@@ -195,6 +219,59 @@ def decision_costs(y: np.ndarray, p_default: np.ndarray, threshold: float, cost:
         "cost_reject_all": expected_cost(y, p_default, 0.0, cost),
         "cost_approve_all": expected_cost(y, p_default, 1.01, cost),
     }
+
+
+# ----- the run's model files ----------------------------------------------------------------
+
+
+@dataclass
+class CreditModel:
+    """A run's model as evaluate.py and serve.py use it."""
+
+    classifier: FixedThresholdClassifier  # predict_proba: P(default); predict: 1 = reject, at its threshold
+    features: list[str]  # the input columns, in order
+    reference: pd.DataFrame  # the typical applicant that explanations compare against (one row)
+    params: dict[str, Any]  # the hyperparameters cross-validation chose
+    scorecard: Scorecard | None  # the logistic model as a table of points; None for the other kinds
+
+    @property
+    def pipeline(self) -> Pipeline:
+        """The fitted pipeline inside (encoding and model), without the decision."""
+        return self.classifier.estimator
+
+    @property
+    def threshold(self) -> float:
+        """Reject when P(default) >= threshold: the threshold the saved model carries."""
+        return float(self.classifier.threshold)
+
+
+def save(
+    run_dir: Path, classifier: FixedThresholdClassifier, params: dict, reference: pd.DataFrame, cost: CostConfig
+) -> None:
+    """Write the model files of a run: model.skops (the model with its threshold) and decision.json."""
+    persistence.save_sklearn(classifier, run_dir / "model.skops")
+    decision = {
+        "threshold": float(classifier.threshold),  # the model carries it; written here too, for a reader of the run
+        "bayes_threshold": bayes_threshold(cost),
+        "params": params,
+        "features": list(reference.columns),
+        "reference_applicant": reference.iloc[0].to_dict(),
+    }
+    runs.write_json(run_dir / "decision.json", decision)
+
+
+def load(run: Run) -> CreditModel:
+    """Read a run's model back, safely: skops refuses any type outside TRUSTED_TYPES."""
+    classifier = persistence.load_sklearn(run.path / "model.skops", TRUSTED_TYPES)
+    decision = run.read_json("decision.json")
+    features = decision["features"]
+    return CreditModel(
+        classifier=classifier,
+        features=features,
+        reference=data.to_frame([decision["reference_applicant"]])[features],
+        params=decision["params"],
+        scorecard=Scorecard.of(classifier.estimator),
+    )
 
 
 # ----- explanations --------------------------------------------------------------------------

@@ -18,12 +18,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlstarter import persistence, server, serving
+from mlstarter import server, serving
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
-from . import data
-from .model import TRUSTED_TYPES, Scorecard, contributions
+from . import data, model
+from .model import contributions
 
 PROJECT = project_name(__package__)
 MAX_BATCH = 1000  # applicants per batch request: bounds memory and latency
@@ -112,12 +112,12 @@ class CreditPredictor:
 
     def __init__(self, run: Run):
         self.run_id = run.run_id
-        self.model = persistence.load_sklearn(run.path / "model.skops", TRUSTED_TYPES)
-        decision = run.read_json("decision.json")
-        self.threshold = decision["threshold"]
-        self.features = decision["features"]
-        self.reference = data.to_frame([decision["reference_applicant"]])[self.features]
-        self.scorecard = Scorecard.of(self.model)  # the logistic model as a sum of points: fast; None for trees
+        loaded = model.load(run)
+        self.model = loaded.classifier  # the fitted pipeline with its threshold
+        self.threshold = loaded.threshold  # the one the model carries: its predict() rejects at P(default) >= this
+        self.features = loaded.features
+        self.reference = loaded.reference
+        self.scorecard = loaded.scorecard  # the logistic model as a sum of points: fast; None for trees
 
     def predict(self, applicants: list[Applicant], explain: bool) -> list[Prediction]:
         records = [a.model_dump() for a in applicants]
@@ -139,6 +139,7 @@ class CreditPredictor:
             predictions.append(
                 Prediction(
                     probability_of_default=round(float(p_default), 4),
+                    # the model's own rule (FixedThresholdClassifier.predict), applied to p from either path
                     decision="reject" if p_default >= self.threshold else "approve",
                     threshold=self.threshold,
                     model_version=self.run_id,

@@ -22,7 +22,7 @@ from mlstarter import tuning
 from mlstarter.scripts import run_script
 from mlstarter.seeding import seed_everything
 
-from . import data
+from . import data, model
 from .config import Config, searchable
 from .train import DRY_RUN_OVERRIDES, PROJECT, cross_validate, dry_run_subset
 
@@ -33,14 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     seed_everything(cfg.seed)
 
     # The development applicants, loaded once for all trials; the test applicants are set aside.
-    frame, _ = data.load(cfg.data)
-    develop, _test = data.split(frame, cfg.data, cfg.seed)
+    develop = data.load(cfg).splits["develop"]
     if args.dry_run:
         develop = dry_run_subset(develop, cfg.seed)
     X, y = data.features(develop, cfg.data.drop_features), develop[data.TARGET].to_numpy()
 
     def objective(trial_cfg: Config, report: tuning.Report) -> float:
-        _, _, fold_aucs = cross_validate(trial_cfg, X, y, progress=False)
+        _, _, fold_aucs = cross_validate(trial_cfg, model.build(trial_cfg, X), X, y, progress=False)
         return float(np.mean(fold_aucs))
 
     return tuning.run_study(

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from .. import serve
-from .conftest import train_run
+from mlstarter import runs
+
+from .. import data, model, serve
 
 
 @pytest.fixture
-def client(runs_dir: Path):
+def client(runs_dir: Path, train_run):
     run = train_run("--dry-run")
     with TestClient(serve.create_app()) as c:
         c.run_id = run.run_id
@@ -31,6 +32,17 @@ def test_predict_one_applicant(client: TestClient):
     assert 0 <= body["probability_of_default"] <= 1
     assert body["decision"] == ("reject" if body["probability_of_default"] >= body["threshold"] else "approve")
     assert body["model_version"] == client.run_id and body["top_features"] is None
+
+
+def test_the_decision_is_the_saved_models_own(client: TestClient):
+    """The API scores with the scorecard or the pipeline; either way it decides as the saved model does."""
+    loaded = model.load(runs.latest_run(serve.PROJECT, client.run_id))
+    applicants = [serve.EXAMPLE, {**serve.EXAMPLE, "checking_account": "no account", "duration_months": 12}]
+    expected = loaded.classifier.predict(data.to_frame(applicants)[loaded.features])
+    for explain in ("false", "true"):
+        body = client.post(f"/predict/batch?explain={explain}", json={"applicants": applicants}).json()
+        assert [p["decision"] == "reject" for p in body["predictions"]] == [bool(e) for e in expected]
+        assert {p["threshold"] for p in body["predictions"]} == {loaded.threshold}
 
 
 def test_explain_returns_the_top_features(client: TestClient):

@@ -7,15 +7,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mlstarter.config import apply_overrides
 from mlstarter.datasets import sha256sum
 
 from .. import data
-from ..config import DataConfig
+from ..config import Config
 
 
-def test_the_file_is_the_canonical_one():
-    path = data.load(DataConfig())[1]["german.data"]
-    assert sha256sum(path) == data.DATASET.files[0].sha256
+def test_the_file_is_the_canonical_one(applicants: data.Data):
+    assert sha256sum(applicants.files["german.data"]) == data.DATASET.files[0].sha256
 
 
 def test_schema_and_labels(frame: pd.DataFrame):
@@ -29,15 +29,15 @@ def test_schema_and_labels(frame: pd.DataFrame):
     assert not frame.isna().any().any()
 
 
-def test_split_is_stratified_disjoint_and_repeatable(frame: pd.DataFrame):
-    cfg = DataConfig()
-    develop, test = data.split(frame, cfg, seed=42)
+def test_split_is_stratified_disjoint_and_repeatable(applicants: data.Data):
+    develop, test = applicants.splits["develop"], applicants.splits["test"]
     assert (len(develop), len(test)) == (800, 200)
     assert not set(develop.index) & set(test.index)
     for part in (develop, test):
         assert part[data.TARGET].mean() == pytest.approx(0.3, abs=0.005)
-    assert data.split(frame, cfg, seed=42)[1].index.equals(test.index)  # evaluate.py relies on this
-    assert not data.split(frame, cfg, seed=7)[1].index.equals(test.index)
+    frame = applicants.frame
+    assert data.split(frame, Config())[1].index.equals(test.index)  # evaluate.py relies on this
+    assert not data.split(frame, apply_overrides(Config(), ["seed=7"]))[1].index.equals(test.index)
 
 
 def test_sensitive_features(frame: pd.DataFrame):

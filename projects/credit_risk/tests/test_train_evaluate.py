@@ -8,13 +8,16 @@ from pathlib import Path
 import pytest
 
 from mlstarter import runs
-from mlstarter.config import ConfigError
+from mlstarter.config import ConfigError, from_dict, to_dict
+from mlstarter.scripts import load_config, train_parser
 
-from .. import data, evaluate, train
-from .conftest import PROJECT, train_run
+from .. import data, evaluate, model, train
+from ..config import Config
+
+PROJECT = train.PROJECT
 
 
-def test_dry_run_writes_a_complete_run(runs_dir: Path):
+def test_dry_run_writes_a_complete_run(runs_dir: Path, train_run):
     run = train_run("--dry-run")
     assert {p.name for p in run.path.iterdir()} >= {
         "config.json",
@@ -26,15 +29,17 @@ def test_dry_run_writes_a_complete_run(runs_dir: Path):
     env = run.read_json("environment.json")
     assert env["dry_run"] is True and env["dataset_sha256"] == {"german.data": data.DATASET.files[0].sha256}
     assert 0 < run.read_json("decision.json")["threshold"] < 1
+    assert model.load(run).threshold == run.read_json("decision.json")["threshold"]  # the model carries it
     assert run.metrics["val_cost_reject_all"] == pytest.approx(0.7)
+    assert "checksums.json" in {p.name for p in run.path.iterdir()}
 
 
-def test_set_wins_over_the_dry_run_settings(runs_dir: Path):
+def test_set_wins_over_the_dry_run_settings(runs_dir: Path, train_run):
     run = train_run("--dry-run", "--set", "model.cv_folds=3")
     assert run.config["model"]["cv_folds"] == 3 and run.config["model"]["logistic_c"] == [0.1]
 
 
-def test_evaluate_writes_metrics_plots_and_card(runs_dir: Path, capsys: pytest.CaptureFixture[str]):
+def test_evaluate_writes_metrics_plots_and_card(runs_dir: Path, train_run, capsys: pytest.CaptureFixture[str]):
     run = train_run("--dry-run", "--set", "model.kind=logistic")
     assert evaluate.main([]) == 0
     metrics = run.metrics
@@ -54,7 +59,7 @@ def test_evaluate_writes_metrics_plots_and_card(runs_dir: Path, capsys: pytest.C
     assert f"Evaluation of {PROJECT}" in capsys.readouterr().out
 
 
-def test_same_seed_same_metrics(runs_dir: Path):
+def test_same_seed_same_metrics(runs_dir: Path, train_run):
     first = train_run("--dry-run", "--set", "model.kind=boosting").metrics
     second = train_run("--dry-run", "--set", "model.kind=boosting").metrics
     assert first == second
@@ -62,13 +67,13 @@ def test_same_seed_same_metrics(runs_dir: Path):
     assert third != first
 
 
-def test_interrupted_training_leaves_the_last_good_run(runs_dir: Path, monkeypatch: pytest.MonkeyPatch):
+def test_interrupted_training_leaves_the_last_good_run(runs_dir: Path, train_run, monkeypatch: pytest.MonkeyPatch):
     good = train_run("--dry-run")
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train.runs, "environment", crash)  # dies halfway through writing the run
+    monkeypatch.setattr(train.model, "save", crash)  # dies halfway through writing the run
     with pytest.raises(KeyboardInterrupt):
         train.main(["--dry-run"])
     assert runs.latest_run(PROJECT).path == good.path
@@ -80,7 +85,7 @@ def test_unknown_config_key_is_an_error_listing_the_valid_ones(runs_dir: Path):
         train.main(["--set", "model.knd=logistic"])
 
 
-def test_train_on_your_own_csv(runs_dir: Path, frame, tmp_path: Path):
+def test_train_on_your_own_csv(runs_dir: Path, train_run, frame, tmp_path: Path):
     path = tmp_path / "my_loans.csv"
     frame.sample(400, random_state=1).to_csv(path, index=False)
     run = train_run("--dry-run", "--data", str(path))
@@ -88,7 +93,7 @@ def test_train_on_your_own_csv(runs_dir: Path, frame, tmp_path: Path):
     assert list(run.read_json("environment.json")["dataset_sha256"]) == ["my_loans.csv"]
 
 
-def test_dropping_sensitive_attributes(runs_dir: Path):
+def test_dropping_sensitive_attributes(runs_dir: Path, train_run):
     run = train_run("--dry-run", "--set", "data.drop_features=personal_status_sex,age")
     assert "age" not in run.read_json("decision.json")["features"]
     assert evaluate.main([]) == 0  # the fairness report still groups by sex and age
@@ -107,3 +112,15 @@ def test_impossible_settings_are_refused_before_training(runs_dir: Path, overrid
     with pytest.raises(ConfigError, match=message):
         train.main(["--set", override])
     assert not runs_dir.exists()  # nothing was written
+
+
+def test_a_bad_value_is_refused_alike_by_train_and_by_a_saved_config():
+    """train.py (load_config) and evaluate/serve (from_dict on a run's config.json) run the same checks."""
+    with pytest.raises(ConfigError) as by_train:
+        load_config(Config, train_parser(None).parse_args(["--set", "cost.good_as_bad=-1"]))
+    saved = to_dict(Config())
+    saved["cost"]["good_as_bad"] = -1
+    with pytest.raises(ConfigError) as by_run:
+        from_dict(Config, saved)
+    assert str(by_train.value) == str(by_run.value)
+    assert "both costs must be above 0" in str(by_train.value)

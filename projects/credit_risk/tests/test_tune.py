@@ -12,7 +12,7 @@ from mlstarter.config import apply_overrides, valid_keys
 
 from .. import tune
 from ..config import Config, searchable
-from .conftest import PROJECT, train_run
+from ..train import PROJECT
 
 
 @pytest.mark.parametrize("kind", ["logistic", "boosting", "blend"])
@@ -26,7 +26,7 @@ def test_every_searched_key_exists_and_both_ends_of_its_range_are_valid(kind: st
             apply_overrides(cfg, [f"{key}={value}"])
 
 
-def test_a_study_finds_a_config_that_trains_to_the_score_it_saw(runs_dir: Path):
+def test_a_study_finds_a_config_that_trains_to_the_score_it_saw(runs_dir: Path, train_run):
     assert tune.main(["--trials", "6", "--sampler-seed", "0"]) == 0
     folder = tuning.study_dir(PROJECT, "logistic")
     summary = json.loads((folder / "summary.json").read_text())
