@@ -155,7 +155,15 @@ def main(argv: list[str] | None = None) -> int:
         distributed_part(data_path, data_label)
         if args.part == "distributed":
             return 0
-    results: dict = {"project": PROJECT, "machine": machine.describe(), "data": data_label, "runs": {}}
+    results: dict = {
+        "project": PROJECT,
+        "machine": machine.describe(),
+        "data": data_label,
+        # how busy the cores were and how many threads each training could use: both move the seconds
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "all cores"),
+        "runs": {},
+    }
 
     # 1. Quality and training speed: the default CNN with several seeds, then the ResNet variant.
     for seed in range(42, 42 + args.seeds):
@@ -209,6 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _conditions(results: dict) -> str:
+    """How busy the machine was, and the threads per training (older results did not record them)."""
+    if "load_average_before" not in results:
+        return ""
+    loads = ", ".join(f"{x:.2f}" for x in results["load_average_before"])
+    return f"; load average before {loads}; OMP_NUM_THREADS {results['omp_num_threads']}"
+
+
 def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
@@ -246,7 +262,8 @@ def render(results: dict) -> str:
     )
     serving = bench.serving_table(results["serving"])
     return (
-        f"Measured by `make bench PROJECT={results['project']}` on {machine.line(m)}.\n\n"
+        f"Measured by `make bench PROJECT={results['project']}` on {machine.line(m)}"
+        f"{_conditions(results)}.\n\n"
         f"**Data**: {results['data']}.\n\n"
         f"**Quality** on the test split (each run: `train` then `evaluate`, default config unless named). "
         f"CNN over {len(c['test_roc_auc']['folds'])} seeds: test ROC AUC {c['test_roc_auc']['mean']:.3f} ± {c['test_roc_auc']['sd']:.3f}, "
