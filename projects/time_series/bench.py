@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=500, help="Requests per serving scenario (default 500).")
     args = parser.parse_args(argv)
-    results: dict = {"project": PROJECT, "machine": machine.describe(), "runs": {}}
+    results: dict = {"project": PROJECT, "machine": machine.describe(), "load_average_before": load_average()}
+    results["runs"] = {}
 
     for name, overrides in VARIANTS.items():
         results["runs"][name] = train_and_evaluate(overrides)
@@ -110,8 +112,14 @@ def main(argv: list[str] | None = None) -> int:
         "train + evaluate": f"{default['speed']['train']['seconds'] + default['speed']['evaluate']['seconds']:.0f} s",
         "measured": results["machine"]["date"],
     }
+    results["load_average_after"] = load_average()
     bench.write_results(PROJECT, results, render(results))  # also prints the results and where they went
     return 0
+
+
+def load_average() -> list[float] | None:
+    """The machine's 1-, 5- and 15-minute load averages: other work on the same cores slows every timing here."""
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
 
 
 def _p(value: float | None) -> str:
@@ -124,7 +132,15 @@ def _pct(value: float | None) -> str:
 
 def render(results: dict) -> str:
     m = results["machine"]
-    parts = [f"Measured by `make bench PROJECT={results['project']}` on {machine.line(m)}.\n"]
+    loads = [results.get("load_average_before"), results.get("load_average_after")]
+    busy = (
+        f" Load average (1, 5 and 15 minutes) {', '.join(map(str, loads[0]))} before and "
+        f"{', '.join(map(str, loads[1]))} after, on {m['cores']} cores: above {m['cores']}, other work was waiting "
+        "for the cores and slowed every timing below (the scores do not depend on it)."
+        if all(loads)
+        else ""
+    )
+    parts = [f"Measured by `make bench PROJECT={results['project']}` on {machine.line(m)}.{busy}\n"]
     for name, v in results["runs"].items():
         parts.append(
             f"### {name}\n\n{v['origins']:,} scored origins, {v['first']} to {v['last']}; backtest "
