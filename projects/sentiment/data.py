@@ -75,7 +75,8 @@ class Data:
 
 
 def load(cfg: Config) -> Data:
-    """Your CSV (`data.path`) or the Rotten Tomatoes sentences, split 80/10/10 with the config's seed."""
+    """Your CSV (`data.path`) or the Rotten Tomatoes sentences, split by the config's shares (80/10/10 by
+    default) and seed: the same config always gives the same split."""
     if cfg.data.path:
         path = Path(cfg.data.path).expanduser()
         if not path.is_file():

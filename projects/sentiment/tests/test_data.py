@@ -102,6 +102,16 @@ def test_split_is_stratified_disjoint_and_repeatable(tmp_path: Path):
     assert data.split(frame, DataConfig(), seed=1)[2].index.equals(test.index)
 
 
+def test_load_splits_your_csv_and_names_the_file(tmp_path: Path):
+    path = write_csv(tmp_path / "r.csv", toy_reviews(300))
+    corpus = data.load(Config(seed=1, data=DataConfig(path=str(path))))
+    assert len(corpus.sentences) == 300 and corpus.files == {"r.csv": path}
+    train, val, test = data.split(corpus.sentences, DataConfig(), seed=1)
+    assert list(corpus.splits) == ["train", "val", "test"]
+    for name, part in zip(("train", "val", "test"), (train, val, test), strict=True):
+        assert corpus.splits[name].index.equals(part.index)
+
+
 def test_the_real_dataset(real_data: dict[str, Path]):
     frame = data.read_polarity(real_data["rt-polarity.pos"], real_data["rt-polarity.neg"])
     assert len(frame) == 10662 and frame[data.LABEL].sum() == 5331
