@@ -273,4 +273,4 @@ def beats_the_random_walk(frame: pd.DataFrame, cfg: Config, size: float = 0.05) 
                 "models": len(models.columns),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["horizon", "spa_p", "spa_p_lower", "spa_p_upper", "superior", "models"])
