@@ -3,7 +3,7 @@
     $ make evaluate PROJECT=credit_risk [RUN=<run id>]
     $ python -m projects.credit_risk.evaluate [--run <run id>]
 
-Measures the model on the test part that training never saw: ranking (ROC AUC, PR AUC,
+Measures the model on the test part that training never saw: ranking (ROC AUC, average precision,
 KS), probabilities (Brier score, calibration), the business decision (expected cost at the
 chosen threshold, confusion matrix), fairness by sex and age group, and feature importance.
 Writes test_* metrics into metrics.json, plots/*.png, fairness.json and MODEL_CARD.md
@@ -18,13 +18,13 @@ from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_ra
 
 from mlstarter import datasets, model_card, plots, runs
 from mlstarter.config import from_dict
-from mlstarter.metrics import binary_metrics, prefixed
+from mlstarter.metrics import prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
 from . import data, model
 from .config import Config
-from .model import THRESHOLD_GRID, bayes_threshold, decision_costs, expected_cost, global_importance
+from .model import THRESHOLD_GRID, bayes_threshold, binary_scores, decision_costs, expected_cost, global_importance
 
 PROJECT = project_name(__package__)
 KIND_DESCRIPTIONS = {
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. Metrics, against the two trivial policies (approve everyone, reject everyone).
     metrics = {
-        **prefixed(binary_metrics(y_test, p_test, threshold), "test"),
+        **prefixed(binary_scores(y_test, p_test, threshold), "test"),
         **prefixed(decision_costs(y_test, p_test, threshold, cfg.cost), "test"),
     }
     fairness = fairness_report(y_test, reject, data.sensitive_features(test))
@@ -144,7 +144,7 @@ def metrics_table(metrics: dict, base_rate: float) -> str:
     """The test metrics beside what a model without skill would score (terminal and model card)."""
     rows = [
         ("ROC AUC", "roc_auc", "0.500 (no skill)"),
-        ("PR AUC (default = positive)", "pr_auc", f"{base_rate:.3f} (the default rate)"),
+        ("Average precision (PR AUC, default = positive)", "average_precision", f"{base_rate:.3f} (the default rate)"),
         ("Brier score", "brier", f"{base_rate * (1 - base_rate):.3f} (always predict the default rate)"),
         ("Expected calibration error", "ece", "0 (perfect)"),
         ("KS statistic", "ks", "0.000"),

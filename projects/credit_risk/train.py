@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 from tqdm import tqdm
 
 from mlstarter import runs
-from mlstarter.metrics import binary_metrics, prefixed
+from mlstarter.metrics import prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
@@ -101,8 +101,8 @@ def tune_threshold(
 
     scikit-learn's TunedThresholdClassifierCV does it: for each split of `cv` it fits the model on
     the fit rows and computes the cost of every threshold of model.THRESHOLD_GRID on the
-    validation rows; it keeps the threshold with the lowest cost averaged over the splits (the
-    lowest threshold among equally cheap ones), and refits the model on every row of X.
+    validation rows; it keeps the threshold with the lowest cost averaged over the splits (of
+    equally cheap ones, the first it meets: the lowest), and refits the model on every row of X.
     `cv`: the folds of train.py, or a share of X to hold out once (e.g. 0.25).
     """
     search = TunedThresholdClassifierCV(
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         "cv_roc_auc_mean": float(np.mean(result.fold_aucs)),
         "cv_roc_auc_std": float(np.std(result.fold_aucs)),
         # out-of-fold predictions; the threshold was chosen on them, so val_cost is a little optimistic
-        **prefixed(binary_metrics(y, result.oof, result.threshold), "val"),
+        **prefixed(model.binary_scores(y, result.oof, result.threshold), "val"),
         **prefixed(model.decision_costs(y, result.oof, result.threshold, cfg.cost), "val"),
     }
 

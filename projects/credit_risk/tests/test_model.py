@@ -18,8 +18,8 @@ from ..train import fit
 KINDS = ["logistic", "boosting", "blend"]
 
 
-def load_model(run):
-    """The saved classifier: predict_proba gives P(default), predict the decision at its threshold."""
+def saved_classifier(run):
+    """The run's classifier: predict_proba gives P(default), predict the decision at its threshold."""
     return model.load(run).classifier
 
 
@@ -77,7 +77,7 @@ def test_the_threshold_scikit_learn_chose_is_the_cheapest_on_the_validation_pred
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_models_rank_far_better_than_chance(kind, trained, splits):
-    classifier, (_, test) = load_model(trained[kind]), splits
+    classifier, (_, test) = saved_classifier(trained[kind]), splits
     from sklearn.metrics import roc_auc_score
 
     # Cross-validated AUCs on this data are 0.78-0.80, and one 200-row fold varies by about ±0.03.
@@ -88,7 +88,7 @@ def test_models_rank_far_better_than_chance(kind, trained, splits):
 def test_no_checking_account_is_safer_than_an_overdrawn_one(kind, trained, splits):
     # In the data 49% of applicants with an overdrawn account (< 0 DM) default, against 12%
     # of those with no checking account: the strongest single signal in the data.
-    classifier, X = load_model(trained[kind]), data.features(splits[1])
+    classifier, X = saved_classifier(trained[kind]), data.features(splits[1])
     p_overdrawn = classifier.predict_proba(with_value(X, "checking_account", "< 0 DM"))[:, 1]
     p_none = classifier.predict_proba(with_value(X, "checking_account", "no account"))[:, 1]
     assert p_none.mean() < p_overdrawn.mean() - 0.1
@@ -98,7 +98,7 @@ def test_no_checking_account_is_safer_than_an_overdrawn_one(kind, trained, split
 @pytest.mark.parametrize("kind", KINDS)
 def test_longer_loans_are_riskier_on_average(kind, trained, splits):
     # Default rate rises with duration: 21% for loans of a year or less, 52% beyond 3 years.
-    classifier, X = load_model(trained[kind]), data.features(splits[1])
+    classifier, X = saved_classifier(trained[kind]), data.features(splits[1])
     p_short = classifier.predict_proba(with_value(X, "duration_months", 6))[:, 1]
     p_long = classifier.predict_proba(with_value(X, "duration_months", 48))[:, 1]
     assert p_long.mean() > p_short.mean() + 0.05
@@ -106,7 +106,7 @@ def test_longer_loans_are_riskier_on_average(kind, trained, splits):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_predictions_do_not_depend_on_row_order_or_batching(kind, trained, splits):
-    classifier, X = load_model(trained[kind]), data.features(splits[1])
+    classifier, X = saved_classifier(trained[kind]), data.features(splits[1])
     p = classifier.predict_proba(X)[:, 1]
     shuffled = X.sample(frac=1, random_state=0)
     assert np.allclose(classifier.predict_proba(shuffled)[:, 1], pd.Series(p, index=X.index)[shuffled.index])
@@ -115,7 +115,7 @@ def test_predictions_do_not_depend_on_row_order_or_batching(kind, trained, split
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_contributions_explain_the_difference_from_a_typical_applicant(kind, trained, splits):
-    classifier, X = load_model(trained[kind]), data.features(splits[1])
+    classifier, X = saved_classifier(trained[kind]), data.features(splits[1])
     reference = reference_applicant(X)
     # the typical applicant itself: nothing to explain
     assert np.allclose(contributions(classifier, reference, reference).to_numpy(), 0)

@@ -43,7 +43,9 @@ def test_evaluate_writes_metrics_plots_and_card(runs_dir: Path, train_run, capsy
     run = train_run("--dry-run", "--set", "model.kind=logistic")
     assert evaluate.main([]) == 0
     metrics = run.metrics
-    assert {"val_roc_auc", "test_roc_auc", "test_pr_auc", "test_brier", "test_ks", "test_cost"} <= set(metrics)
+    assert {"val_roc_auc", "test_roc_auc", "test_average_precision", "test_brier", "test_ks", "test_cost"} <= set(
+        metrics
+    )
     assert {p.name for p in (run.path / "plots").iterdir()} == {
         "roc.png",
         "precision_recall.png",
