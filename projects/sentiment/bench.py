@@ -37,6 +37,7 @@ from mlstarter.config import apply_overrides
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
 from mlstarter.scripts import run_script
+from mlstarter.seeding import seed_everything
 
 from . import data
 from .config import Config
@@ -68,6 +69,7 @@ def cross_validate(cfg: Config, corpus: data.Data, folds: int, desc: str) -> dic
         val = train.iloc[:0]
         if cfg.model.kind == "neural":  # early stopping needs validation sentences: a ninth of the training folds
             train, val = train_test_split(train, test_size=1 / 9, stratify=train[data.LABEL], random_state=cfg.seed)
+        seed_everything(cfg.seed)  # every fold starts from the same random state, as train.py: a rerun repeats it
         start = time.perf_counter()
         classifier, _ = fit(cfg, dataclasses.replace(corpus, splits={"train": train, "val": val}), progress=False)
         scores["fit_seconds"].append(time.perf_counter() - start)
