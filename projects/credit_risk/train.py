@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold, TunedThresholdClassifierCV
+from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold, TunedThresholdClassifierCV
 from sklearn.pipeline import Pipeline
 from tqdm import tqdm
 
@@ -60,7 +60,7 @@ def dry_run_subset(develop: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 @dataclass
 class FitResult:
-    model: Any  # the fitted pipeline with its threshold (a FixedThresholdClassifier): predict() decides
+    model: FixedThresholdClassifier  # the refit pipeline with its threshold: predict() decides, 1 = reject
     params: dict[str, Any]  # the hyperparameters cross-validation chose
     fold_aucs: list[float]  # ROC AUC on each validation fold, for the chosen hyperparameters
     oof: np.ndarray  # out-of-fold P(default) of every development applicant
@@ -121,11 +121,12 @@ def fit(cfg: Config, estimator: Pipeline, develop: pd.DataFrame, progress: bool 
     """Choose hyperparameters and threshold by cross-validation, then refit on all of `develop`."""
     X, y = data.features(develop, cfg.data.drop_features), develop[data.TARGET].to_numpy()
     params, oof, fold_aucs = cross_validate(cfg, estimator, X, y, progress)
-    # The same folds again: each fold's model is the one that made `oof`, so the threshold is
-    # chosen on those out-of-fold (validation) predictions only.
+    # The same folds again: each fold's model is fitted again exactly as for `oof`, so the threshold
+    # is chosen on those out-of-fold (validation) predictions only.
     search = tune_threshold(cfg, clone(estimator).set_params(**params), X, y, cv=stratified_folds(cfg, X, y))
     threshold = float(search.best_threshold_)
-    decide = model.with_threshold(search.estimator_, threshold)  # the refit model, carrying its threshold
+    # What the run keeps is the refit model with its threshold; the search itself (its scorer, its folds) is not needed.
+    decide = model.with_threshold(search.estimator_, threshold)
     return FitResult(decide, params, fold_aucs, oof, threshold, model.reference_applicant(X))
 
 
