@@ -76,8 +76,8 @@ def confidence_interval(
     is: most resamples cannot score higher, a few score much lower. The same seed gives every
     statistic the same resamples.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DegenerateDataWarning)  # handled below
+    with warnings.catch_warnings():  # values that never vary make BCa warn and divide by zero: handled below
+        warnings.simplefilter("ignore", DegenerateDataWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         result = bootstrap(
             (np.asarray(y_true), np.asarray(p)),
