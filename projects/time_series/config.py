@@ -129,7 +129,7 @@ class ServeConfig:
 
 @dataclass
 class Config:
-    seed: int = 42  # fixes gradient boosting's randomness; the rest of the backtest is deterministic
+    seed: int = 42  # fixes gradient boosting and the SPA bootstrap; the rest of the backtest is deterministic
     data: DataConfig = field(default_factory=DataConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
