@@ -29,6 +29,9 @@ def test_train_then_evaluate_writes_a_complete_run(kind: str, toy_csv: Path, run
     }
     metrics = runs.latest_run(run.project).metrics
     assert 0 <= metrics["test_accuracy"] <= 1 and "test_macro_f1" in metrics and "test_roc_auc" in metrics
+    # one name per quantity: *_auc is ROC AUC alone; the area under the precision-recall curve is average precision
+    assert {"val_average_precision", "test_average_precision"} <= set(metrics)
+    assert [k for k in metrics if k.endswith("_auc")] == ["val_roc_auc", "test_roc_auc"]
     with open(run.path / "errors.csv", newline="", encoding="utf-8") as f:
         errors = list(csv.DictReader(f))
     for row in errors:  # each is a real mistake, most confident first
