@@ -167,3 +167,17 @@ def test_every_answer_names_the_model_version(client: TestClient):
     for response in (client.get("/health"), client.post("/predict", json={"x": 99}), client.get("/nowhere")):
         assert response.headers["x-model-version"] == run_id
     assert "413" in client.get("/openapi.json").json()["paths"]["/predict"]["post"]["responses"]
+
+
+def test_a_run_whose_config_is_refused_says_so_in_one_line(tmp_root: Path):
+    from mlstarter import persistence
+    from mlstarter.config import ConfigError
+
+    write_demo_run()
+
+    def refuse(run: runs.Run):
+        raise ConfigError("factor must be at most 1; got 2")
+
+    app = serving.create_app(project="demo", router=router, load_predictor=refuse, input_model=Item)
+    with pytest.raises(persistence.ModelLoadError, match="has a config this code refuses: factor must be at most 1"):
+        serving.preload(app)

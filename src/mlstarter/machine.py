@@ -39,12 +39,16 @@ def describe() -> dict[str, Any]:
         "memory_gib": memory_gib,
         "os": platform.platform(terse=True),
         "python": platform.python_version(),
+        # how busy the machine was when the measurement began: other work slows every timing
+        "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
 
 
 def line(info: dict[str, Any]) -> str:
     """`describe()` as the one line that heads every benchmark result."""
+    load = info.get("load_average")  # results measured before it was recorded have none
+    busy = f"; load average {', '.join(f'{x:.2f}' for x in load)} when it began" if load else ""
     return (
         f"{info['date']}, {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB RAM, {info['os']}, "
-        f"Python {info['python']}"
+        f"Python {info['python']}{busy}"
     )

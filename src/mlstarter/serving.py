@@ -39,6 +39,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from threadpoolctl import threadpool_limits
 
 from . import persistence, runs
+from .config import ConfigError
 from .machine import usable_cores
 
 logger = logging.getLogger("mlstarter.serving")
@@ -181,6 +182,11 @@ def load_safely(load_predictor: Callable[[runs.Run], Any], run: runs.Run) -> Any
         return load_predictor(run)
     except persistence.ModelLoadError:
         raise
+    except ConfigError as error:  # the files are intact, but this code refuses the run's settings: say which
+        raise persistence.ModelLoadError(
+            f"Run {run.run_id} of {run.project} has a config this code refuses: {error}. Train a new run "
+            f"(make train PROJECT={run.project}) or serve another one (RUN=<run id>)."
+        ) from error
     except Exception as error:  # whatever broke, the answer to the user is the same
         logger.debug("Loading %s failed", run.path, exc_info=True)
         raise persistence.ModelLoadError(
