@@ -159,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "project": PROJECT,
         "machine": machine.describe(),
         "data": data_label,
-        # how busy the cores were and how many threads each training could use: both move the seconds
-        "load_average_before": [round(x, 2) for x in os.getloadavg()],
+        # the threads each training may use: with the machine's load, they move the seconds measured
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "all cores"),
         "runs": {},
     }
@@ -218,11 +217,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _conditions(results: dict) -> str:
-    """How busy the machine was, and the threads per training (older results did not record them)."""
-    if "load_average_before" not in results:
-        return ""
-    loads = ", ".join(f"{x:.2f}" for x in results["load_average_before"])
-    return f"; load average before {loads}; OMP_NUM_THREADS {results['omp_num_threads']}"
+    """The threads each training could use (older results did not record them); the load is in the machine line."""
+    return f"; OMP_NUM_THREADS {results['omp_num_threads']}" if "omp_num_threads" in results else ""
 
 
 def _png(pixels: np.ndarray) -> bytes:
