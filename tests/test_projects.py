@@ -23,6 +23,8 @@ from fastapi.testclient import TestClient
 from mlstarter import datasets, runs
 from mlstarter.config import apply_overrides
 
+from .conftest import data_args
+
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = sorted(p.name for p in (REPO / "projects").iterdir() if (p / "train.py").is_file())
 SCRIPTS = ["config.py", "data.py", "model.py", "train.py", "evaluate.py", "serve.py"]
@@ -114,9 +116,6 @@ def test_test_fixtures_come_from_the_core(project: str):
 
 @pytest.mark.parametrize("project", PROJECTS)
 def test_load_gives_named_splits_and_the_files_used(project: str):
-    needs_data(project)
-    from .conftest import data_args
-
     config = importlib.import_module(f"projects.{project}.config")
     data = importlib.import_module(f"projects.{project}.data")
     args = data_args(project)
@@ -148,18 +147,19 @@ def test_scripts_say_how_to_run_them_and_import_no_other_project(project: str):
 
 @pytest.mark.parametrize("project", PROJECTS)
 def test_dry_run_train_evaluate_serve(project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    needs_data(project)
+    args = data_args(project)  # the dataset, or a sample of it (a skip that says why if neither is here)
     monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path))
     train = importlib.import_module(f"projects.{project}.train")
     evaluate = importlib.import_module(f"projects.{project}.evaluate")
     serve = importlib.import_module(f"projects.{project}.serve")
 
-    assert train.main(["--dry-run"]) == 0
+    assert train.main(["--dry-run", *args]) == 0
     run = runs.latest_run(project)
     assert {"config.json", "metrics.json", "environment.json", "checksums.json"} <= {p.name for p in run.path.iterdir()}
     assert evaluate.main([]) == 0
     assert (run.path / "MODEL_CARD.md").is_file() and any((run.path / "plots").glob("*.png"))
-    # one name per quantity: ROC AUC is *_roc_auc* everywhere, never val_auc or test_auc
+    # one name per quantity: ROC AUC is *_roc_auc* everywhere, never val_auc or test_auc (the area under the
+    # precision-recall curve is average_precision, what scikit-learn computes)
     assert not [key for key in run.metrics if re.search(r"(?<!roc)_auc", key)], sorted(run.metrics)
 
     with TestClient(serve.create_app()) as client:
@@ -176,7 +176,7 @@ def test_dry_run_train_evaluate_serve(project: str, tmp_path: Path, monkeypatch:
 @pytest.mark.parametrize("project", PROJECTS)
 def test_a_copied_project_works_with_no_edits(project: str, tmp_path: Path):
     """`cp -r projects/<project> projects/my_copy`, then train, evaluate, serve and the copy's own tests."""
-    needs_data(project)
+    args = data_args(project)
     root = tmp_path / "repo"
     (root / "projects").mkdir(parents=True)
     shutil.copy(REPO / "pyproject.toml", root)
@@ -193,12 +193,13 @@ def test_a_copied_project_works_with_no_edits(project: str, tmp_path: Path):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         return done.stdout
 
-    assert "Run saved to" in run("-m", "mlstarter.cli", "train", "my_copy", "--dry-run")
+    assert "Run saved to" in run("-m", "mlstarter.cli", "train", "my_copy", "--dry-run", *args)
     [run_dir] = (root / "runs" / "my_copy").iterdir()  # runs take the copy's folder name
     run("-m", "mlstarter.cli", "evaluate", "my_copy")
     assert (run_dir / "MODEL_CARD.md").is_file()
-    # the project's own tests travel with the copy and pass there
-    run("-m", "pytest", "-q", "-p", "no:cacheprovider", "projects/my_copy")
+    # the project's own tests travel with the copy and pass there (its slow ones, e.g. two-process training,
+    # run the same code as the original's, which the suite runs once already)
+    run("-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", "projects/my_copy")
 
 
 @pytest.mark.parametrize("project", PROJECTS)

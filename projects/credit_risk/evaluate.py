@@ -18,13 +18,13 @@ from fairlearn.metrics import MetricFrame, false_positive_rate, true_positive_ra
 
 from mlstarter import datasets, model_card, plots, runs
 from mlstarter.config import from_dict
-from mlstarter.metrics import prefixed
+from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
 from . import data, model
 from .config import Config
-from .model import THRESHOLD_GRID, bayes_threshold, binary_scores, decision_costs, expected_cost, global_importance
+from .model import THRESHOLD_GRID, bayes_threshold, decision_costs, expected_cost, global_importance
 
 PROJECT = project_name(__package__)
 KIND_DESCRIPTIONS = {
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. Metrics, against the two trivial policies (approve everyone, reject everyone).
     metrics = {
-        **prefixed(binary_scores(y_test, p_test, threshold), "test"),
+        **prefixed(binary_metrics(y_test, p_test, threshold), "test"),
         **prefixed(decision_costs(y_test, p_test, threshold, cfg.cost), "test"),
     }
     fairness = fairness_report(y_test, reject, data.sensitive_features(test))

@@ -32,7 +32,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlstarter import persistence, runs
-from mlstarter.metrics import binary_metrics
 from mlstarter.runs import Run
 
 from . import data
@@ -220,15 +219,6 @@ def decision_costs(y: np.ndarray, p_default: np.ndarray, threshold: float, cost:
         "cost_reject_all": expected_cost(y, p_default, 0.0, cost),
         "cost_approve_all": expected_cost(y, p_default, 1.01, cost),
     }
-
-
-def binary_scores(y: np.ndarray, p_default: np.ndarray, threshold: float) -> dict[str, float]:
-    """mlstarter's binary metrics (ranking, calibration, the decision at `threshold`), with the area
-    under the precision-recall curve named for what scikit-learn computes, `average_precision`:
-    one name per quantity keeps `*_auc` for ROC AUC alone."""
-    scores = binary_metrics(y, p_default, threshold)
-    scores["average_precision"] = scores.pop("pr_auc")
-    return scores
 
 
 # ----- the run's model files ----------------------------------------------------------------

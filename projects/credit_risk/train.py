@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 from tqdm import tqdm
 
 from mlstarter import runs
-from mlstarter.metrics import prefixed
+from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         "cv_roc_auc_mean": float(np.mean(result.fold_aucs)),
         "cv_roc_auc_std": float(np.std(result.fold_aucs)),
         # out-of-fold predictions; the threshold was chosen on them, so val_cost is a little optimistic
-        **prefixed(model.binary_scores(y, result.oof, result.threshold), "val"),
+        **prefixed(binary_metrics(y, result.oof, result.threshold), "val"),
         **prefixed(model.decision_costs(y, result.oof, result.threshold, cfg.cost), "val"),
     }
 

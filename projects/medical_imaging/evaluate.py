@@ -223,7 +223,11 @@ def metrics_table(m: dict, y_test: np.ndarray) -> str:
             f"{m['test_screening_specificity']:.3f}",
             "normal cases cleared",
         ),
-        ("PR AUC", f"{m['test_pr_auc']:.3f}", f"{y_test.mean():.3f} (the pneumonia rate)"),
+        (
+            "Average precision (PR AUC)",
+            f"{m['test_average_precision']:.3f}",
+            f"{y_test.mean():.3f} (the pneumonia rate)",
+        ),
         ("Expected calibration error", f"{m['test_ece']:.3f}", "0 (perfect)"),
     ]
     return model_card.table([{"metric": a, "value [95% CI]": b, "baseline": c} for a, b, c in rows])

@@ -18,13 +18,13 @@ import pandas as pd
 
 from mlstarter import datasets, model_card, plots, runs
 from mlstarter.config import from_dict
-from mlstarter.metrics import prefixed
+from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
 from . import data, model
 from .config import Config
-from .model import binary_scores, probability, top_ngrams, word_effects
+from .model import probability, top_ngrams, word_effects
 
 PROJECT = project_name(__package__)
 N_ERRORS = 25  # the most confident mistakes written to errors.csv
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     p_test = probability(classifier, test[data.TEXT].tolist())
 
     # 2. Metrics, n-grams, mistakes.
-    metrics = prefixed(binary_scores(y_test, p_test), "test")
+    metrics = prefixed(binary_metrics(y_test, p_test), "test")
     ngrams = top_ngrams(classifier, train[data.TEXT].tolist())
     errors = error_analysis(test, p_test, classifier)
 

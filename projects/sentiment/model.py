@@ -29,7 +29,6 @@ from sklearn.svm import LinearSVC
 
 from mlstarter import persistence
 from mlstarter.config import from_dict, to_dict
-from mlstarter.metrics import binary_metrics
 from mlstarter.runs import Run
 
 from .config import Config, ModelConfig, NeuralConfig
@@ -54,15 +53,6 @@ def normalize(text: str) -> str:
 def probability(model, texts: list[str]) -> np.ndarray:
     """P(positive) of each raw text, for any kind of model."""
     return model.predict_proba([normalize(t) for t in texts])[:, 1]
-
-
-def binary_scores(y: np.ndarray, p_positive: np.ndarray) -> dict[str, float]:
-    """mlstarter's binary metrics at P(positive) = 0.5, with the area under the precision-recall curve
-    named for what scikit-learn computes, `average_precision`: one name per quantity keeps `*_auc`
-    for ROC AUC alone (the core calls it `pr_auc`)."""
-    scores = binary_metrics(y, p_positive)
-    scores["average_precision"] = scores.pop("pr_auc")
-    return scores
 
 
 # --- the classical models -------------------------------------------------------------------

@@ -26,14 +26,14 @@ from sklearn.pipeline import Pipeline
 from torch.utils.data import DataLoader
 
 from mlstarter import devices, runs, training
-from mlstarter.metrics import prefixed
+from mlstarter.metrics import binary_metrics, prefixed
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
 from . import data, model
 from .config import Config
-from .model import FastText, NeuralClassifier, Vocabulary, binary_scores, collate, normalize, probability
+from .model import FastText, NeuralClassifier, Vocabulary, collate, normalize, probability
 
 PROJECT = project_name(__package__)  # the folder name, so a copied project names its own runs
 
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 3. Measure on the validation sentences (the test sentences wait for evaluate.py).
     y_val, p_val = val[data.LABEL].to_numpy(), probability(classifier, val[data.TEXT].tolist())
-    metrics = prefixed(binary_scores(y_val, p_val), "val")
+    metrics = prefixed(binary_metrics(y_val, p_val), "val")
     majority = max(np.mean(y_val), 1 - np.mean(y_val))
 
     # 4. Save the run: config, environment and checksums come with it; it appears under runs/ only once complete.

@@ -18,12 +18,13 @@ The study folder then holds the best config, every trial and the plots of the se
 from __future__ import annotations
 
 from mlstarter import tuning
+from mlstarter.metrics import binary_metrics
 from mlstarter.scripts import run_script
 from mlstarter.seeding import seed_everything
 
 from . import data
 from .config import Config, searchable
-from .model import binary_scores, probability
+from .model import probability
 from .train import DRY_RUN_OVERRIDES, PROJECT, dry_run_subset, fit
 
 
@@ -38,7 +39,7 @@ def validation_accuracy(cfg: Config, corpus: data.Data, report: tuning.Report) -
     classifier, _ = fit(cfg, corpus, progress=False, on_epoch=on_epoch)
     # the network keeps its epoch of lowest validation loss, so this can differ from the last epoch reported
     val = corpus.splits["val"]
-    return binary_scores(val[data.LABEL].to_numpy(), probability(classifier, val[data.TEXT].tolist()))["accuracy"]
+    return binary_metrics(val[data.LABEL].to_numpy(), probability(classifier, val[data.TEXT].tolist()))["accuracy"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ def binary_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) ->
     fpr, tpr, _ = skm.roc_curve(y_true, p)
     return {
         "roc_auc": float(skm.roc_auc_score(y_true, p)),
-        "pr_auc": float(skm.average_precision_score(y_true, p)),
+        "average_precision": float(skm.average_precision_score(y_true, p)),  # the area under the PR curve
         "brier": float(skm.brier_score_loss(y_true, p)),
         "log_loss": float(skm.log_loss(y_true, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1])),
         "ks": float(np.max(tpr - fpr)),
