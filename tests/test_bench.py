@@ -39,3 +39,11 @@ def test_result_tables_have_one_row_per_entry():
     assert speed.splitlines()[-1] == "| train | 3.2 | 300 |"
     row = {"requests_per_s": 99.6, "p50_ms": 1.04, "p95_ms": 2.0, "p99_ms": 3.0, "errors": 0, "requests": 10}
     assert bench.serving_table({"one": row}).splitlines()[-1] == "| one | 100 | 1.0 | 2.0 | 3.0 | 0/10 |"
+
+
+def test_results_name_the_machine_and_the_lock_they_ran_with():
+    from mlstarter import machine
+
+    info = machine.describe()
+    assert info["cores"] >= 1 and info["lock"] == machine.lock_id() and len(info["lock"]) == 12
+    assert f"requirements.lock {info['lock']}" in machine.line(info)
