@@ -7,6 +7,7 @@
 #   make evaluate PROJECT=credit_risk [RUN=<run id>]
 #   make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000] [WORKERS=2] [ARGS="--host 0.0.0.0"]
 #   make bench-serve PROJECT=credit_risk [ARGS="--seconds 5 --workers 2"]
+#   make setup [TORCH=auto|cpu|cuda]                   (auto: the CPU build of PyTorch on Linux without an NVIDIA driver)
 
 PROJECT ?=
 FROM ?=
@@ -18,28 +19,29 @@ TRIALS ?= 50
 CONFIG ?=
 ARGS ?=
 PYTHON ?= python3
+TORCH ?= auto
 
 VENV := .venv
 BIN := $(VENV)/bin
-# The set-up runs again only when a dependency file changes (stamp keyed on pyproject.toml).
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# The set-up runs again only when a dependency file changes (stamp keyed on pyproject.toml and the lock).
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup train tune evaluate serve test lint bench bench-serve new list clean
+.PHONY: help setup lock train tune evaluate serve test lint bench bench-serve new list clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "mlstarter needs Python 3.10 or newer; run make with PYTHON=python3.11")'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) src/mlstarter/bootstrap.py --venv $(VENV) --torch $(TORCH)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
-	@echo "Set-up done: $(VENV) holds mlstarter and its dependencies."
+	@echo "Set-up done: $(VENV) holds mlstarter and its dependencies, at the versions in requirements.lock."
 
-setup: $(STAMP) ## create .venv and install everything (skipped when already done)
+setup: $(STAMP) ## create .venv: checks, the PyTorch build for this machine (TORCH=auto|cpu|cuda), the locked packages
+
+lock: $(STAMP) ## refresh requirements.lock after adding or changing a dependency in pyproject.toml (needs PyPI)
+	$(BIN)/python src/mlstarter/bootstrap.py --lock
 
 train: $(STAMP) ## train PROJECT (ARGS="--set key=value --dry-run --data file", CONFIG=file.json, NPROC=2)
 	$(BIN)/mlstarter train $(if $(filter-out 1,$(NPROC)),--nproc $(NPROC)) $(PROJECT) $(if $(CONFIG),--config $(CONFIG)) $(ARGS)

@@ -47,3 +47,11 @@ def test_results_say_how_busy_the_machine_was():
     info = machine.describe()
     assert len(info["load_average"]) == 3 and "load average" in machine.line(info)
     assert "load average" not in machine.line({**info, "load_average": None})  # results from before it was recorded
+
+
+def test_results_name_the_machine_and_the_lock_they_ran_with():
+    from mlstarter import machine
+
+    info = machine.describe()
+    assert info["cores"] >= 1 and info["lock"] == machine.lock_id() and len(info["lock"]) == 12
+    assert f"requirements.lock {info['lock']}" in machine.line(info)
