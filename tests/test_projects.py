@@ -197,9 +197,18 @@ def test_a_copied_project_works_with_no_edits(project: str, tmp_path: Path):
     [run_dir] = (root / "runs" / "my_copy").iterdir()  # runs take the copy's folder name
     run("-m", "mlstarter.cli", "evaluate", "my_copy")
     assert (run_dir / "MODEL_CARD.md").is_file()
-    # the project's own tests travel with the copy and pass there (its slow ones, e.g. two-process training,
-    # run the same code as the original's, which the suite runs once already)
-    run("-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow", "projects/my_copy")
+    # the project's own tests travel with the copy and run there: its train -> evaluate -> serve tests, on the
+    # copy's runs under the copy's name (the rest run the same code as the original's, which the suite runs already)
+    run(
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "not slow",
+        "projects/my_copy/tests/test_train_evaluate.py",
+    )
 
 
 @pytest.mark.parametrize("project", PROJECTS)

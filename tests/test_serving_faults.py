@@ -359,6 +359,7 @@ def gated(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen, Path]]:
     (root / "projects" / "gate" / "serve.py").write_text(GATE_SERVE)
     runs.write_json(root / "runs" / "gate" / "20260101-000000" / "config.json", {})
     runs.write_json(root / "runs" / "gate" / "20260101-000000" / "metrics.json", {})
+    runs.write_json(root / "runs" / "gate" / "20260101-000000" / "environment.json", {"run_format": runs.RUN_FORMAT})
     env = {"MLSTARTER_ROOT": str(root), "GATE_DIR": str(gate)}
     with server(["gate"], env, logs=tmp_path, cwd=root) as (url, process, _):
         yield url, process, gate
