@@ -356,11 +356,7 @@ def save_grid(images: np.ndarray, path: Path, columns: int = GRID_COLUMNS) -> No
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = train_parser(__doc__)
-    parser.add_argument(
-        "--resume", action="store_true", help="Continue the interrupted run with the same settings from its last epoch."
-    )
-    args = parser.parse_args(argv)
+    args = train_parser(__doc__, resumable=True).parse_args(argv)
     cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
     seed_everything(cfg.seed)  # the same seed in every process: the same judge, the same initial G and D
     ctx = distributed.setup(cfg.train.device)  # this process, or one of several that torchrun started

@@ -142,11 +142,7 @@ def fit(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = train_parser(__doc__)
-    parser.add_argument(
-        "--resume", action="store_true", help="Continue the interrupted run with the same settings from its last epoch."
-    )
-    args = parser.parse_args(argv)
+    args = train_parser(__doc__, resumable=True).parse_args(argv)
     cfg = load_config(Config, args, DRY_RUN_OVERRIDES)  # defaults, dry run, --data, --set (which wins)
     seed_everything(cfg.seed)  # the same seed in every process: the same initial weights
     torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)

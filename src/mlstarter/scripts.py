@@ -36,9 +36,16 @@ USER_ERRORS = (
 )
 
 
-def train_parser(description: str | None) -> argparse.ArgumentParser:
-    """The arguments every `train.py` takes: `--set`, `--data` and `--dry-run`."""
+def train_parser(description: str | None, *, resumable: bool = False) -> argparse.ArgumentParser:
+    """The arguments every `train.py` takes: `--set`, `--data`, `--config` and `--dry-run`; with `resumable`
+    (a script that keeps a `Checkpoint`), also `--resume`."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if resumable:
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="Continue the interrupted run with the same settings from its last epoch.",
+        )
     parser.add_argument(
         "--set",
         dest="overrides",
