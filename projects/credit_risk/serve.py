@@ -149,7 +149,7 @@ class CreditPredictor:
         return predictions
 
 
-router = APIRouter(tags=["credit risk"])
+router = APIRouter(tags=[PROJECT])
 PredictorDep = Annotated[CreditPredictor, Depends(serving.get_predictor)]
 
 

@@ -59,8 +59,10 @@ def find_28x28_data(explicit: str | None) -> tuple[list[str], str, str]:
     raise SystemExit("No 28x28 data: neither MNIST nor the shared sample (set MLSTARTER_DATA_DIR) is available.")
 
 
-def train_and_evaluate(args: list[str]) -> dict:
-    command = [sys.executable, "-m", f"projects.{PROJECT}.train", *args]
+def train_and_evaluate(args: list[str], processes: int = 1) -> dict:
+    """`train` (in `processes` processes with torchrun when above 1) then `evaluate`, timed as a user runs them."""
+    launcher = ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"] if processes > 1 else []
+    command = [sys.executable, *launcher, "-m", f"projects.{PROJECT}.train", *args]
     speed = {"train": bench.timed_subprocess(command)}
     run = runs.latest_run(PROJECT)
     speed["evaluate"] = bench.timed_subprocess(
@@ -90,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         results["runs"][f"digits, conditional, seed {seed}"] = train_and_evaluate(["--set", f"seed={seed}"])
     default_run = results["runs"]["digits, conditional, seed 42"]["run_id"]
     results["runs"]["digits, unconditional, seed 42"] = train_and_evaluate(["--set", "model.conditional=false"])
-    conditional = [v for k, v in results["runs"].items() if k.startswith("digits, conditional")]
+    # the same default training in two processes (DDP, `make train NPROC=2`): does it learn as well as one?
+    results["runs"]["digits, conditional, seed 42, 2 processes"] = train_and_evaluate([], processes=2)
+    conditional = [results["runs"][f"digits, conditional, seed {seed}"] for seed in range(42, 42 + args.seeds)]
     results["digits"] = {
         key: bench.summary([v[key] for v in conditional])
         for key in ("test_fd", "test_fd_real", "test_fd_untrained", "test_fd_ratio", "test_class_accuracy")

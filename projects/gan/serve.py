@@ -123,7 +123,7 @@ def check_size(query: GenerateQuery, generator: ImageGenerator) -> None:
         )
 
 
-router = APIRouter(tags=["gan"])
+router = APIRouter(tags=[PROJECT])
 GeneratorDep = Annotated[ImageGenerator, Depends(serving.get_predictor)]
 
 

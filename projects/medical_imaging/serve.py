@@ -134,7 +134,7 @@ class PneumoniaPredictor:
         return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-router = APIRouter(tags=["medical imaging"])
+router = APIRouter(tags=[PROJECT])
 PredictorDep = Annotated[PneumoniaPredictor, Depends(serving.get_predictor)]
 
 

@@ -121,7 +121,7 @@ class SentimentPredictor:
         ]
 
 
-router = APIRouter(tags=["sentiment"])
+router = APIRouter(tags=[PROJECT])
 PredictorDep = Annotated[SentimentPredictor, Depends(serving.get_predictor)]
 
 

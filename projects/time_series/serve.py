@@ -159,7 +159,7 @@ def significant(value: float) -> float:
     return float(f"{value:.6g}")
 
 
-router = APIRouter(tags=["time series"])
+router = APIRouter(tags=[PROJECT])
 ForecasterDep = Annotated[Forecaster, Depends(serving.get_predictor)]
 
 

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import skops.io as sio
+
+def _skops():
+    """skops.io, imported when a model is saved or loaded: it takes seconds (it imports much of scikit-learn),
+    which every command that never touches a model file (a bad option, `--help`, `mlstarter list`) would pay."""
+    import skops.io
+
+    return skops.io
 
 
 class ModelLoadError(ValueError):
@@ -26,12 +32,12 @@ class UntrustedModelError(ModelLoadError):
 
 def save_sklearn(obj: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    sio.dump(obj, path)
+    _skops().dump(obj, path)
 
 
 def untrusted_types(path: Path) -> list[str]:
     """Types in a skops file beyond skops' own safe defaults (to review before trusting)."""
-    return sio.get_untrusted_types(file=path)
+    return _skops().get_untrusted_types(file=path)
 
 
 def load_sklearn(path: Path, trusted: Sequence[str]) -> Any:
@@ -43,7 +49,7 @@ def load_sklearn(path: Path, trusted: Sequence[str]) -> Any:
             f"It was not loaded. If you made this file yourself with a changed model, review these types "
             f"and add them to the project's TRUSTED_TYPES."
         )
-    return sio.load(path, trusted=list(trusted))
+    return _skops().load(path, trusted=list(trusted))
 
 
 def save_torch(path: Path, model_state: dict[str, Any], **extra: Any) -> None:

@@ -14,12 +14,10 @@ from mlstarter import runs
 from .conftest import PROJECT
 
 REPO = Path(__file__).resolve().parents[3]
-# Validation ROC AUC after 4 epochs on the PneumoniaMNIST sample, 1 vs 2 processes. Measured on this
-# machine with seeds 1-3: one process 0.994-0.997, two processes 0.995-0.996, the largest difference
-# 0.003 (the two shuffle and augment differently, so they never match exactly). 0.02 leaves room for
-# other machines' arithmetic. (That the two processes' copies stay identical, i.e. that DDP really
-# averages the gradients, is checked in tests/test_distributed.py.)
-AUC_TOLERANCE = 0.02
+# What two processes must do is tested here: one run, written by rank 0 alone. That DDP really averages the
+# gradients (the copies stay identical) is checked in tests/test_distributed.py. How well two processes learn
+# against one is a quality question: `make bench PROJECT=medical_imaging ARGS="--part distributed"` measures it
+# (over seeds 1-3 on the PneumoniaMNIST sample, 4 epochs: one process 0.994-0.997, two 0.995-0.996).
 
 
 def train_in_processes(n: int, *args: str) -> subprocess.CompletedProcess:
@@ -40,16 +38,3 @@ def test_two_processes_write_one_run(runs_dir: Path, toy_npz: Path) -> None:
     assert done.stdout.count("Run saved to") == 1
     (run,) = runs.complete_runs(PROJECT)
     assert run.read_json("environment.json")["processes"] == 2
-
-
-@pytest.mark.slow
-def test_two_processes_reach_the_single_process_metric(runs_dir: Path, sample_npz: Path, train_run) -> None:
-    args = ("--data", str(sample_npz), "--set", "train.epochs=4")
-    single = train_run(*args).metrics["val_roc_auc"]
-    done = train_in_processes(2, *args)
-    assert done.returncode == 0, done.stderr[-3000:]
-    both = runs.complete_runs(PROJECT)
-    assert len(both) == 2  # the single-process run and exactly one from the two processes
-    double = both[-1].metrics["val_roc_auc"]
-    assert abs(double - single) <= AUC_TOLERANCE, (single, double)
-    assert double > 0.9  # and both actually learned (chance is 0.5)

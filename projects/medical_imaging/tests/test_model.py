@@ -13,7 +13,7 @@ from mlstarter.runs import Run
 from ..config import AugmentConfig, Config, ModelConfig
 from ..model import PneumoniaNet, augment, build, grad_cam, load, predict_proba, save, to_tensor
 from ..train import youden_threshold
-from .conftest import toy_images
+from .conftest import PROJECT, toy_images
 
 
 @pytest.mark.parametrize("kind", ["cnn", "resnet"])
@@ -74,7 +74,7 @@ def test_a_saved_model_loads_back_with_the_same_predictions(tmp_path: Path):
     cfg = Config(model=ModelConfig(kind="resnet", channels=(8, 16)))
     network = build(cfg.model).eval()
     save(tmp_path, network, cfg=cfg, metrics={"val_roc_auc": 0.5}, mean=0.4, std=0.2, threshold=0.3, image_side=28)
-    trained = load(Run("medical_imaging", "test", tmp_path))
+    trained = load(Run(PROJECT, "test", tmp_path))
     images, _ = toy_images(6, seed=3)
     assert np.allclose(trained.predict_proba(images), predict_proba(network, images, 0.4, 0.2))
     assert (trained.mean, trained.std, trained.threshold, trained.image_side) == (0.4, 0.2, 0.3, 28)

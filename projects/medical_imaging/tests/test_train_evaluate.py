@@ -64,5 +64,7 @@ def test_an_interrupted_run_resumes_exactly_where_it_stopped(
 
 
 def test_the_real_sample_trains_to_a_useful_model(sample_npz: Path, runs_dir: Path, train_run):
-    run = train_run("--data", str(sample_npz), "--set", "train.epochs=3")
-    assert run.metrics["val_roc_auc"] > 0.85  # three epochs on 2428 real X-rays
+    # one epoch on 2,428 real X-rays: validation ROC AUC 0.992, 0.987, 0.989 with seeds 42, 1, 2 (chance is 0.5);
+    # how good the full training gets is measured by `make bench`
+    run = train_run("--data", str(sample_npz), "--set", "train.epochs=1")
+    assert run.metrics["val_roc_auc"] > 0.9
