@@ -5,17 +5,23 @@
 #   make train PROJECT=medical_imaging NPROC=2          (several processes with torchrun: medical_imaging, gan)
 #   make tune PROJECT=credit_risk [TRIALS=50] [ARGS="--storage postgresql://..."]
 #   make evaluate PROJECT=credit_risk [RUN=<run id>]
+#   make predict PROJECT=credit_risk INPUT=applicants.csv OUTPUT=scores.csv [RUN=<run id>]
+#   make predict PROJECT=gan OUTPUT=samples/ ARGS="--n 64 --class 3 --seed 0"   (a generator takes no input)
 #   make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000] [WORKERS=2] [ARGS="--host 0.0.0.0"]
 #   make bench-serve PROJECT=credit_risk [ARGS="--seconds 5 --workers 2"]
+#   make fuzz PROJECT=credit_risk [SECONDS=600]         (schemathesis, every check, against a served run)
 #   make setup [TORCH=auto|cpu|cuda]                   (auto: the CPU build of PyTorch on Linux without an NVIDIA driver)
 
 PROJECT ?=
 FROM ?=
 RUN ?=
+INPUT ?=
+OUTPUT ?=
 PORT ?= 8000
 WORKERS ?= 1
 NPROC ?= 1
 TRIALS ?= 50
+SECONDS ?= 600
 CONFIG ?=
 ARGS ?=
 PYTHON ?= python3
@@ -27,7 +33,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock train tune evaluate serve test lint bench bench-serve new list clean
+.PHONY: help setup lock train tune evaluate predict serve test lint bench bench-serve bench-predict fuzz new list clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +59,10 @@ tune: $(STAMP) ## search PROJECT's hyperparameters with Optuna for TRIALS trials
 evaluate: $(STAMP) ## evaluate the newest (or RUN=id) run of PROJECT on held-out data
 	$(BIN)/mlstarter evaluate $(PROJECT) $(if $(RUN),--run $(RUN)) $(ARGS)
 
+predict: $(STAMP) ## score the file INPUT with PROJECT's newest (or RUN=id) run; results to OUTPUT, bad rows beside it
+	$(if $(OUTPUT),,$(error make predict needs OUTPUT=<file or folder> (and INPUT=<file or folder>, but for gan)))
+	$(BIN)/mlstarter predict $(PROJECT) $(INPUT) $(OUTPUT) $(if $(RUN),--run $(RUN)) $(ARGS)
+
 serve: $(STAMP) ## serve the newest (or RUN=id) run of PROJECT on 127.0.0.1:PORT with WORKERS processes
 	$(BIN)/mlstarter serve $(PROJECT) $(if $(RUN),--run $(RUN)) --port $(PORT) --workers $(WORKERS) $(ARGS)
 
@@ -68,6 +78,12 @@ bench: $(STAMP) ## full-size training and measurement of PROJECT (or all); resul
 
 bench-serve: $(STAMP) ## load-test the served PROJECT at 1, 8 and 64 clients; results in bench/results/
 	$(BIN)/mlstarter bench-serve $(PROJECT) $(if $(RUN),--run $(RUN)) $(ARGS)
+
+bench-predict: $(STAMP) ## make predict on a large input for PROJECT: rows per second and peak memory; results in bench/results/
+	$(BIN)/mlstarter bench-predict $(PROJECT) $(ARGS)
+
+fuzz: $(STAMP) ## schemathesis with every check against PROJECT's served run for SECONDS (default 600); results in bench/results/
+	$(BIN)/mlstarter fuzz $(PROJECT) $(if $(RUN),--run $(RUN)) --seconds $(SECONDS) $(ARGS)
 
 new: $(STAMP) ## copy FROM into a new PROJECT: make new PROJECT=my_loans FROM=credit_risk
 	$(BIN)/mlstarter new $(PROJECT) --from $(FROM)

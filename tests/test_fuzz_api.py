@@ -1,7 +1,11 @@
-"""Bad input against every project's API: no request, however malformed, gets a 5xx, and every 4xx says why.
+"""Every project's API keeps its own OpenAPI contract, and no request, however malformed, gets a 5xx.
 
 Three layers, each run over every project in projects/ (trained once with --dry-run):
-1. schemathesis generates requests from the project's own OpenAPI schema, valid and invalid;
+1. schemathesis generates requests from the project's own OpenAPI schema, valid and invalid, and
+   runs every one of its checks on each answer: no server error, only documented status codes,
+   content types, headers and bodies that match the schema, a request the schema allows accepted
+   and one it refuses refused. What a project's API may do beyond its schema (rules JSON Schema
+   cannot state) is in that project's `schemathesis.toml`, each with its reason;
 2. each leaf of the project's example request is replaced by what JSON should not carry
    (NaN, Infinity, huge numbers, invalid UTF-8, a lone surrogate, a megabyte of text);
 3. hand-made abuse of the transport: oversized, chunked, deeply nested and non-JSON bodies,
@@ -23,10 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from schemathesis import GenerationMode
+from schemathesis.config import SchemathesisConfig
 
 from mlstarter import bench, serving
 
-from .conftest import PROJECTS
+from .conftest import PROJECTS, REPO
 
 EXAMPLES = 25  # generated requests per operation and mode: enough to find a crash, small enough for 2 cores
 FUZZ = settings(
@@ -50,18 +55,16 @@ def api(request: pytest.FixtureRequest, dry_run_runs) -> Iterator[tuple[str, Any
 
 
 def says_what_is_wrong(response: Any, request: str = "") -> None:
-    """No 5xx; a 4xx has a JSON `detail` that is a non-empty message, or a list of them."""
+    """No 5xx; a 4xx has the one error shape: `detail`, a list of {loc, msg, type}, each message readable."""
     if response.status_code < 400:
         return  # the answer may be an image: not read as text here
     where = f"{response.status_code} for {request}: {response.text[:500]}"
     assert response.status_code < 500, where
-    if response.status_code >= 400:
-        detail = response.json()["detail"]
-        assert detail, where
-        if isinstance(detail, list):
-            assert all(isinstance(d, dict) and d.get("msg") for d in detail), where
-        else:
-            assert isinstance(detail, str) and len(detail) > 5, where
+    detail = response.json()["detail"]
+    assert isinstance(detail, list) and detail, where
+    for item in detail:
+        assert isinstance(item["loc"], list) and isinstance(item["type"], str), where
+        assert isinstance(item["msg"], str) and len(item["msg"]) > 5, where
 
 
 def post_operations(app: Any) -> list[tuple[str, str]]:
@@ -90,10 +93,16 @@ def upload_field(app: Any, path: str) -> str:
 # 1. schemathesis: requests generated from the project's own OpenAPI schema
 
 
+def contract(project: str) -> SchemathesisConfig:
+    """schemathesis' configuration for a project: its own schemathesis.toml (the rules beyond the schema), if any."""
+    path = REPO / "projects" / project / "schemathesis.toml"
+    return SchemathesisConfig.from_path(str(path)) if path.is_file() else SchemathesisConfig()
+
+
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_requests_generated_from_the_schema_get_no_5xx(api, mode: GenerationMode):
+def test_requests_generated_from_the_schema_pass_every_check(api, mode: GenerationMode):
     project, app, _ = api
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=contract(project))
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 2, f"{project} has no endpoint of its own in its schema"
     for operation in operations:
@@ -103,13 +112,36 @@ def test_requests_generated_from_the_schema_get_no_5xx(api, mode: GenerationMode
         @FUZZ
         @given(case=operation.as_strategy(generation_mode=mode))
         def check(case: Any) -> None:
-            response = case.call()
+            # every check schemathesis has: status codes, content types, headers and bodies as documented,
+            # valid requests accepted and invalid ones refused (with the project's stated exceptions)
+            response = case.call_and_validate()
             says_what_is_wrong(response, f"{case.method} {case.formatted_path} body={str(case.body)[:300]}")
             if mode is GenerationMode.POSITIVE and response.status_code == 200 and case.method.upper() == "POST":
                 # a request the schema allows gets an answer, with the model's version
                 assert response.headers["x-model-version"] == [app.state.run.run_id]  # schemathesis: lists
 
         check()
+
+
+def test_the_schema_is_valid_and_every_4xx_has_the_one_error_shape(api):
+    project, app, client = api
+    schema = app.openapi()
+    assert "Error" in schema["components"]["schemas"] and "HTTPValidationError" not in schema["components"]["schemas"]
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status.startswith("4"):
+                    assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+            if "requestBody" in operation:
+                assert {"400", "413", "422"} <= set(operation["responses"]), f"{project} {method} {path}"
+    # a body that is not JSON, a path that does not exist, a method a path does not take: the same shape
+    json_route = next((p for p, _ in post_operations(app) if _ == "application/json"), None)
+    answers = [client.get("/no/such/path"), client.delete("/health")]
+    if json_route:
+        answers.append(client.post(json_route, content=b"{not json", headers=JSON))
+    for answer in answers:
+        [item] = answer.json()["detail"]
+        assert set(item) >= {"loc", "msg", "type"} and len(item["msg"]) > 5, answer.text
 
 
 # 2. the project's own example, one leaf at a time replaced by what JSON should not carry
@@ -197,12 +229,12 @@ def test_bodies_over_the_cap_get_413_before_they_are_read(api):
     for path, content_type in post_operations(app):
         headers = {"content-type": content_type + ("; boundary=x" if content_type.startswith("multipart/") else "")}
         response = client.post(path, content=b"1" * (cap + 1), headers=headers)
-        assert response.status_code == 413 and "at most" in response.json()["detail"], response.text
+        assert response.status_code == 413 and "at most" in response.json()["detail"][0]["msg"], response.text
         assert response.headers["x-model-version"] == app.state.run.run_id
         # no Content-Length (chunked): counted as it arrives
         chunks = (b" " * 2**16 for _ in range(cap // 2**16 + 2))
         response = client.post(path, content=chunks, headers=headers)
-        assert response.status_code == 413 and "at most" in response.json()["detail"], response.text
+        assert response.status_code == 413 and "at most" in response.json()["detail"][0]["msg"], response.text
         # the cap is on the 413 in /docs
         operation = app.openapi()["paths"][path]["post"]
         assert f"{cap:,}" in operation["responses"]["413"]["description"]
@@ -316,3 +348,19 @@ def test_uploads_that_are_not_sane_images_get_a_4xx_that_says_why(api):
         for response in (client.post(path), client.post(path, json={name: "aGVsbG8="})):
             says_what_is_wrong(response, f"{path} without a file")
             assert response.status_code == 422
+
+
+# 4. make fuzz: the same checks, longer, against a real server
+
+
+@pytest.mark.slow
+def test_make_fuzz_runs_every_check_against_a_real_server(dry_run_runs, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(dry_run_runs("time_series")))
+    written: dict[str, Any] = {}
+    monkeypatch.setattr(bench, "write_section", lambda project, section, results, markdown: written.update(
+        section=section, results=results, markdown=markdown))  # fmt: skip
+    assert bench.fuzz("time_series", seconds=3) == 0
+    results = written["results"]
+    assert written["section"] == "fuzz" and results["cases"] > 10 and results["unique_failures"] == 0
+    assert results["contract"] == "projects/time_series/schemathesis.toml" and results["operations_tested"] == 3
+    assert f"{results['cases']:,} generated requests, no failure" in written["markdown"]

@@ -27,7 +27,7 @@ from .conftest import data_args
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = sorted(p.name for p in (REPO / "projects").iterdir() if (p / "train.py").is_file())
-SCRIPTS = ["config.py", "data.py", "model.py", "train.py", "evaluate.py", "serve.py"]
+SCRIPTS = ["config.py", "data.py", "model.py", "train.py", "evaluate.py", "serve.py", "predict.py"]
 
 
 def needs_data(project: str) -> None:
@@ -59,6 +59,7 @@ VOCABULARY = {
     "train.py": {"PROJECT", "DRY_RUN_OVERRIDES", "fit", "main"},
     "evaluate.py": {"PROJECT", "main"},
     "serve.py": {"PROJECT", "router", "create_app", "example_requests"},
+    "predict.py": {"PROJECT", "main"},  # make predict: a file scored by the predictor the API serves
 }
 RETIRED = {"fit_model", "fit_network", "load_model", "save_model", "checkpoint_path", "checkpoint_dir"}  # old names
 SPLITS = {"develop", "train", "val", "test", "series"}
@@ -96,7 +97,13 @@ def test_the_same_steps_have_the_same_names(project: str):
         assert not retired, f"{path.relative_to(REPO)} defines {sorted(retired)}: use build/fit/save/load"
     # a run's model is read in one place, model.load; evaluate and serve never import each other
     assert "serve" not in relative_imports(folder / "evaluate.py"), f"{project}/evaluate.py imports serve"
-    assert not {"evaluate", "train"} & relative_imports(folder / "serve.py"), f"{project}/serve.py imports a script"
+    assert not {"evaluate", "train", "predict"} & relative_imports(folder / "serve.py"), (
+        f"{project}/serve.py imports a script"
+    )
+    # predict.py shares the API's input checks and predictor: it imports serve, never train or evaluate
+    assert "serve" in relative_imports(folder / "predict.py") and not {"train", "evaluate"} & relative_imports(
+        folder / "predict.py"
+    ), f"{project}/predict.py must score with serve.py's predictor"
     for script in ("evaluate.py", "serve.py"):
         assert "model" in relative_imports(folder / script), f"{project}/{script} must load the run via model.load"
     # the run contract is the core's: train.py saves through runs.create, not by writing the files itself
@@ -138,7 +145,7 @@ def test_scripts_say_how_to_run_them_and_import_no_other_project(project: str):
                 assert node.module != "mlstarter.cli", (
                     f"{project}/{script} imports the command line: use mlstarter.scripts"
                 )
-    for script in ["train.py", "evaluate.py", "serve.py"]:
+    for script in ["train.py", "evaluate.py", "serve.py", "predict.py"]:
         doc = ast.get_docstring(ast.parse((REPO / "projects" / project / script).read_text()))
         # the name in it may still be the source project's in a folder copied with `cp -r`
         assert f"make {script[:-3]} PROJECT=" in doc, f"{project}/{script}'s docstring lacks its make command"

@@ -98,7 +98,7 @@ def test_bad_input_is_a_422_that_says_what_is_wrong(client: TestClient, body: by
 
 def test_predictor_input_errors_are_422(client: TestClient):
     response = client.post("/predict", json={"x": 7})
-    assert response.status_code == 422 and "cannot be doubled" in response.json()["detail"]
+    assert response.status_code == 422 and "cannot be doubled" in response.json()["detail"][0]["msg"]
 
 
 def test_no_trained_run_refuses_to_start_and_names_the_command(tmp_root: Path):
@@ -133,12 +133,12 @@ def test_a_body_over_the_cap_is_a_413_that_says_the_limit(client: TestClient):
     response = client.post("/predict", content=b" " * (3 * 2**20), headers={"content-type": "application/json"})
     assert response.status_code == 413
     assert (
-        "3,145,728 bytes" in response.json()["detail"]
-        and f"{serving.DEFAULT_MAX_BODY_BYTES:,}" in response.json()["detail"]
+        "3,145,728 bytes" in response.json()["detail"][0]["msg"]
+        and f"{serving.DEFAULT_MAX_BODY_BYTES:,}" in response.json()["detail"][0]["msg"]
     )
     chunked = (b" " * 2**20 for _ in range(3))  # no Content-Length: counted as it arrives
     response = client.post("/predict", content=chunked, headers={"content-type": "application/json"})
-    assert response.status_code == 413 and "at most" in response.json()["detail"]
+    assert response.status_code == 413 and "at most" in response.json()["detail"][0]["msg"]
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_a_body_over_the_cap_is_a_413_that_says_the_limit(client: TestClient):
 def test_a_body_that_cannot_be_parsed_is_a_400_that_says_why(client: TestClient, body: bytes, reason: str):
     response = client.post("/predict", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
-    assert reason in response.json()["detail"].lower()
+    assert reason in response.json()["detail"][0]["msg"].lower()
 
 
 def test_422_lists_at_most_50_errors_and_escapes_raw_bytes(client: TestClient):

@@ -233,7 +233,7 @@ def test_the_body_cap_can_be_set_by_the_environment(tmp_root: Path, monkeypatch:
     with TestClient(make_app()) as client:
         assert client.post("/predict", json={"x": 1}).status_code == 200  # 8 bytes
         response = client.post("/predict", json={"x": 1.0, "pad": "xxxx"})
-        assert response.status_code == 413 and "at most 10 bytes" in response.json()["detail"]
+        assert response.status_code == 413 and "at most 10 bytes" in response.json()["detail"][0]["msg"]
 
 
 # 4. real servers: uvicorn in a subprocess on a free port

@@ -134,14 +134,13 @@ def test_a_space_with_an_unknown_key_is_refused(runs_dir: Path) -> None:
 
 
 def test_storage_errors_are_clear(runs_dir: Path) -> None:
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError:
-        with pytest.raises(ConfigError, match="pip install psycopg2-binary"):
-            study(["--storage", "postgresql://me:secret@db.example/optuna"])
     with pytest.raises(ConfigError, match="cannot open the study database"):
         study(["--storage", "nosuchdialect://x"])
+    with pytest.raises(ConfigError, match="--heartbeat must be above 0"):
+        study(["--heartbeat", "0"])
+    # a password is masked, and none is shown where none was given
     assert tuning._shown("postgresql://me:secret@db.example/optuna") == "postgresql://me:***@db.example/optuna"
+    assert tuning._shown("postgresql://me@db.example/optuna") == "postgresql://me@db.example/optuna"
 
 
 WORKER = textwrap.dedent(
@@ -164,6 +163,8 @@ WORKER = textwrap.dedent(
         # so both take part however slowly the machine starts them
         ready = pathlib.Path(sys.argv[-1])
         (ready / str(os.getpid())).touch()
+        while os.environ.get("WORKER_HANGS"):  # a worker whose trial never ends (until it is killed)
+            time.sleep(1)
         deadline = time.monotonic() + 60
         while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)

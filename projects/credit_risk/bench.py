@@ -332,5 +332,14 @@ def render(results: dict) -> str:
     )
 
 
+def predict_input(folder: Path, rows: int | None = None) -> dict:
+    """`make bench-predict`: a CSV of 1,000,000 applicants (the data's 1,000, repeated) for predict.py."""
+    rows = rows or 1_000_000
+    frame = data.load(Config()).frame
+    path = folder / "applicants.csv"
+    frame.sample(rows, replace=True, random_state=0).to_csv(path, index=False)
+    return {"predict": [str(path), str(folder / "scores.csv")], "rows": rows, "unit": "line"}
+
+
 if __name__ == "__main__":
     raise SystemExit(run_script(main))

@@ -37,9 +37,9 @@ Choice = {column: Literal[tuple(values.values())] for column, values in data.CAT
 
 
 def whole_number(column: str, description: str) -> Any:
-    """A pydantic Field for an integer attribute, limited to its valid range."""
+    """A pydantic Field for an integer attribute (serving.Integer), limited to its valid range."""
     low, high = data.NUMERIC_RANGES[column]
-    return Field(ge=low, le=high, strict=True, description=f"{description} ({low} to {high})")
+    return Field(ge=low, le=high, description=f"{description} ({low} to {high})")
 
 
 class Applicant(BaseModel):
@@ -48,23 +48,25 @@ class Applicant(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE]})
 
     checking_account: Choice["checking_account"] = Field(description="Balance of the applicant's checking account")
-    duration_months: int = whole_number("duration_months", "Duration of the loan in months")
+    duration_months: serving.Integer = whole_number("duration_months", "Duration of the loan in months")
     credit_history: Choice["credit_history"] = Field(description="Credit history")
     purpose: Choice["purpose"] = Field(description="What the loan is for")
-    credit_amount: int = whole_number("credit_amount", "Amount of the loan in Deutsche Mark")
+    credit_amount: serving.Integer = whole_number("credit_amount", "Amount of the loan in Deutsche Mark")
     savings: Choice["savings"] = Field(description="Savings account or bonds")
     employment_since: Choice["employment_since"] = Field(description="Present employment since")
-    installment_rate: int = whole_number("installment_rate", "Installment as a share of disposable income, in bands")
+    installment_rate: serving.Integer = whole_number(
+        "installment_rate", "Installment as a share of disposable income, in bands"
+    )
     personal_status_sex: Choice["personal_status_sex"] = Field(description="Sex and personal status")
     other_debtors: Choice["other_debtors"] = Field(description="Other debtors or guarantors")
-    residence_since: int = whole_number("residence_since", "Years at the present residence, in bands")
+    residence_since: serving.Integer = whole_number("residence_since", "Years at the present residence, in bands")
     property: Choice["property"] = Field(description="Most valuable property")
-    age: int = whole_number("age", "Age in years")
+    age: serving.Integer = whole_number("age", "Age in years")
     other_installment_plans: Choice["other_installment_plans"] = Field(description="Other installment plans")
     housing: Choice["housing"] = Field(description="Housing")
-    existing_credits: int = whole_number("existing_credits", "Number of existing credits at this bank")
+    existing_credits: serving.Integer = whole_number("existing_credits", "Number of existing credits at this bank")
     job: Choice["job"] = Field(description="Job")
-    dependents: int = whole_number("dependents", "Number of people the applicant supports")
+    dependents: serving.Integer = whole_number("dependents", "Number of people the applicant supports")
     telephone: Choice["telephone"] = Field(description="Telephone registered in the applicant's name")
     foreign_worker: Choice["foreign_worker"] = Field(description="Foreign worker")
 

@@ -187,5 +187,11 @@ def render(results: dict) -> str:
     )
 
 
+def predict_input(folder: Path, rows: int | None = None) -> dict:
+    """`make bench-predict`: 10,000 digits drawn into a folder by predict.py (a generator takes no input file)."""
+    rows = rows or 10_000
+    return {"predict": [str(folder / "samples"), "--n", str(rows)], "rows": rows, "unit": "image"}
+
+
 if __name__ == "__main__":
     raise SystemExit(run_script(main))

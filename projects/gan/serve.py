@@ -58,7 +58,7 @@ class GeneratedImages(BaseModel):
     images: list = Field(description="n images of uint8 pixels 0-255: (n, height, width), or (n, height, width, 3)")
     classes: list[int] | None = Field(description="The class of each image (conditional models), else null")
     seed: int
-    image_size: tuple[int, int] = Field(description="Height and width of each image")
+    image_size: list[int] = Field(min_length=2, max_length=2, description="Height and width of each image")
     model_version: str = Field(description="The run id of the model that answered")
 
 
@@ -142,7 +142,7 @@ def generate_images(generator: GeneratorDep, query: Annotated[GenerateQuery, Que
             images=images.tolist(),
             classes=classes,
             seed=query.seed,
-            image_size=images.shape[1:3],
+            image_size=list(images.shape[1:3]),
             model_version=generator.run_id,
         )
     scale = query.scale or max(1, 64 // generator.side)
@@ -151,6 +151,17 @@ def generate_images(generator: GeneratorDep, query: Annotated[GenerateQuery, Que
     Image.fromarray(grid).save(buffer, format="PNG")
     headers = {"X-Classes": ",".join(map(str, classes))} if classes is not None else {}  # X-Model-Version: the core
     return Response(buffer.getvalue(), media_type="image/png", headers=headers)
+
+
+def document_limits(schema: dict, generator: ImageGenerator) -> None:
+    """The served model's classes in /openapi.json: 0 to n_classes - 1, or no `class` at all if unconditional."""
+    parameters = schema["paths"]["/generate"]["get"]["parameters"]
+    [wanted] = [p for p in parameters if p["name"] == "class"]
+    if generator.model.conditional:
+        next(o for o in wanted["schema"]["anyOf"] if o.get("type") == "integer")["maximum"] = generator.n_classes - 1
+        wanted["description"] = f"The class to draw, 0 to {generator.n_classes - 1}; default: every class in turn"
+    else:
+        parameters.remove(wanted)  # this model draws no chosen class: a `class` parameter is refused (422)
 
 
 def example_requests() -> dict[str, dict]:
@@ -168,6 +179,7 @@ def create_app(run_id: str | None = None) -> FastAPI:
         router=router,
         load_predictor=ImageGenerator,
         input_model=GenerateQuery,
+        document_limits=document_limits,
         run_id=run_id,
         description=__doc__,
     )

@@ -269,5 +269,20 @@ def render(results: dict) -> str:
     )
 
 
+def predict_input(folder: Path, rows: int | None = None) -> dict:
+    """`make bench-predict`: a folder of 2,000 PNG X-rays (the test images, repeated, at 224x224: a typical
+    upload, so the decoding and resizing are measured too) for predict.py."""
+    rows = rows or 2000
+    data_path, _ = find_data(None)  # the official file, or the shared sample
+    npz = Path(data_path) if data_path else datasets.fetch(data.DATASET)["pneumoniamnist.npz"]
+    images, _ = data.read_npz(npz)["test"]
+    xrays = folder / "xrays"
+    xrays.mkdir()
+    for i in range(rows):
+        Image.fromarray(images[i % len(images)]).resize((224, 224)).save(xrays / f"xray_{i:05d}.png")
+    return {"train": ["--data", data_path] if data_path else [], "predict": [str(xrays), str(folder / "scores.csv")],
+            "rows": rows, "unit": "image"}  # fmt: skip
+
+
 if __name__ == "__main__":
     raise SystemExit(run_script(main))

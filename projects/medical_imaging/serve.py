@@ -70,7 +70,9 @@ class Prediction(BaseModel):
     probability_pneumonia: float = Field(ge=0, le=1)
     label: Literal["normal", "pneumonia"] = Field(description="pneumonia when the probability is at least threshold")
     threshold: float = Field(description="Chosen on validation images to balance sensitivity and specificity")
-    image_size: tuple[int, int] = Field(description="The uploaded image's width and height, before resizing")
+    image_size: list[int] = Field(
+        min_length=2, max_length=2, description="The uploaded image's width and height, before resizing"
+    )
     gradcam_png: str | None = Field(default=None, description="With ?gradcam=true: the heatmap overlay, PNG, base64")
     model_version: str = Field(description="The run id of the model that answered")
 
@@ -117,7 +119,7 @@ class PneumoniaPredictor:
             probability_pneumonia=round(p, 4),
             label=CLASS_NAMES[int(p >= self.threshold)],
             threshold=round(self.threshold, 4),
-            image_size=size,
+            image_size=list(size),
             gradcam_png=overlay,
             model_version=self.run_id,
         )

@@ -274,5 +274,14 @@ def render(results: dict) -> str:
     )
 
 
+def predict_input(folder: Path, rows: int | None = None) -> dict:
+    """`make bench-predict`: a text file of 100,000 sentences (the corpus's, repeated) for predict.py."""
+    rows = rows or 100_000
+    texts = data.load(Config()).sentences[data.TEXT]
+    path = folder / "reviews.txt"
+    path.write_text("\n".join(texts.sample(rows, replace=True, random_state=0)) + "\n", encoding="utf-8")
+    return {"predict": [str(path), str(folder / "labels.csv")], "rows": rows, "unit": "line"}
+
+
 if __name__ == "__main__":
     raise SystemExit(run_script(main))

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, FastAPI
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
 from mlstarter import server, serving
 from mlstarter.paths import project_name
@@ -43,10 +43,14 @@ def not_blank(text: str) -> str:
     return text
 
 
+# "At least one character that is not whitespace", for the schema: the characters are listed (Python's
+# str.isspace), not written as \S, whose meaning differs between regex engines (\x1c-\x1f among others)
+NOT_BLANK = "[^\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 Text = Annotated[
     str,
     StringConstraints(strict=True, min_length=1, max_length=MAX_CHARS),  # strict: 42 or null is not a text
     AfterValidator(not_blank),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": MAX_CHARS, "pattern": NOT_BLANK}),
 ]
 
 
@@ -107,9 +111,10 @@ class SentimentPredictor:
         self.run_id = run.run_id
         self.classifier = model.load(run)
 
-    def predict(self, texts: list[str]) -> list[Prediction]:
+    def predict(self, texts: list[str], explain: bool = True) -> list[Prediction]:
+        """The label and probability of each text; with `explain`, also the words that moved it most."""
         p = probability(self.classifier, texts)
-        effects = word_effects(self.classifier, texts, top=TOP_WORDS)
+        effects = word_effects(self.classifier, texts, top=TOP_WORDS) if explain else [[] for _ in texts]
         return [
             Prediction(
                 label=LABEL_NAMES[int(p_i >= 0.5)],

@@ -23,7 +23,7 @@ from mlstarter.model_card import table
 from mlstarter.paths import project_name
 from mlstarter.scripts import run_script
 
-from . import backtest, evaluate, model
+from . import backtest, data, evaluate, model
 from .config import Config
 
 PROJECT = project_name(__package__)
@@ -221,6 +221,15 @@ def render(results: dict) -> str:
         f"{bench.serving_table(results['serving'])}"
     )
     return "\n".join(parts)
+
+
+def predict_input(folder: Path, rows: int | None = None) -> dict:
+    """`make bench-predict`: the S&P 500 series (about 5,000 daily prices) as a price CSV, forecast 20 days ahead."""
+    prices = data.load_prices(Config().data).frame["price"]
+    rows = min(rows or len(prices), len(prices))
+    path = folder / "prices.csv"
+    prices.iloc[-rows:].rename("Adj Close").rename_axis("Date").to_csv(path)
+    return {"predict": [str(path), str(folder / "forecast.csv"), "--horizon", "20"], "rows": rows, "unit": "price"}
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Depends, FastAPI
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import norm
 
 from mlstarter import server, serving
@@ -46,7 +46,7 @@ class DailyPrice(BaseModel):
 class ForecastRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE, {"horizon": 5}]})
 
-    horizon: StrictInt = Field(
+    horizon: serving.Integer = Field(
         default=5, ge=1, le=MAX_HORIZON, description=f"Trading days to forecast (up to {LIMITS.max_horizon} by default)"
     )
     history: list[DailyPrice] | None = Field(
@@ -169,6 +169,15 @@ def forecast(request: ForecastRequest, forecaster: ForecasterDep) -> Forecast:
     return forecaster.forecast(request)
 
 
+def document_limits(schema: dict, forecaster: Forecaster) -> None:
+    """The served run's own limits in /openapi.json (its config may differ from the defaults above)."""
+    request = schema["components"]["schemas"]["ForecastRequest"]["properties"]
+    request["horizon"]["maximum"] = forecaster.cfg.serve.max_horizon
+    request["horizon"]["description"] = f"Trading days to forecast, 1 to {forecaster.cfg.serve.max_horizon}"
+    history = next(option for option in request["history"]["anyOf"] if option.get("type") == "array")
+    history["minItems"] = forecaster.cfg.serve.min_history
+
+
 def example_requests() -> dict[str, dict]:
     """What `make bench-serve` sends: a forecast from the training series' end, and one from 60 sent prices."""
     return {
@@ -184,6 +193,7 @@ def create_app(run_id: str | None = None) -> FastAPI:
         router=router,
         load_predictor=Forecaster,
         input_model=ForecastRequest,
+        document_limits=document_limits,
         run_id=run_id,
         description=__doc__,
     )

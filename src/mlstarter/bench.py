@@ -9,6 +9,9 @@ A project's `bench.py` measures its own quality; these helpers do the rest:
 between `<!-- bench:start -->` and `<!-- bench:end -->` in the project's README.md, so the
 numbers a learner reads are the ones the last `make bench` measured.
 
+`fuzz` (`make fuzz PROJECT=x SECONDS=600`) runs schemathesis with every check against a real
+server of the project's newest run for that long; its results go to bench/results/<project>-fuzz.{json,md}.
+
 `bench_serve` (`make bench-serve PROJECT=x`) is the serving benchmark: a real uvicorn server,
 load from other processes at 1, 8 and 64 clients (`mlstarter.loadgen`), `/health` latency while
 `/predict` is saturated, and a bare FastAPI endpoint measured in the same run for scale.
@@ -245,6 +248,103 @@ def bench_study(project: str, study: str, args: list[str], workers: int, runs_di
 
 def summary_of(values: list[float]) -> dict[str, float] | None:
     return {"min": min(values), "median": float(np.median(values)), "max": max(values)} if values else None
+
+
+def bench_predict(project: str, rows: int | None = None) -> int:
+    """`make bench-predict PROJECT=x`: `make predict` on a large input, as a user runs it; its speed and peak memory.
+
+    The project's bench.py writes the input: `predict_input(folder, rows)` -> {"predict": predict.py's arguments,
+    "train": train.py's (the data to train on, if not the default), "rows": how many, "unit": "line"}. The model is a --dry-run of the default config, trained into a temporary folder: the same
+    architecture as a full run, so the same speed, and the benchmark needs no trained run of yours."""
+    bench_module = paths.import_script(project, "bench")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        env_runs = os.environ.get("MLSTARTER_RUNS_DIR")
+        os.environ["MLSTARTER_RUNS_DIR"] = str(folder / "runs")
+        try:
+            given = bench_module.predict_input(folder, rows)
+            count, unit = given["rows"], given["unit"]
+            train = timed_subprocess(
+                [sys.executable, "-m", f"projects.{project}.train", "--dry-run", *given.get("train", [])]
+            )
+            command = [sys.executable, "-m", f"projects.{project}.predict", *given["predict"]]
+            speed = timed_subprocess(command)
+        finally:
+            if env_runs is None:
+                os.environ.pop("MLSTARTER_RUNS_DIR", None)
+            else:
+                os.environ["MLSTARTER_RUNS_DIR"] = env_runs
+    results = {
+        "project": project,
+        "machine": machine.describe(),
+        "rows": count,
+        "unit": unit,
+        "seconds": speed["seconds"],
+        "rows_per_second": round(count / speed["seconds"], 1),
+        "peak_rss_mib": speed["peak_rss_mib"],
+        "dry_run_train_seconds": train["seconds"],
+    }
+    markdown = (
+        f"Measured by `make bench-predict PROJECT={project}` on {machine.line(results['machine'])}: "
+        f"`make predict` on {count:,} {unit}s took {speed['seconds']:.1f} s, "
+        f"**{results['rows_per_second']:,.0f} {unit}s per second** "
+        f"(start-up and model loading included), peak memory **{speed['peak_rss_mib']:,.0f} MiB**. "
+        f"The model: a `--dry-run` of the default config (the same architecture as a full run, so the same speed)."
+    )
+    write_section(project, "predict", results, markdown)
+    return 0
+
+
+def fuzz(project: str, run_id: str | None = None, seconds: float = 600) -> int:
+    """`make fuzz PROJECT=x SECONDS=n`: schemathesis, every check, against a real uvicorn server of the run, for
+    `seconds`; the project's schemathesis.toml states what its API may do beyond the schema. Exit 1 on any failure."""
+    run = runs.latest_run(project, run_id)
+    contract = paths.projects_dir() / project / "schemathesis.toml"
+    started = time.perf_counter()
+    with loadgen.serve_in_subprocess(project, run.run_id) as url, tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        command = [str(Path(sys.executable).with_name("schemathesis")),
+                   *(["--config-file", str(contract)] if contract.is_file() else []),
+                   "run", f"{url}/openapi.json", "--checks", "all", "--max-time", str(int(seconds)),
+                   "--max-examples", "1000000", "--report-json-path", str(report), "--no-color"]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True)
+        if not report.is_file():
+            raise RuntimeError(f"schemathesis did not run:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+        found = json.loads(report.read_text(encoding="utf-8"))
+    cases, failures = found["test_cases"], found["failures"]
+    results = {
+        "project": project,
+        "run_id": run.run_id,
+        "machine": machine.describe(),
+        "seconds_asked": seconds,
+        "seconds": round(time.perf_counter() - started, 1),
+        "schemathesis": found["schemathesis_version"],
+        "contract": str(contract.relative_to(paths.repo_root())) if contract.is_file() else None,
+        "operations_tested": found["operations"]["tested"],
+        "cases": cases["generated"],
+        "cases_with_failures": cases["with_failures"],
+        "unique_failures": cases["unique_failures"],
+        "errors": len(found["errors"]),
+        "failures": failures,
+        "output_tail": done.stdout[-4000:] if failures or found["errors"] else "",
+    }
+    verdict = "no failure" if not (failures or found["errors"]) else f"{cases['unique_failures']} unique failure(s)"
+    markdown = (
+        f"Measured by `make fuzz PROJECT={project} SECONDS={int(seconds)}` on {machine.line(results['machine'])}: "
+        f"schemathesis {results['schemathesis']} with every check (`--checks all`) against a real server of run "
+        f"{run.run_id}, {results['operations_tested']} operations, **{results['cases']:,} generated requests, "
+        f"{verdict}**"
+        + (
+            f"; the API's rules beyond its schema, with their reasons: `{results['contract']}`."
+            if contract.is_file()
+            else "."
+        )  # fmt: skip
+    )
+    write_section(project, "fuzz", results, markdown)
+    if failures or found["errors"]:
+        print(results["output_tail"], file=sys.stderr)
+        return 1
+    return 0
 
 
 def write_section(project: str, section: str, results: dict[str, Any], markdown: str) -> Path:

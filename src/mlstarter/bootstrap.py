@@ -148,12 +148,13 @@ def plan(venv: Path, choice: TorchChoice) -> list[list[str]]:
         [*pip, "--upgrade", "pip"],
         [*pip, *choice.pip_args()],
         [*pip, "-r", str(ROOT / "requirements.lock")],
-        [*pip, "--no-deps", "-e", f"{ROOT}[dev]"],
+        [*pip, "--no-deps", "-e", f"{ROOT}[{','.join(EXTRAS)}]"],
         [python, "-m", "pip", "check"],
     ]
 
 
 LOCK = ROOT / "requirements.lock"
+EXTRAS = ("dev", "postgres")  # pyproject.toml's optional dependencies that the set-up installs and the lock holds
 ACCELERATOR_LIBRARIES = ("nvidia-", "triton", "cuda-")  # come with a CUDA torch, matched to it: never locked
 
 
@@ -185,7 +186,7 @@ def lock(python: str) -> None:
         from pip._vendor import tomli as tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    dependencies = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    dependencies = [*project["dependencies"], *(d for extra in EXTRAS for d in project["optional-dependencies"][extra])]
     inputs = lock_inputs(dependencies, importlib.metadata.requires("torch") or [])
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "requirements.in"

@@ -5,9 +5,11 @@
     $ mlstarter train --nproc 2 medical_imaging          # two processes with torchrun (DDP)
     $ mlstarter tune credit_risk --trials 50             # an Optuna study; the best config as a file
     $ mlstarter evaluate credit_risk [--run RUN_ID]
+    $ mlstarter predict credit_risk applicants.csv scores.csv [--run RUN_ID]   # score a file
     $ mlstarter serve credit_risk [--run RUN_ID] [--port 8000] [--workers 2] [--host 127.0.0.1]
     $ mlstarter bench credit_risk
     $ mlstarter bench-serve credit_risk     # load and latency of the served model, against bare FastAPI
+    $ mlstarter fuzz credit_risk --seconds 600   # schemathesis, every check, against a served run
     $ mlstarter new my_loans --from credit_risk
 
 Each command imports `projects.<name>.<script>` from the repository and calls its `main`,
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
             "train a project (--nproc N: in N processes; extra arguments go to its train.py: --set, --config, --data, --dry-run)",
         ),
         ("evaluate", "evaluate a run on held-out test data (extra arguments go to its evaluate.py: --run)"),
+        ("predict", "score a file with a run: INPUT OUTPUT (extra arguments go to its predict.py: --run)"),
         ("bench", "full-size training and measurement; results go to bench/results/"),
         (
             "tune",
@@ -65,6 +68,18 @@ def main(argv: list[str] | None = None) -> int:
     bench_serve.add_argument("--requests", type=int, default=1000, help="requests per scenario at most (default 1000)")
     bench_serve.add_argument("--seconds", type=float, default=10, help="seconds per scenario at most (default 10)")
     bench_serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    bench_predict = commands.add_parser(
+        "bench-predict",
+        help="make predict on a large input: rows per second and peak memory; results in bench/results/",
+    )
+    bench_predict.add_argument("project")
+    bench_predict.add_argument("--rows", type=int, default=None, help="input size (default: the project's own)")
+    fuzz = commands.add_parser(
+        "fuzz", help="schemathesis with every check against a served run, for SECONDS; results in bench/results/"
+    )
+    fuzz.add_argument("project")
+    fuzz.add_argument("--run", default=None, help="run id to serve (default: the newest complete run)")
+    fuzz.add_argument("--seconds", type=float, default=600, help="how long to generate requests (default 600)")
     new = commands.add_parser("new", help="copy a project under a new name")
     new.add_argument("project", help="the new project's name (a Python identifier, e.g. my_loans)")
     new.add_argument("--from", dest="source", required=True, help="the project to copy, e.g. credit_risk")
@@ -86,6 +101,15 @@ def main(argv: list[str] | None = None) -> int:
 
             paths.import_script(args.project, "serve")  # a clear error for an unknown project
             return bench.bench_serve(args.project, args.run, args.requests, args.seconds, args.workers)
+        if args.command == "bench-predict":
+            from . import bench
+
+            return bench.bench_predict(args.project, args.rows)
+        if args.command == "fuzz":
+            from . import bench
+
+            paths.import_script(args.project, "serve")  # a clear error for an unknown project
+            return bench.fuzz(args.project, args.run, args.seconds)
         if args.command == "bench" and args.project is None:
             benched = [p for p in paths.project_names() if (paths.projects_dir() / p / "bench.py").is_file()]
             return max([paths.import_script(p, "bench").main(args.args) or 0 for p in benched], default=0)

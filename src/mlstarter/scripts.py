@@ -84,6 +84,14 @@ def evaluate_parser(description: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def predict_parser(description: str | None) -> argparse.ArgumentParser:
+    """The arguments every `predict.py` takes: the input, the output and which run to use."""
+    parser = evaluate_parser(description)
+    parser.add_argument("input", type=Path, help="The file (or folder) to score.")
+    parser.add_argument("output", type=Path, help="Where to write the results (written whole, or not at all).")
+    return parser
+
+
 def load_config(config_cls: type[C], args: argparse.Namespace, dry_run_overrides: Sequence[str] = ()) -> C:
     """Build the config, then validate it once: the dataclass defaults (or `--config`'s file), then the
     dry run's overrides (with `--dry-run`), then `--data` (as an absolute path, so the run works from

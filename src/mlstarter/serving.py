@@ -7,7 +7,10 @@ response models) and a function that loads its predictor from a run. `create_app
 - `/docs`, a form for every endpoint, that works offline;
 - loading the model once, at start-up, from the newest complete run (or a named one);
   with no trained run the app refuses to start and names the command that trains one;
-- 422 answers that name the offending field for any malformed request;
+- one shape for every 4xx answer, documented in the schema as `Error`: `{"detail": [{"loc": [...],
+  "msg": "...", "type": "..."}]}`, where `loc` says where (`["body", "applicants", 3, "age"]`), `msg`
+  what is wrong and how to fix it, and `type` the kind, for programs (FastAPI's own shape for 422,
+  kept for every other 4xx too); each operation's schema lists every status it can answer;
 - a cap on the request body (413 before it is read; `MLSTARTER_MAX_BODY_BYTES` overrides it);
 - an `X-Model-Version` header (the run id) on every answer, one log line per request
   (method, path, status, latency, run id) and Prometheus metrics at `GET /metrics`.
@@ -22,8 +25,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request
@@ -34,7 +37,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
 from prometheus_fastapi_instrumentator import Instrumentator
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from threadpoolctl import threadpool_limits
 
@@ -51,7 +54,56 @@ DEFAULT_MAX_BODY_BYTES = 2 * 2**20
 
 
 class InvalidInputError(ValueError):
-    """Raised by a predictor for input that passed the schema but cannot be scored; answered with 422."""
+    """Raised by a predictor for input that passed the schema but cannot be scored; answered with 422.
+
+    `loc` says where the problem is, as in FastAPI's validation errors (default: the whole body);
+    `kind` is the error's `type` for programs."""
+
+    def __init__(self, message: str, loc: Sequence[str | int] = ("body",), kind: str = "invalid_input") -> None:
+        super().__init__(message)
+        self.loc, self.kind = list(loc), kind
+
+
+class ErrorItem(BaseModel):
+    """One thing wrong with a request."""
+
+    loc: list[str | int] = Field(
+        description="Where: e.g. ['body', 'applicants', 3, 'age'] or ['query', 'n']; ['body'] for the whole body"
+    )
+    msg: str = Field(description="What is wrong, and how to fix it")
+    type: str = Field(description="The kind of error, for programs: e.g. missing, int_type, json_invalid, too_large")
+    input: Any = Field(default=None, description="The value that was refused (long values cut to 200 characters)")
+    ctx: dict[str, Any] | None = Field(default=None, description="The rule's parameters, e.g. {'le': 75}")
+
+
+class Error(BaseModel):
+    """Every 4xx answer of every project: the list of what is wrong with the request."""
+
+    detail: list[ErrorItem] = Field(min_length=1)
+
+
+# The `type` of an error that FastAPI or a project raised as a plain HTTPException with a message
+HTTP_ERROR_KINDS = {400: "body_unreadable", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+                    415: "unsupported_media_type", 422: "invalid_input"}  # fmt: skip
+
+
+def error_detail(status: int, detail: Any) -> list[dict[str, Any]]:
+    """An HTTPException's detail in the one error shape: a message becomes a one-item list."""
+    if isinstance(detail, list):
+        return detail
+    where = ["body"] if status in (400, 413, 415, 422) else ["path"]
+    return [{"loc": where, "msg": str(detail), "type": HTTP_ERROR_KINDS.get(status, "http_error")}]
+
+
+def _whole_float_to_int(value: Any) -> Any:
+    """4.0 -> 4: JSON Schema counts a number with a zero fraction as an integer (and JSON clients send them)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer field as JSON Schema means it: 4 and 4.0 are taken; 4.5, true and "4" are refused (strict)
+Integer = Annotated[int, BeforeValidator(_whole_float_to_int), Field(strict=True)]
 
 
 def get_predictor(request: Request) -> Any:
@@ -70,6 +122,7 @@ def create_app(
     native_threads: int | None = 1,
     max_body_bytes: int | None = None,
     model_threads: int | None = None,
+    document_limits: Callable[[dict[str, Any], Any], None] | None = None,
 ) -> FastAPI:
     """Build the app for `project`, serving `run_id` (default: the newest complete run).
 
@@ -80,7 +133,9 @@ def create_app(
     `max_body_bytes` caps a request's body (default 2 MiB; the environment variable
     `MLSTARTER_MAX_BODY_BYTES` overrides it): a larger one gets a 413 before it is read.
     `model_threads` is how many requests may run their endpoint at once (default: one per core);
-    the others wait their turn in a queue.
+    the others wait their turn in a queue. `document_limits(schema, predictor)` writes the limits that
+    come from the loaded model into the OpenAPI schema (e.g. the classes it draws, the longest forecast
+    its config allows), so that a request the schema allows is one the model takes.
     """
     max_body_bytes = int(os.environ.get("MLSTARTER_MAX_BODY_BYTES") or max_body_bytes or DEFAULT_MAX_BODY_BYTES)
 
@@ -139,15 +194,19 @@ def create_app(
 
     @app.exception_handler(InvalidInputError)
     async def invalid_input(request: Request, error: InvalidInputError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": str(error)})
+        return JSONResponse(status_code=422, content={"detail": [{"loc": error.loc, "msg": str(error),
+                                                                   "type": error.kind}]})  # fmt: skip
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Any:
+        detail = error.detail
         # FastAPI answers a body it cannot parse with a bare "There was an error parsing the body":
-        # say why (not UTF-8, nested too deeply, a number too long to convert)
-        if error.status_code == 400 and error.__cause__ is not None and not isinstance(error.detail, list | dict):
-            error = StarletteHTTPException(400, f"{error.detail}: {error.__cause__}", headers=error.headers)
-        return await http_exception_handler(request, error)
+        # say why (not UTF-8, nested too deeply, a number too long to convert) and what to send instead
+        if error.status_code == 400 and error.__cause__ is not None and not isinstance(detail, list | dict):
+            detail = f"{detail}: {error.__cause__}. Send the body as JSON in UTF-8, as the schema at /docs shows"
+        if error.status_code >= 500:
+            return await http_exception_handler(request, error)
+        return JSONResponse({"detail": error_detail(error.status_code, detail)}, error.status_code, error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -164,15 +223,43 @@ def create_app(
     app.include_router(router)
     openapi = app.openapi
 
-    def openapi_with_413() -> dict[str, Any]:  # document the 413 beside each endpoint that takes a body
+    def openapi_with_errors() -> dict[str, Any]:
         if app.openapi_schema is None:
-            for operation in (op for path in openapi()["paths"].values() for op in path.values()):
-                if "requestBody" in operation:
-                    operation["responses"]["413"] = {"description": f"The body is over {max_body_bytes:,} bytes"}
+            document_errors(openapi(), max_body_bytes)
+            if document_limits is not None:
+                if not hasattr(app.state, "predictor"):  # before start-up: the model's limits are not known yet
+                    schema, app.openapi_schema = app.openapi_schema, None
+                    return schema
+                document_limits(app.openapi_schema, app.state.predictor)
         return app.openapi_schema
 
-    app.openapi = openapi_with_413  # type: ignore[method-assign]
+    app.openapi = openapi_with_errors  # type: ignore[method-assign]
     return app
+
+
+def document_errors(schema: dict[str, Any], max_body_bytes: int) -> None:
+    """Every 4xx an operation can answer, in the schema, with the one error shape (`Error`) as its body:
+    422 for a request the schema or the model refuses (FastAPI's own 422 included), 400 for a body that
+    cannot be parsed and 413 for one over the cap (wherever a body is taken), and any 4xx the project
+    declared on its route (`responses={415: {"description": ...}}`)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(Error.model_json_schema(ref_template="#/components/schemas/{model}").pop("$defs"))
+    components["Error"] = Error.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 shape: now Error for every 4xx
+        components.pop(name, None)
+    error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operation in (op for item in schema["paths"].values() for op in item.values()):
+        responses = operation["responses"]
+        takes_input = "requestBody" in operation or operation.get("parameters")
+        if takes_input:
+            responses.setdefault("422", {"description": "The request breaks the schema, or the model cannot score it"})
+        if "requestBody" in operation:
+            responses["413"] = {"description": f"The body is over {max_body_bytes:,} bytes"}
+            unreadable = "The body cannot be parsed: not JSON (not UTF-8, nested too deeply) or not a well-formed form"
+            responses.setdefault("400", {"description": unreadable})
+        for status, response in responses.items():
+            if status.startswith("4"):
+                response["content"] = error_body
 
 
 def load_safely(load_predictor: Callable[[runs.Run], Any], run: runs.Run) -> Any:
@@ -276,7 +363,7 @@ class BodySizeLimit:
             return
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), b"")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            detail = self.message(f"{int(declared):,} bytes")
+            detail = error_detail(413, self.message(f"{int(declared):,} bytes"))
             await JSONResponse({"detail": detail}, status_code=413, headers={"connection": "close"})(
                 scope, receive, send
             )

@@ -111,6 +111,14 @@ def tune_parser(description: str | None) -> argparse.ArgumentParser:
         "--timeout", type=float, default=None, metavar="SECONDS", help="Stop starting new trials after this long."
     )
     parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=60,
+        metavar="SECONDS",
+        help="How often a worker records that it is alive (default 60). A trial whose worker has been silent "
+        "for 3 heartbeats (it was killed, or its machine lost power) is marked failed by the next worker.",
+    )
+    parser.add_argument(
         "--sampler-seed",
         type=int,
         default=None,
@@ -168,7 +176,9 @@ def run_study(
         else optuna.pruners.NopPruner()
     )
     try:
-        storage, study, created = open_study(args.storage, folder, name, direction, pruner, args.sampler_seed)
+        storage, study, created = open_study(
+            args.storage, folder, name, direction, pruner, args.sampler_seed, args.heartbeat
+        )
     except KeyboardInterrupt:
         print("Interrupted before the study opened: nothing was run.", file=sys.stderr)
         return 130
@@ -235,23 +245,25 @@ def run_study(
 
 
 def open_study(
-    url: str | None, folder: Path, name: str, direction: str, pruner: Any, sampler_seed: int | None
+    url: str | None,
+    folder: Path,
+    name: str,
+    direction: str,
+    pruner: Any,
+    sampler_seed: int | None,
+    heartbeat: float = 60,
 ) -> tuple[Any, Any, bool]:
     """The study's database (a SQLite file in `folder` by default, or any SQLAlchemy URL), the study in it
     (created or, when it exists, loaded) and whether this call created it."""
     import optuna
     import sqlalchemy.exc
 
+    if heartbeat <= 0:
+        raise ConfigError(f"--heartbeat must be above 0 seconds, not {heartbeat:g}")
     if url is None:
         folder.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{folder / 'study.db'}"
-    if url.startswith("postgres"):
-        try:
-            import psycopg2  # noqa: F401
-        except ImportError:
-            raise ConfigError(
-                "--storage postgresql://... needs a PostgreSQL driver: .venv/bin/pip install psycopg2-binary"
-            ) from None
+    check_driver(url)
     # SQLite: several local workers wait for each other's writes (up to a minute) instead of failing
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
     for attempt in range(1, 6):
@@ -261,8 +273,8 @@ def open_study(
                 storage = optuna.storages.RDBStorage(
                     url,
                     engine_kwargs=engine,
-                    heartbeat_interval=60,  # a worker that dies (kill -9, power) stops beating: its trial is marked
-                    grace_period=180,  # failed by the next worker, 3 minutes later
+                    heartbeat_interval=heartbeat,  # a worker that dies (kill -9, power) stops beating: its trial
+                    grace_period=3 * heartbeat,  # is marked failed by the next worker, 3 heartbeats later
                 )
             options = {"study_name": name, "storage": storage, "sampler": optuna.samplers.TPESampler(seed=sampler_seed),
                        "pruner": pruner}  # fmt: skip
@@ -401,13 +413,43 @@ def _flat(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [item for key, value in data.items() for item in _flat(value, f"{prefix}.{key}" if prefix else key)]
 
 
+# The driver each database needs, as the extra of pyproject.toml that installs it
+DRIVER_EXTRAS = {"postgresql": "postgres"}
+
+
+def check_driver(url: str) -> None:
+    """Refuse, in one line that names the install command, a storage URL whose database driver is missing."""
+    import sqlalchemy.engine
+    import sqlalchemy.exc
+
+    try:
+        dialect = sqlalchemy.engine.make_url(url).get_dialect()
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError):
+        return  # not a URL SQLAlchemy knows: opening the study says so, with SQLAlchemy's reason
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        extra = DRIVER_EXTRAS.get(dialect.name)
+        fix = (
+            f".venv/bin/pip install -e '.[{extra}]'"
+            if extra and dialect.driver == "psycopg"
+            else f"install the Python package of the {dialect.driver} driver"
+        )
+        raise ConfigError(
+            f"--storage {_shown(url)} needs the {dialect.name} driver {dialect.driver!r}, which is not installed "
+            f"({error}): {fix}"
+        ) from None
+
+
 def _shown(url: str) -> str:
-    """A storage URL without its password."""
-    if "://" in url and "@" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        return f"{scheme}://{credentials.split(':')[0]}:***@{host}"
-    return url
+    """A storage URL as it can be printed: its password, if it has one, masked."""
+    import sqlalchemy.engine
+    import sqlalchemy.exc
+
+    try:
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except sqlalchemy.exc.ArgumentError:
+        return url.split("@", 1)[-1] if "@" in url else url  # not a URL: at least no credentials
 
 
 def _relative(path: Path) -> str:

@@ -93,7 +93,7 @@ def test_an_unconditional_model_refuses_a_class(runs_dir: Path, train_run):
     train_run("--dry-run", "--set", "model.conditional=false")
     with TestClient(serve.create_app()) as client:
         response = client.get("/generate?n=4&seed=1&class=3")
-        assert response.status_code == 422 and "unconditional" in response.json()["detail"]
+        assert response.status_code == 422 and "unconditional" in response.json()["detail"][0]["msg"]
         body = client.get("/generate?n=4&seed=1&format=json").json()
         assert body["classes"] is None and np.array(body["images"]).shape == (4, 8, 8)
 

@@ -1,0 +1,105 @@
+"""Score a folder of chest X-rays with a trained medical-imaging run: one CSV line per image.
+
+    $ make predict PROJECT=medical_imaging INPUT=xrays/ OUTPUT=scores.csv [RUN=<run id>] [ARGS="--gradcam heatmaps/"]
+    $ python -m projects.medical_imaging.predict xrays/ scores.csv [--run <run id>] [--gradcam heatmaps/]
+
+The input is a folder of PNG and JPEG files (searched with its subfolders; other files are listed
+as errors), or a MedMNIST `.npz` file (every image of its splits). Each image is checked and
+resized exactly as `POST /predict` does it, and scored by the network the API serves: the output
+has the file, P(pneumonia), the label at the run's threshold, the threshold, the image's original
+size and the run id. With --gradcam, a heatmap overlay per image goes to that folder.
+Bad images go to OUTPUT.errors.csv with the reason; the others are scored.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlstarter import batch, runs
+from mlstarter.datasets import DataError
+from mlstarter.paths import project_name
+from mlstarter.scripts import predict_parser, run_script
+
+from . import data
+from .serve import MAX_BYTES, PneumoniaPredictor
+
+PROJECT = project_name(__package__)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+def read_rows(path: Path) -> Iterator[tuple[str, Path | np.ndarray]]:
+    """(file name, file) for every file under a folder, or ('test[3]', pixels) for every image of an .npz."""
+    if path.is_file() and path.suffix == ".npz":
+        for split, (images, _) in data.read_npz(path).items():
+            for i, pixels in enumerate(images):
+                yield f"{split}[{i}]", pixels
+    elif path.is_dir():
+        for file in sorted(p for p in path.rglob("*") if p.is_file()):
+            yield str(file.relative_to(path)), file
+    else:
+        raise DataError(f"{path}: not a folder of images nor a MedMNIST .npz file")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = predict_parser(__doc__)
+    parser.add_argument("--gradcam", type=Path, default=None, metavar="FOLDER", help="Write a heatmap per image here.")
+    args = parser.parse_args(argv)
+    run = runs.latest_run(PROJECT, args.run)
+    predictor = PneumoniaPredictor(run)
+    print(f"***** Scoring {args.input} with {PROJECT} run {run.run_id} (threshold {predictor.threshold:.3f}) *****")
+
+    def parse(image: Path | np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
+        """(side, side) pixels and the original (width, height): an image checked and resized as the API does."""
+        if isinstance(image, np.ndarray):  # from an .npz: already grayscale; resized as an upload would be
+            return predictor.decode(png(image))
+        if image.suffix.lower() not in IMAGE_SUFFIXES:
+            raise ValueError(f"not a PNG or JPEG file (by its name: {', '.join(sorted(IMAGE_SUFFIXES))})")
+        if image.stat().st_size > MAX_BYTES:
+            raise ValueError(f"the file is over {MAX_BYTES // 2**20} MiB, which the API refuses too")
+        return predictor.decode(image.read_bytes())
+
+    def score(images: list[tuple[np.ndarray, tuple[int, int]]]) -> list[dict[str, Any]]:
+        pixels = np.stack([p for p, _ in images])
+        probabilities = predictor.trained.predict_proba(pixels)
+        return [
+            {"probability_pneumonia": round(float(p), 4), "label": data.CLASS_NAMES[int(p >= predictor.threshold)],
+             "threshold": round(predictor.threshold, 4), "width": size[0], "height": size[1], "model_version": run.run_id}
+            for (_, size), p in zip(images, probabilities, strict=True)
+        ]  # fmt: skip
+
+    summary = batch.predict_rows(read_rows(args.input), parse, score, args.output, unit="image", chunk=256)
+    if args.gradcam is not None:
+        write_heatmaps(predictor, args.input, args.gradcam, parse)
+    return batch.report(summary, args.output, run.run_id, unit="image")
+
+
+def png(pixels: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_heatmaps(predictor: PneumoniaPredictor, source: Path, folder: Path, parse: Any) -> None:
+    """One Grad-CAM overlay PNG per good image, named after it."""
+    import base64
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for where, raw in read_rows(source):
+        try:
+            pixels, _ = parse(raw)
+        except batch.BAD_ROW:
+            continue  # listed in the errors file already
+        name = where.replace("/", "__").replace("[", "_").replace("]", "")
+        (folder / f"{Path(name).stem}.gradcam.png").write_bytes(base64.b64decode(predictor.overlay(pixels)))
+    print(f"Grad-CAM heatmaps: {folder}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_script(main))
