@@ -13,6 +13,7 @@ Bad images go to OUTPUT.errors.csv with the reason; the others are scored.
 
 from __future__ import annotations
 
+import base64
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,28 +54,32 @@ def main(argv: list[str] | None = None) -> int:
     predictor = PneumoniaPredictor(run)
     print(f"***** Scoring {args.input} with {PROJECT} run {run.run_id} (threshold {predictor.threshold:.3f}) *****")
 
-    def parse(image: Path | np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-        """(side, side) pixels and the original (width, height): an image checked and resized as the API does."""
+    def parse(row: tuple[str, Path | np.ndarray]) -> tuple[str, np.ndarray, tuple[int, int]]:
+        """(name, (side, side) pixels, the original (width, height)): an image checked and resized as the API does."""
+        where, image = row
         if isinstance(image, np.ndarray):  # from an .npz: already grayscale; resized as an upload would be
-            return predictor.decode(png(image))
+            return where, *predictor.decode(png(image))
         if image.suffix.lower() not in IMAGE_SUFFIXES:
             raise ValueError(f"not a PNG or JPEG file (by its name: {', '.join(sorted(IMAGE_SUFFIXES))})")
         if image.stat().st_size > MAX_BYTES:
             raise ValueError(f"the file is over {MAX_BYTES // 2**20} MiB, which the API refuses too")
-        return predictor.decode(image.read_bytes())
+        return where, *predictor.decode(image.read_bytes())
 
-    def score(images: list[tuple[np.ndarray, tuple[int, int]]]) -> list[dict[str, Any]]:
-        pixels = np.stack([p for p, _ in images])
-        probabilities = predictor.trained.predict_proba(pixels)
+    def score(images: list[tuple[str, np.ndarray, tuple[int, int]]]) -> list[dict[str, Any]]:
+        probabilities = predictor.trained.predict_proba(np.stack([pixels for _, pixels, _ in images]))
+        if args.gradcam is not None:  # a heatmap per image, from the pixels already decoded
+            for where, pixels, _ in images:
+                write_heatmap(predictor, pixels, args.gradcam / heatmap_name(where))
         return [
             {"probability_pneumonia": round(float(p), 4), "label": data.CLASS_NAMES[int(p >= predictor.threshold)],
              "threshold": round(predictor.threshold, 4), "width": size[0], "height": size[1], "model_version": run.run_id}
-            for (_, size), p in zip(images, probabilities, strict=True)
+            for (_, _, size), p in zip(images, probabilities, strict=True)
         ]  # fmt: skip
 
-    summary = batch.predict_rows(read_rows(args.input), parse, score, args.output, unit="image", chunk=256)
+    rows = ((where, (where, image)) for where, image in read_rows(args.input))  # parse needs the name too
+    summary = batch.predict_rows(rows, parse, score, args.output, unit="image", chunk=256)
     if args.gradcam is not None:
-        write_heatmaps(predictor, args.input, args.gradcam, parse)
+        print(f"Grad-CAM heatmaps: {args.gradcam}")
     return batch.report(summary, args.output, run.run_id, unit="image")
 
 
@@ -86,19 +91,15 @@ def png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def write_heatmaps(predictor: PneumoniaPredictor, source: Path, folder: Path, parse: Any) -> None:
-    """One Grad-CAM overlay PNG per good image, named after it."""
-    import base64
+def heatmap_name(where: str) -> str:
+    """'ward_b/b.jpg' -> 'ward_b__b.gradcam.png', 'test[3]' -> 'test_3.gradcam.png'."""
+    return Path(where.replace("/", "__").replace("[", "_").replace("]", "")).stem + ".gradcam.png"
 
-    folder.mkdir(parents=True, exist_ok=True)
-    for where, raw in read_rows(source):
-        try:
-            pixels, _ = parse(raw)
-        except batch.BAD_ROW:
-            continue  # listed in the errors file already
-        name = where.replace("/", "__").replace("[", "_").replace("]", "")
-        (folder / f"{Path(name).stem}.gradcam.png").write_bytes(base64.b64decode(predictor.overlay(pixels)))
-    print(f"Grad-CAM heatmaps: {folder}")
+
+def write_heatmap(predictor: PneumoniaPredictor, pixels: np.ndarray, path: Path) -> None:
+    """The Grad-CAM overlay of one image, as `POST /predict?gradcam=true` draws it, as a PNG file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(base64.b64decode(predictor.overlay(pixels)))
 
 
 if __name__ == "__main__":
