@@ -7,6 +7,7 @@
 #   make evaluate PROJECT=credit_risk [RUN=<run id>]
 #   make predict PROJECT=credit_risk INPUT=applicants.csv OUTPUT=scores.csv [RUN=<run id>]
 #   make predict PROJECT=gan OUTPUT=samples/ ARGS="--n 64 --class 3 --seed 0"   (a generator takes no input)
+#   make examples PROJECT=medical_imaging               (example input files: runs/medical_imaging-examples/)
 #   make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000] [WORKERS=2] [ARGS="--host 0.0.0.0"]
 #   make bench-serve PROJECT=credit_risk [ARGS="--seconds 5 --workers 2"]
 #   make fuzz PROJECT=credit_risk [SECONDS=600]         (schemathesis, every check, against a served run)
@@ -33,7 +34,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock train tune evaluate predict serve test lint bench bench-serve bench-predict fuzz new list clean
+.PHONY: help setup lock train tune evaluate predict examples serve test lint bench bench-serve bench-predict fuzz new list clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +63,9 @@ evaluate: $(STAMP) ## evaluate the newest (or RUN=id) run of PROJECT on held-out
 predict: $(STAMP) ## score the file INPUT with PROJECT's newest (or RUN=id) run; results to OUTPUT, bad rows beside it
 	$(if $(OUTPUT),,$(error make predict needs OUTPUT=<file or folder> (and INPUT=<file or folder>, but for gan)))
 	$(BIN)/mlstarter predict $(PROJECT) $(INPUT) $(OUTPUT) $(if $(RUN),--run $(RUN)) $(ARGS)
+
+examples: $(STAMP) ## write example input files for PROJECT (own data for --data, make predict and the API) to runs/PROJECT-examples/
+	$(BIN)/mlstarter examples $(PROJECT) $(ARGS)
 
 serve: $(STAMP) ## serve the newest (or RUN=id) run of PROJECT on 127.0.0.1:PORT with WORKERS processes
 	$(BIN)/mlstarter serve $(PROJECT) $(if $(RUN),--run $(RUN)) --port $(PORT) --workers $(WORKERS) $(ARGS)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -37,8 +38,25 @@ def test_serve_without_a_run_says_how_to_train(
     in_repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ):
     monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path))
-    assert cli.main(["serve", "credit_risk"]) == 1
+    assert cli.main(["serve", "credit_risk", "--port", "0"]) == 1  # any free port: 8000 may be in use here
     assert "make train PROJECT=credit_risk" in capsys.readouterr().err
+
+
+def test_serve_on_a_port_in_use_says_so_and_how_to_choose_another(in_repo, capsys: pytest.CaptureFixture[str]):
+    # before: the model loaded, then uvicorn logged "[Errno 98] error while attempting to bind" among its lines
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        assert cli.main(["serve", "credit_risk", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert f"port {port} on 127.0.0.1 is in use" in err and f"PORT={port + 1}" in err and "Traceback" not in err
+
+
+def test_examples_are_written_where_asked(in_repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["examples", "credit_risk", "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["applicant.json", "applicants.csv", "batch.json"]
+    assert "make predict PROJECT=credit_risk INPUT=" in capsys.readouterr().out
 
 
 def test_new_copies_a_project_and_renames_its_docs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

@@ -39,3 +39,37 @@ def test_each_plot_is_a_png_showing_its_numbers(tmp_path: Path, monkeypatch, dra
     path = draw(tmp_path / "plot.png")
     assert Image.open(path).format == "PNG" and [p.name for p in tmp_path.iterdir()] == ["plot.png"]
     assert any(expected in text for text in texts), texts
+
+
+@pytest.mark.parametrize("matrix", [[[50, 40], [45, 48]], [[120, 20], [30, 30]], [[140, 0], [60, 0]]])
+def test_confusion_counts_are_readable_on_every_cell_colour(tmp_path: Path, monkeypatch, matrix):
+    # scikit-learn picks the text colour by a halfway count: a count just above it (45 of 0..50) was
+    # drawn near-white on mid-blue, a contrast of 2.4; text needs 4.5 (WCAG AA)
+    cells: list[tuple[str, object, object]] = []
+    save = plots.save
+
+    def spy(fig, path):
+        ax = fig.axes[0]
+        image = ax.images[0]
+        for text in ax.texts:
+            x, y = text.get_position()
+            value = image.get_array()[round(y), round(x)]
+            cells.append((text.get_text(), text.get_color(), image.cmap(image.norm(value))))
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "save", spy)
+    plots.confusion(np.array(matrix), ["good", "bad"], tmp_path / "confusion.png")
+    assert len(cells) == 4
+    for label, color, background in cells:
+        assert plots.contrast(color, background) >= 4.5, (label, color, background)
+
+
+def test_a_label_outside_the_axes_is_saved_whole_not_clipped(tmp_path: Path):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4, 3))
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1])
+    fig.text(1.05, 0.5, "a note to the right of the plot")  # starts beyond the figure's right edge
+    width, height = Image.open(plots.save(fig, tmp_path / "plot.png")).size
+    assert width > 4 * 110 + 100  # the saved area grew to hold the note (4 in at 110 dpi = 440 px)

@@ -27,7 +27,7 @@ from .conftest import data_args
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = sorted(p.name for p in (REPO / "projects").iterdir() if (p / "train.py").is_file())
-SCRIPTS = ["config.py", "data.py", "model.py", "train.py", "evaluate.py", "serve.py", "predict.py"]
+SCRIPTS = ["config.py", "data.py", "model.py", "train.py", "evaluate.py", "serve.py", "predict.py", "examples.py"]
 
 
 def needs_data(project: str) -> None:
@@ -60,6 +60,7 @@ VOCABULARY = {
     "evaluate.py": {"PROJECT", "main"},
     "serve.py": {"PROJECT", "router", "create_app", "example_requests"},
     "predict.py": {"PROJECT", "main"},  # make predict: a file scored by the predictor the API serves
+    "examples.py": {"PROJECT", "main"},  # make examples: input files for every own-data path and the API
 }
 RETIRED = {"fit_model", "fit_network", "load_model", "save_model", "checkpoint_path", "checkpoint_dir"}  # old names
 SPLITS = {"develop", "train", "val", "test", "series"}
@@ -145,7 +146,7 @@ def test_scripts_say_how_to_run_them_and_import_no_other_project(project: str):
                 assert node.module != "mlstarter.cli", (
                     f"{project}/{script} imports the command line: use mlstarter.scripts"
                 )
-    for script in ["train.py", "evaluate.py", "serve.py", "predict.py"]:
+    for script in ["train.py", "evaluate.py", "serve.py", "predict.py", "examples.py"]:
         doc = ast.get_docstring(ast.parse((REPO / "projects" / project / script).read_text()))
         # the name in it may still be the source project's in a folder copied with `cp -r`
         assert f"make {script[:-3]} PROJECT=" in doc, f"{project}/{script}'s docstring lacks its make command"
@@ -177,6 +178,30 @@ def test_dry_run_train_evaluate_serve(project: str, tmp_path: Path, monkeypatch:
             [route] = [r.path for r in serve.router.routes if "POST" in r.methods and "batch" not in r.path]
             response = client.post(route, json=json.loads(example.read_text()))
             assert response.status_code == 200 and response.json()["model_version"] == run.run_id
+            assert isinstance(response.json()["warnings"], list)
+        assert_every_answer_documents_warnings(client.get("/openapi.json").json())
+
+
+def assert_every_answer_documents_warnings(schema: dict) -> None:
+    """Every prediction answer (each POST's JSON 200, or each item of its list of predictions) has `warnings`, a
+    list of the one PredictionWarning shape (code, field, message): inputs unlike the training data, flagged."""
+    components = schema["components"]["schemas"]
+    assert set(components["PredictionWarning"]["properties"]) == {"code", "field", "message"}
+
+    def resolve(node: dict) -> dict:
+        return components[node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else node
+
+    for path, item in schema["paths"].items():
+        if "post" not in item:
+            continue
+        answer = resolve(item["post"]["responses"]["200"]["content"]["application/json"]["schema"])
+        lists = [
+            resolve(p["items"]) for p in answer["properties"].values() if p.get("type") == "array" and "items" in p
+        ]
+        answers = [a for a in [answer, *lists] if "warnings" in a.get("properties", {})]
+        assert answers, f"POST {path}: its answer has no warnings list"
+        for a in answers:
+            assert a["properties"]["warnings"]["items"] == {"$ref": "#/components/schemas/PredictionWarning"}, path
 
 
 def code_strings(path: Path) -> list[str]:

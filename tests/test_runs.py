@@ -42,6 +42,20 @@ def test_a_run_without_metrics_is_never_complete(tmp_root: Path):
     assert runs.complete_runs("demo") == []
 
 
+@pytest.mark.parametrize(
+    "metrics",
+    [{"cv_roc_auc_mean": float("nan")}, {"val_cost": float("inf")}, {"folds": [0.7, float("nan")]}],
+)
+def test_a_run_whose_metrics_are_not_numbers_is_never_complete(tmp_root: Path, metrics: dict):
+    # "ROC AUC nan ± nan" from a fold without defaulters was saved, became the newest run and crashed evaluate
+    write_run("demo")
+    before = runs.complete_runs("demo")
+    refused = pytest.raises(runs.NonFiniteMetricsError, match="not numbers: .*too few examples of a class")
+    with refused, runs.create("demo", Cfg(), data_files={}, dry_run=False) as run:
+        run.save_metrics({"val_accuracy": 0.7, **metrics})
+    assert runs.complete_runs("demo") == before
+
+
 def test_a_run_of_an_older_layout_is_refused_in_one_line(tmp_root: Path):
     path = write_run("demo")
     env = json.loads((path / "environment.json").read_text())

@@ -16,6 +16,7 @@ from mlstarter.config import ConfigError
 @dataclass
 class DataConfig:
     path: str = ""  # your own file in the same format (--data); empty = the canonical German Credit file
+    separator: Literal[",", ";", "tab", "|"] = ","  # of your own CSV: ";" for many European exports of Excel
     test_size: float = 0.2  # 200 applicants held out, touched only by evaluate.py
     drop_features: tuple[str, ...] = ()  # e.g. personal_status_sex,age to train without sensitive attributes
 

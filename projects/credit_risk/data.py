@@ -7,13 +7,15 @@ category (A11, A12, ...); we decode them into readable values from the UCI docum
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from mlstarter.datasets import DataError, DataFile, Dataset, fetch
+from mlstarter.datasets import DataError, DataFile, Dataset, check_class_counts, check_separator, fetch, separator
 
 from .config import Config
 
@@ -166,7 +168,8 @@ def load(cfg: Config) -> Data:
     else:
         files = fetch(DATASET)
         path = files["german.data"]
-    frame = read_csv(path) if path.suffix.lower() == ".csv" else read_uci(path)
+    frame = read_csv(path, separator(cfg.data.separator)) if path.suffix.lower() == ".csv" else read_uci(path)
+    check_classes(frame, cfg, path)  # before any fitting: a class too rare for the folds is said here
     develop, test = split(frame, cfg)
     return Data(frame=frame, splits={"develop": develop, "test": test}, files=files)
 
@@ -201,9 +204,27 @@ def read_uci(path: Path) -> pd.DataFrame:
     return _finish(raw.drop(columns="class"), errors, path, "line")
 
 
-def read_csv(path: Path) -> pd.DataFrame:
+def check_classes(frame: pd.DataFrame, cfg: Config, path: Path) -> None:
+    """Enough defaulters and payers for the test split and every fold of cross-validation: each fold's
+    validation part needs both classes (or ROC AUC and the threshold's cost cannot be measured there)."""
+    folds, test_size = cfg.model.cv_folds, cfg.data.test_size
+    needed = math.ceil(folds / (1 - test_size)) + 1  # `folds` in the development part, and 1 in the test part
+    counts = {
+        f"{label} ({name})": int((frame[TARGET] == label).sum()) for label, name in ((0, "repaid"), (1, "defaulted"))
+    }
+    check_class_counts(
+        str(path),
+        counts,
+        needed,
+        f"{folds}-fold cross-validation on the development part and a {test_size:.0%} test split",
+        f"or use fewer folds: --set model.cv_folds=2 (then {math.ceil(2 / (1 - test_size)) + 1} of each are enough)",
+    )
+
+
+def read_csv(path: Path, sep: str = ",") -> pd.DataFrame:
     """Read your own CSV: a header with the 20 attribute names and `default` (0/1), readable categories."""
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    check_separator(path, sep)  # a ;-separated export is named as such, with the option to pass
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
     missing = [c for c in [*FEATURES, TARGET] if c not in raw.columns]
     extra = [c for c in raw.columns if c not in [*FEATURES, TARGET]]
     if missing or extra:
@@ -239,6 +260,7 @@ def _finish(raw: pd.DataFrame, errors: list[str], path: Path, unit: str) -> pd.D
         ]
         raw[column] = values
     if errors:
+        errors.sort(key=lambda message: int(message.split(",")[0].split()[-1]))  # "row 7, column ...": file order
         shown = "\n  ".join(errors[:10])
         more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
         raise DataError(f"{path}: {len(errors)} invalid value(s):\n  {shown}{more}")
@@ -259,6 +281,28 @@ def split(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]
     Same seed, same split: evaluate.py relies on it to find the test part again.
     """
     return train_test_split(frame, test_size=cfg.data.test_size, stratify=frame[TARGET], random_state=cfg.seed)
+
+
+def reference(frame: pd.DataFrame, scores: np.ndarray) -> dict:
+    """What the model learned from, as plain numbers, saved with the run (reference.json): the range and
+    quantiles of each number, the count of each category, the default rate and the distribution of the
+    out-of-fold scores. Serving warns about applicants outside it; drift monitoring compares traffic with it."""
+    quantiles = [0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1]
+    return {
+        "rows": len(frame),
+        "default_rate": float(frame[TARGET].mean()),
+        "numeric": {
+            column: {
+                "min": int(frame[column].min()),
+                "max": int(frame[column].max()),
+                "quantiles": dict(zip(map(str, quantiles), frame[column].quantile(quantiles).tolist(), strict=True)),
+            }
+            for column in NUMERIC
+        },  # fmt: skip
+        "categories": {column: frame[column].astype(str).value_counts().to_dict() for column in CATEGORIES},
+        "sensitive": {column: groups.value_counts().to_dict() for column, groups in sensitive_features(frame).items()},
+        "score_quantiles": np.quantile(scores, np.linspace(0, 1, 11)).tolist(),  # P(default) deciles, out of fold
+    }
 
 
 def sensitive_features(frame: pd.DataFrame) -> pd.DataFrame:

@@ -194,6 +194,15 @@ def expected_cost(y: np.ndarray, p_default: np.ndarray, threshold: float, cost: 
     return decision_cost(y, np.asarray(p_default) >= threshold, cost)
 
 
+def cheapest_threshold(
+    y: np.ndarray, p_default: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], cost: CostConfig
+) -> float:
+    """The threshold of THRESHOLD_GRID with the lowest cost averaged over the validation folds (of equally
+    cheap ones, the lowest): what TunedThresholdClassifierCV in train.py chooses, from out-of-fold predictions."""
+    mean_cost = [np.mean([expected_cost(y[val], p_default[val], t, cost) for _, val in folds]) for t in THRESHOLD_GRID]
+    return float(THRESHOLD_GRID[int(np.argmin(mean_cost))])
+
+
 def cost_scorer(cost: CostConfig) -> Any:
     """The cost as a scikit-learn scorer for the threshold search. Scorers are maximised, so it is
     the negative cost; TunedThresholdClassifierCV calls it with the decisions at each threshold."""

@@ -87,6 +87,7 @@ class Prediction(BaseModel):
                     "threshold": 0.19,
                     "model_version": "20261126-134730",
                     "top_features": None,
+                    "warnings": [],
                 }
             ]
         }
@@ -97,6 +98,7 @@ class Prediction(BaseModel):
     threshold: float = Field(description="Reject when the probability of default is at least this")
     model_version: str = Field(description="The run id of the model that answered")
     top_features: list[Contribution] | None = Field(default=None, description="With ?explain=true")
+    warnings: list[serving.PredictionWarning] = serving.warnings_field()
 
 
 class BatchRequest(BaseModel):
@@ -120,6 +122,8 @@ class CreditPredictor:
         self.features = loaded.features
         self.reference = loaded.reference
         self.scorecard = loaded.scorecard  # the logistic model as a sum of points: fast; None for trees
+        # what training saw (ranges of numbers, counts of categories); runs saved before it existed have none
+        self.seen = run.read_json("reference.json") if (run.path / "reference.json").is_file() else None
 
     def predict(self, applicants: list[Applicant], explain: bool) -> list[Prediction]:
         records = [a.model_dump() for a in applicants]
@@ -146,9 +150,35 @@ class CreditPredictor:
                     threshold=self.threshold,
                     model_version=self.run_id,
                     top_features=top,
+                    warnings=self.unlike_training(records[i]),
                 )
             )
         return predictions
+
+    def unlike_training(self, record: dict[str, Any]) -> list[serving.PredictionWarning]:
+        """A warning for each value the schema allows but training never saw: a number outside the range
+        of the training applicants, or a category none of them had. The model's answer there is a guess."""
+        if self.seen is None:
+            return []
+        warnings = []
+        for column in self.features:
+            value = record[column]
+            if column in self.seen["numeric"]:
+                low, high = self.seen["numeric"][column]["min"], self.seen["numeric"][column]["max"]
+                if not low <= value <= high:
+                    side = "below the smallest" if value < low else "above the largest"
+                    warnings.append(serving.PredictionWarning(
+                        code="out_of_range", field=column,
+                        message=f"{column} {value:,} is {side} the model learned from ({low:,} to {high:,}): "
+                        "its answer for such an applicant is an extrapolation",
+                    ))  # fmt: skip
+            elif self.seen["categories"][column].get(value, 0) == 0:
+                warnings.append(serving.PredictionWarning(
+                    code="unseen_category", field=column,
+                    message=f"no applicant the model learned from had {column} {value!r}: its answer rests on no data "
+                    "about such applicants",
+                ))  # fmt: skip
+        return warnings
 
 
 router = APIRouter(tags=[PROJECT])

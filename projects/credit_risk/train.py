@@ -30,7 +30,7 @@ from sklearn.pipeline import Pipeline
 from tqdm import tqdm
 
 from mlstarter import runs
-from mlstarter.metrics import binary_metrics, prefixed
+from mlstarter.metrics import binary_metrics, prefixed, shown
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
@@ -164,12 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     # 4. Save the run: it appears under runs/ only once every file is written.
     with runs.create(PROJECT, cfg, data_files=applicants.files, dry_run=args.dry_run) as run:
         model.save(run.dir, result.model, result.params, result.reference, cfg.cost)
+        # what the model learned from: serving warns about applicants outside it, monitoring compares with it
+        runs.write_json(run.dir / "reference.json", data.reference(develop, result.oof))
         run.save_metrics(metrics)
 
     # 5. The result, against the two policies that need no model.
     print(f"\nRun saved to {run.path}")
     print(
-        f"Cross-validated ROC AUC {metrics['cv_roc_auc_mean']:.3f} ± {metrics['cv_roc_auc_std']:.3f} (chance 0.500). "
+        f"Cross-validated ROC AUC {shown(metrics['cv_roc_auc_mean'])} ± {metrics['cv_roc_auc_std']:.3f} (chance 0.500). "
         f"Cost per applicant {metrics['val_cost']:.3f} at threshold {result.threshold:.2f}, on the predictions that chose it "
         f"(reject everyone {metrics['val_cost_reject_all']:.3f}, approve everyone {metrics['val_cost_approve_all']:.3f}; "
         f"the Bayes threshold would be {model.bayes_threshold(cfg.cost):.3f})."

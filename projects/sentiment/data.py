@@ -18,7 +18,7 @@ import pandas as pd
 import regex
 from sklearn.model_selection import train_test_split
 
-from mlstarter.datasets import DataError, DataFile, Dataset, fetch
+from mlstarter.datasets import DataError, DataFile, Dataset, check_class_counts, check_separator, fetch, separator
 
 from .config import Config, DataConfig
 
@@ -81,7 +81,7 @@ def load(cfg: Config) -> Data:
         path = Path(cfg.data.path).expanduser()
         if not path.is_file():
             raise DataError(f"--data {cfg.data.path}: no such file.")
-        sentences, files = read_csv(path), {path.name: path}
+        sentences, files = read_csv(path, separator(cfg.data.separator)), {path.name: path}
     else:
         files = fetch(DATASET)
         sentences = read_polarity(files["rt-polarity.pos"], files["rt-polarity.neg"])
@@ -100,10 +100,11 @@ def read_polarity(pos: Path, neg: Path) -> pd.DataFrame:
     return pd.DataFrame({TEXT: texts, LABEL: labels})
 
 
-def read_csv(path: Path) -> pd.DataFrame:
+def read_csv(path: Path, sep: str = ",") -> pd.DataFrame:
     """Read your own CSV (UTF-8) with a `text` and a `label` column; every bad row is reported at once."""
+    check_separator(path, sep)  # a ;-separated export is named as such, with the option to pass
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8", sep=sep)
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}). Save it as UTF-8.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
@@ -120,7 +121,7 @@ def read_csv(path: Path) -> pd.DataFrame:
         )
 
     errors = []
-    for i, (text, label) in enumerate(zip(raw[TEXT], raw[LABEL], strict=True)):
+    for i, (text, label) in enumerate(zip(raw[TEXT], raw[LABEL], strict=True)):  # row by row: in file order
         row = i + 2  # row 1 is the header
         if not text.strip():
             errors.append(f"row {row}, column text: empty")
@@ -132,14 +133,40 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: {len(errors)} invalid value(s):\n  {shown}{more}")
 
     frame = pd.DataFrame({TEXT: raw[TEXT].str.strip(), LABEL: raw[LABEL].str.strip().str.lower().map(LABEL_VALUES)})
-    counts = frame[LABEL].value_counts()
-    for label, name in enumerate(LABEL_NAMES):
-        if counts.get(label, 0) < MIN_PER_CLASS:
-            raise DataError(
-                f"{path}: {counts.get(label, 0)} {name} example(s); need at least {MIN_PER_CLASS} of each class "
-                f"to split into train, validation and test."
-            )
+    check_class_counts(
+        str(path),
+        {f"{label} ({name})": int((frame[LABEL] == label).sum()) for label, name in enumerate(LABEL_NAMES)},
+        MIN_PER_CLASS,
+        "A train, a validation and a test split with both classes in each",
+        "or larger validation and test shares (--set data.val_size=0.2 --set data.test_size=0.2)",
+    )
     return frame
+
+
+def reference(train: pd.DataFrame) -> dict:
+    """What the model learned from, saved with the run (reference.json): the words of the training texts,
+    and the length and label balance of those texts. Serving warns about a text with few known words;
+    drift monitoring compares traffic with the rest."""
+    counts = pd.Series([token for text in train[TEXT] for token in tokenize(text) if is_word(token)]).value_counts()
+    lengths = train[TEXT].map(lambda text: sum(is_word(t) for t in tokenize(text)))
+    quantiles = [0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1]
+    return {
+        "texts": len(train),
+        "positive_rate": float(train[LABEL].mean()),
+        "words_per_text": dict(zip(map(str, quantiles), lengths.quantile(quantiles).tolist(), strict=True)),
+        "vocabulary": sorted(counts.index),  # every word seen in training at least once
+    }
+
+
+def is_word(token: str) -> bool:
+    """A token with a letter or digit in it: "didn't", "21st"; not "!" or "(" (which every text shares)."""
+    return any(c.isalnum() for c in token)
+
+
+def known_share(text: str, vocabulary: set[str]) -> tuple[int, int]:
+    """(known, words): how many of the text's words were seen in training, of how many words."""
+    words = [t for t in tokenize(text) if is_word(t)]
+    return sum(w in vocabulary for w in words), len(words)
 
 
 def split(frame: pd.DataFrame, cfg: DataConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

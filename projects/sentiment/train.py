@@ -26,7 +26,7 @@ from sklearn.pipeline import Pipeline
 from torch.utils.data import DataLoader
 
 from mlstarter import devices, runs, training
-from mlstarter.metrics import binary_metrics, prefixed
+from mlstarter.metrics import binary_metrics, prefixed, shown
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
@@ -162,14 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     # 4. Save the run: config, environment and checksums come with it; it appears under runs/ only once complete.
     with runs.create(PROJECT, cfg, data_files=corpus.files, dry_run=args.dry_run) as run:
         model.save(run.dir, classifier, cfg, metrics)
+        runs.write_json(run.dir / "reference.json", data.reference(train))  # what serving and monitoring compare with
         if history:
             runs.write_json(run.dir / "history.json", {"epochs": history})
         run.save_metrics(metrics)
 
     print(f"\nRun saved to {run.path}")
     print(
-        f"Validation accuracy {metrics['val_accuracy']:.3f} (always the majority class: {majority:.3f}), "
-        f"ROC AUC {metrics['val_roc_auc']:.3f}, macro F1 {metrics['val_macro_f1']:.3f}."
+        f"Validation accuracy {shown(metrics['val_accuracy'])} (always the majority class: {majority:.3f}), "
+        f"ROC AUC {shown(metrics['val_roc_auc'])}, macro F1 {shown(metrics['val_macro_f1'])}."
     )
     print(f"Next: make evaluate PROJECT={PROJECT}")
     return 0

@@ -111,7 +111,7 @@ def predict_rows(
                     except BAD_ROW as error:
                         fail(where, error)
             for where, result in results:
-                line = {unit: where, **result}
+                line = {unit: where, **{key: cell(value) for key, value in result.items()}}
                 if writer is None:
                     writer = csv.DictWriter(out, fieldnames=list(line))
                     writer.writeheader()
@@ -137,6 +137,13 @@ def predict_rows(
         errors_path.unlink()  # no errors: no side file (nor an old one, from an earlier run)
     summary.seconds = time.perf_counter() - began
     return summary
+
+
+def cell(value: Any) -> Any:
+    """A value as one CSV cell: an answer's `warnings` list becomes its codes, e.g. "out_of_range(age)"; empty if none."""
+    if isinstance(value, list) and all(isinstance(w, dict) and "code" in w for w in value):
+        return "; ".join(f"{w['code']}({w['field']})" if w.get("field") else w["code"] for w in value)
+    return value
 
 
 def report(summary: Summary, output: Path, run_id: str, unit: str = "row") -> int:

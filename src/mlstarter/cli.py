@@ -6,6 +6,7 @@
     $ mlstarter tune credit_risk --trials 50             # an Optuna study; the best config as a file
     $ mlstarter evaluate credit_risk [--run RUN_ID]
     $ mlstarter predict credit_risk applicants.csv scores.csv [--run RUN_ID]   # score a file
+    $ mlstarter examples medical_imaging                 # example input files, in runs/medical_imaging-examples/
     $ mlstarter serve credit_risk [--run RUN_ID] [--port 8000] [--workers 2] [--host 127.0.0.1]
     $ mlstarter bench credit_risk
     $ mlstarter bench-serve credit_risk     # load and latency of the served model, against bare FastAPI
@@ -40,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("evaluate", "evaluate a run on held-out test data (extra arguments go to its evaluate.py: --run)"),
         ("predict", "score a file with a run: INPUT OUTPUT (extra arguments go to its predict.py: --run)"),
+        (
+            "examples",
+            "write example input files for every own-data path and for the API (extra arguments go to its examples.py: --out)",
+        ),
         ("bench", "full-size training and measurement; results go to bench/results/"),
         (
             "tune",

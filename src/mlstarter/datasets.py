@@ -260,3 +260,58 @@ def read_medmnist(path: Path, check_split: Callable[[Path, str, np.ndarray, np.n
     if len(set(shapes.values())) > 1:
         raise DataError(f"{path}: the splits have different image shapes: {shapes}")
     return splits
+
+
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def separator(name: str) -> str:
+    """The field separator a config names: ",", ";", "|", or "tab" (a tab is awkward to type in --set)."""
+    return "\t" if name in ("tab", "\\t") else name
+
+
+def check_separator(path: Path, sep: str, option: str | None = "data.separator") -> None:
+    """Refuse a CSV whose header is split by another separator than `sep`, naming what it looks like.
+
+    A `;`-separated export (Excel in much of Europe) read with commas becomes one column whose name is
+    the whole header: the error would be "missing columns", which does not say what to do. `option` is the
+    config key that sets the separator (None where there is none: the fix is then to save with `sep`).
+    """
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        header = next((line for line in f if line.strip()), "")
+    if sep in header:
+        return
+    found = {s: header.count(s) for s in SEPARATORS if s != sep and header.count(s)}
+    if found:
+        likely = max(found, key=found.__getitem__)
+        shown = "tab" if likely == "\t" else likely
+        expected = SEPARATORS.get(sep, repr(sep))
+        save = f"save the file {expected}-separated"
+        raise DataError(
+            f"{path} looks {SEPARATORS[likely]}-separated: its header has {found[likely]} {SEPARATORS[likely]}(s) and "
+            f"no {expected}. "
+            + (f"Pass --set {option}={shown} (or {save})." if option else f"{save[0].upper()}{save[1:]}.")
+        )
+
+
+def check_class_counts(where: str, counts: dict[str, int], needed: int, why: str, fix: str) -> None:
+    """Refuse, before any fitting, labels with a class missing or too rare for the splits and folds.
+
+    `counts` maps each class, named for people ("1 (defaulted)"), to how many examples have it;
+    `why` says what needs `needed` of each (e.g. "5-fold cross-validation and a 20% test split"), `fix`
+    what else the user can change (e.g. "or lower the folds: --set model.cv_folds=3").
+    """
+    found = ", ".join(f"{n:,} of class {name}" for name, n in counts.items())
+    missing = [name for name, n in counts.items() if n == 0]
+    if missing:
+        raise DataError(
+            f"{where}: {found}: every example has the same label, so there is nothing to tell apart. A classifier "
+            f"needs examples of every class ({why} need at least {needed} of each): add examples of class "
+            f"{', '.join(missing)}."
+        )
+    rare = [name for name, n in counts.items() if n < needed]
+    if rare:
+        raise DataError(
+            f"{where}: {found}. {why} need at least {needed} of each class, so class {', '.join(rare)} is too "
+            f"rare to train and measure on. Add examples of it, {fix}."
+        )

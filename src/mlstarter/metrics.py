@@ -28,7 +28,7 @@ def binary_metrics(y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5) ->
         "accuracy": float((tp + tn) / len(y_true)),
         "sensitivity": float(tp / (tp + fn)) if tp + fn else float("nan"),
         "specificity": float(tn / (tn + fp)) if tn + fp else float("nan"),
-        "precision": float(tp / (tp + fp)) if tp + fp else float("nan"),
+        "precision": float(tp / (tp + fp)) if tp + fp else 0.0,  # no positive decision: 0, as f1 counts it
         "f1": float(skm.f1_score(y_true, y_pred, zero_division=0)),
         "macro_f1": float(skm.f1_score(y_true, y_pred, average="macro", labels=[0, 1], zero_division=0)),
         "tn": int(tn),
@@ -48,6 +48,19 @@ def expected_calibration_error(y_true: np.ndarray, p: np.ndarray, n_bins: int = 
         if in_bin.any():
             ece += in_bin.mean() * abs(p[in_bin].mean() - y_true[in_bin].mean())
     return float(ece)
+
+
+def shown(value: float, digits: int = 3) -> str:
+    """A number for people, that rounding never makes misleading: 0.9996 is "> 0.999", not "1.000".
+
+    >>> shown(0.8014), shown(0.99962), shown(1.0), shown(0.00004), shown(-0.0002, 2)
+    ('0.801', '> 0.999', '1.000', '< 0.001', '-0.00')
+    """
+    text = f"{value:.{digits}f}"
+    step = 10.0**-digits
+    if value != round(value) and float(text) == round(value) and 0 <= value <= 1:  # rounded up to 1, or down to 0
+        return f"> {1 - step:.{digits}f}" if value > 0.5 else f"< {step:.{digits}f}"
+    return text
 
 
 def prefixed(metrics: dict[str, float], prefix: str) -> dict[str, float]:

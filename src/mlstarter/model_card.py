@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .metrics import shown
+
 
 def table(rows: Sequence[Mapping[str, Any]], digits: int = 3) -> str:
     """A Markdown table from a list of dicts sharing the same keys."""
@@ -27,5 +29,5 @@ def render(title: str, sections: Mapping[str, str]) -> str:
 
 def _cell(value: Any, digits: int) -> str:
     if isinstance(value, float):
-        return f"{value:.{digits}f}"
+        return shown(value, digits)  # 0.9996 as "> 0.999": rounding never claims a perfect score
     return str(value).replace("|", "\\|").replace("\n", " ")  # a cell is one line; | would end it

@@ -67,6 +67,19 @@ def runs_dir() -> Path:
     return repo_root() / "runs"
 
 
+def examples_dir(project: str) -> Path:
+    """Where `make examples` writes a project's example input files: `runs/<project>-examples/`."""
+    return runs_dir() / f"{project}-examples"
+
+
+def shown(path: Path) -> str:
+    """A path as a user would type it from here: relative to the working folder when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def cache_dir() -> Path:
     """The repository's `datasets/` folder: searched for data, and where downloads land."""
     return repo_root() / "datasets"

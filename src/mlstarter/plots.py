@@ -13,17 +13,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from sklearn.calibration import CalibrationDisplay
 from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
 
 def save(fig: Figure, path: Path) -> Path:
-    """Save as PNG atomically: a reader never sees half a file."""
+    """Save as PNG atomically: a reader never sees half a file. The saved area grows to hold every
+    label and title (`bbox_inches="tight"`), so a long name is never clipped at the edge."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=110, format="png")
+    fig.savefig(tmp, dpi=110, format="png", bbox_inches="tight", pad_inches=0.1)
     os.replace(tmp, path)
     return path
 
@@ -59,11 +61,30 @@ def confusion(matrix: np.ndarray, labels: Sequence[str], path: Path, title: str 
     """Counts of actual (rows) against predicted (columns) classes."""
     fig = Figure(figsize=(4.5, 4))
     ax = fig.subplots()
-    ConfusionMatrixDisplay(confusion_matrix=matrix, display_labels=list(labels)).plot(
+    shown = ConfusionMatrixDisplay(confusion_matrix=matrix, display_labels=list(labels)).plot(
         ax=ax, cmap="Blues", colorbar=False, values_format="d"
     )
+    for (i, j), text in np.ndenumerate(shown.text_):  # each count in black or white, whichever reads better there
+        text.set_color(text_color(shown.im_.cmap(shown.im_.norm(matrix[i, j]))))
     ax.set(title=title)
     return save(fig, path)
+
+
+def text_color(background: object) -> str:
+    """Black or white, whichever contrasts more with `background` (WCAG contrast ratio of relative luminance)."""
+    return "black" if contrast(background, "black") >= contrast(background, "white") else "white"
+
+
+def contrast(a: object, b: object) -> float:
+    """The WCAG contrast ratio of two colours, from 1 (the same) to 21 (black on white); text wants 4.5 or more."""
+
+    def luminance(color: object) -> float:
+        # relative luminance: linearised sRGB channels, weighted by the eye's sensitivity to each
+        r, g, b = (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in to_rgb(color))
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
 
 
 def bars(names: Sequence[str], values: Sequence[float], path: Path, title: str, xlabel: str) -> Path:

@@ -49,6 +49,10 @@ class RunChangedError(ValueError):
     """A file of a run is missing or differs from what training wrote."""
 
 
+class NonFiniteMetricsError(ValueError):
+    """A run's metrics hold NaN or infinity: it is not saved as complete (it would mislead evaluate and serve)."""
+
+
 class OldRunError(RunNotFoundError):
     """A run saved in an older layout than this code reads."""
 
@@ -114,8 +118,30 @@ class NewRun:
     path: Path  # where the run lives once complete
 
     def save_metrics(self, metrics: dict[str, Any]) -> None:
-        """Write metrics.json (prefixed keys: val_roc_auc, cv_roc_auc_mean, ...). Every run must have one."""
+        """Write metrics.json (prefixed keys: val_roc_auc, cv_roc_auc_mean, ...). Every run must have one.
+
+        A metric that is NaN or infinite stops the run here, before it is published: such a run would
+        become the newest and mislead `evaluate` and `serve`."""
+        bad = [f"{key}={value}" for key, value in _numbers(metrics) if not math.isfinite(value)]
+        if bad:
+            raise NonFiniteMetricsError(
+                f"the run's metrics are not numbers: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''}. This "
+                "happens when a split or a fold holds too few examples of a class (or none) to measure on; the run "
+                "was not saved as complete. Use more data, or fewer folds."
+            )
         write_json(self.dir / "metrics.json", metrics)
+
+
+def _numbers(metrics: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """Every float in `metrics` (nested dicts and lists too), with its key path."""
+    if isinstance(metrics, dict):
+        for key, value in metrics.items():
+            yield from _numbers(value, f"{prefix}{key}" if not prefix else f"{prefix}.{key}")
+    elif isinstance(metrics, list | tuple):
+        for i, value in enumerate(metrics):
+            yield from _numbers(value, f"{prefix}[{i}]")
+    elif isinstance(metrics, float) or (hasattr(metrics, "dtype") and getattr(metrics, "ndim", 1) == 0):
+        yield prefix, float(metrics)
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ USER_ERRORS = (
     ConfigError,
     paths.ProjectError,
     runs.RunNotFoundError,
+    runs.NonFiniteMetricsError,
     datasets.DataError,
     datasets.DatasetNotFoundError,
     datasets.ChecksumError,
@@ -89,6 +90,24 @@ def predict_parser(description: str | None) -> argparse.ArgumentParser:
     parser = evaluate_parser(description)
     parser.add_argument("input", type=Path, help="The file (or folder) to score.")
     parser.add_argument("output", type=Path, help="Where to write the results (written whole, or not at all).")
+    return parser
+
+
+def examples_parser(description: str | None, project: str) -> argparse.ArgumentParser:
+    """The arguments every `examples.py` takes: where to write, and the data to take the examples from."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=paths.examples_dir(project),
+        help=f"The folder to write the example files to (default: {paths.examples_dir(project)}).",
+    )
+    parser.add_argument(
+        "--data", default=None, metavar="PATH", help="Take the examples from this file instead of the project's data."
+    )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="Override a config value."
+    )
     return parser
 
 

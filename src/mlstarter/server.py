@@ -15,6 +15,7 @@ import atexit
 import copy
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from typing import Any
@@ -47,6 +48,28 @@ def main(project: str, argv: list[str] | None = None) -> int:
         return 1
 
 
+class PortInUseError(paths.ProjectError):
+    """Another program already listens on the address the server was asked to bind."""
+
+
+def check_port(project: str, host: str, port: int) -> None:
+    """Refuse, in one line that says how to choose another, a port that something already listens on.
+
+    uvicorn alone would load the model, then log "[Errno 98] address already in use" among its start-up lines.
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is free
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise PortInUseError(
+                f"port {port} on {host} is in use ({error.strerror}): another server, perhaps an earlier make serve "
+                f"still running, listens there. Stop it, or choose another port: make serve PROJECT={project} "
+                f"PORT={port + 1}  (or --port {port + 1})"
+            ) from None
+
+
 GRACEFUL_SHUTDOWN_S = 30  # on Ctrl-C or SIGTERM, requests in flight get this long to finish
 
 
@@ -65,6 +88,7 @@ def serve_project(project: str, run_id: str | None, host: str, port: int, worker
             "without a password. Put it behind a reverse proxy with TLS and authentication.",
             file=sys.stderr,
         )
+    check_port(project, host, port)  # before the model loads: a busy port is said at once
     module = paths.import_script(project, "serve")
     app = module.create_app(run_id)
     run = serving.preload(app)  # RunNotFoundError or ModelLoadError: one line, before uvicorn starts

@@ -12,6 +12,8 @@ response models) and a function that loads its predictor from a run. `create_app
   what is wrong and how to fix it, and `type` the kind, for programs (FastAPI's own shape for 422,
   kept for every other 4xx too); each operation's schema lists every status it can answer;
 - a cap on the request body (413 before it is read; `MLSTARTER_MAX_BODY_BYTES` overrides it);
+- one shape for what makes an answer less trustworthy: every prediction answer carries `warnings`, a
+  list of `PredictionWarning` (`code`, `field`, `message`) for inputs unlike the training data;
 - an `X-Model-Version` header (the run id) on every answer, one log line per request
   (method, path, status, latency, run id) and Prometheus metrics at `GET /metrics`.
 No CORS headers are sent: a web page on another site cannot call the API from a browser.
@@ -80,6 +82,27 @@ class Error(BaseModel):
     """Every 4xx answer of every project: the list of what is wrong with the request."""
 
     detail: list[ErrorItem] = Field(min_length=1)
+
+
+class PredictionWarning(BaseModel):
+    """Why this answer deserves less trust: the input is unlike what the model learned from."""
+
+    code: str = Field(
+        description="The kind, for programs: e.g. out_of_range, unknown_words, out_of_distribution",
+        examples=["out_of_range"],
+    )
+    field: str | None = Field(
+        default=None, description="The input field it is about, where there is one", examples=["credit_amount"]
+    )
+    message: str = Field(description="What is unusual, and what it means for the answer")
+
+
+def warnings_field() -> Any:
+    """The `warnings` field of every prediction answer (empty when the input looks like the training data)."""
+    return Field(
+        default_factory=list,
+        description="Inputs unlike the training data, which make this answer less trustworthy; empty when none",
+    )
 
 
 # The `type` of an error that FastAPI or a project raised as a plain HTTPException with a message

@@ -51,7 +51,9 @@ from .scripts import load_config, train_parser
 
 C = TypeVar("C")
 Report = Callable[[int, float], None]  # report(epoch, score): may raise optuna.TrialPruned to end the trial
-Objective = Callable[[Any, Report], float]  # (one trial's config, report) -> validation score
+# (one trial's config, report) -> the validation score, or {metric: score, other: value, ...}: the others
+# (e.g. ROC AUC beside the cost that is optimised) are kept with the trial, in trials.csv and summary.json
+Objective = Callable[[Any, Report], float | dict[str, float]]
 
 STARTUP_TRIALS = 5  # the pruner stops nothing until this many trials have finished: it needs a median first
 
@@ -195,7 +197,13 @@ def run_study(
             if trial.should_prune():
                 raise optuna.TrialPruned(f"{metric} {score:.4f} at epoch {epoch} is below the median of earlier trials")
 
-        return float(objective(trial_cfg, report))
+        result = objective(trial_cfg, report)
+        if isinstance(result, dict):  # the score, and measures reported beside it
+            for key, value in result.items():
+                if key != metric:
+                    trial.set_user_attr(key, float(value))
+            result = result[metric]
+        return float(result)
 
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = len(study.get_trials(deepcopy=False, states=finished))
@@ -230,13 +238,14 @@ def run_study(
         print(f"No trial has completed ({failed} failed: their errors are above). Nothing to report.", file=sys.stderr)
         return 1
     baseline = summary["baseline_value"]
+    also = "".join(f", {key} {value:.4f}" for key, value in summary["best_also"].items())
     print(
-        f"\nBest {metric} {summary['best_value']:.4f} in trial {summary['best_trial']} "
+        f"\nBest {metric} {summary['best_value']:.4f}{also} in trial {summary['best_trial']} "
         f"({summary['complete']} complete, {summary['pruned']} pruned, {summary['failed']} failed)"
         + (f"; the starting config scored {baseline:.4f}." if baseline is not None else ".")
     )
     print(f"Study folder: {folder} (plots, trials.csv, summary.json)")
-    command = f"make train PROJECT={project} CONFIG={_relative(folder / 'best_config.json')}"
+    command = f"make train PROJECT={project} CONFIG={paths.shown(folder / 'best_config.json')}"
     print(f"Train with the best config: {command}" + (" ARGS=--dry-run" if args.dry_run else ""))
     if interrupted:
         print("Interrupted: run the same command again to go on with the study.", file=sys.stderr)
@@ -312,6 +321,7 @@ def write_study(study: Any, cfg: Any, folder: Path, metric: str, trials_per_minu
         "best_value": best.value,
         "best_trial": best.number,
         "best_params": best.params,
+        "best_also": {k: v for k, v in best.user_attrs.items() if k not in ("worker", "baseline")},  # e.g. its ROC AUC
         "baseline_value": next((t.value for t in complete if t.user_attrs.get("baseline")), None),
         "complete": states.count(optuna.trial.TrialState.COMPLETE),
         "pruned": states.count(optuna.trial.TrialState.PRUNED),
@@ -450,10 +460,3 @@ def _shown(url: str) -> str:
         return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
     except sqlalchemy.exc.ArgumentError:
         return url.split("@", 1)[-1] if "@" in url else url  # not a URL: at least no credentials
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)

@@ -126,3 +126,24 @@ def test_curl_without_a_content_type_header_works(client: TestClient):
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 200
+
+
+def test_an_applicant_like_the_training_data_gets_no_warning(client: TestClient):
+    assert client.post("/predict", json=serve.EXAMPLE).json()["warnings"] == []
+
+
+def test_values_the_schema_allows_but_training_never_saw_are_flagged_by_field(client: TestClient):
+    # the schema takes loans up to 1,000,000 DM and 120 months; the training applicants borrowed at most
+    # 15,945 DM for at most 60 months (fewer in a dry run), and none asked for a vacation loan
+    seen = runs.latest_run(serve.PROJECT, client.run_id).read_json("reference.json")
+    unusual = {**serve.EXAMPLE, "credit_amount": 5 * seen["numeric"]["credit_amount"]["max"], "duration_months": 120}
+    if seen["categories"]["purpose"].get("vacation", 0) == 0:
+        unusual["purpose"] = "vacation"
+    body = client.post("/predict", json=unusual).json()
+    flagged = {w["field"]: w for w in body["warnings"]}
+    assert flagged["credit_amount"]["code"] == flagged["duration_months"]["code"] == "out_of_range"
+    assert "above the largest" in flagged["credit_amount"]["message"]
+    assert set(flagged) == {"credit_amount", "duration_months"} | ({"purpose"} if "purpose" in flagged else set())
+    # the batch form carries each applicant's own warnings
+    batch = client.post("/predict/batch", json={"applicants": [serve.EXAMPLE, unusual]}).json()["predictions"]
+    assert batch[0]["warnings"] == [] and batch[1]["warnings"] == body["warnings"]

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -81,3 +82,13 @@ def test_a_file_without_the_columns_is_refused_before_anything_is_written(traine
     with pytest.raises(DataError, match="the header lacks checking_account"):
         predict.main([str(wrong), str(tmp_path / "scores.csv")])
     assert not (tmp_path / "scores.csv").exists()
+
+
+def test_the_scores_file_says_which_lines_are_unlike_the_training_data(runs_dir: Path, train_run, tmp_path: Path):
+    train_run("--dry-run")
+    applicants = tmp_path / "applicants.csv"
+    unusual = {**serve.EXAMPLE, "credit_amount": 900_000}
+    pd.DataFrame([serve.EXAMPLE, unusual]).to_csv(applicants, index=False)
+    assert predict.main([str(applicants), str(tmp_path / "scores.csv")]) == 0
+    scores = pd.read_csv(tmp_path / "scores.csv", keep_default_na=False)
+    assert list(scores["warnings"]) == ["", "out_of_range(credit_amount)"]

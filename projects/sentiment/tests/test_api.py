@@ -102,3 +102,25 @@ def test_an_unpaired_surrogate_is_422_not_500(client: TestClient):
     response = client.post("/predict", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422
     assert "valid string" in response.json()["detail"][0]["msg"]
+
+
+def test_a_text_of_known_words_has_no_warning(client: TestClient):
+    body = client.post("/predict", json={"text": "A brilliant, charming film."}).json()
+    assert body["known_word_share"] == 0.75 and body["warnings"] == []  # "a" is not in the generated reviews
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "share"),
+    [
+        ("Zxqv blorf glimmick!", "no_known_words", 0.0),  # no word the model has seen: the answer is its prior
+        ("?!? :-)", "no_known_words", 0.0),  # no words at all
+        ("brilliant zxqv blorf glimmick frobnar", "few_known_words", 0.2),  # 1 of 5
+    ],
+)
+def test_a_text_the_model_mostly_cannot_read_says_so(client: TestClient, text: str, code: str, share: float):
+    # before: a confident-looking label for a text of unknown words, with nothing to tell it apart
+    body = client.post("/predict", json={"text": text}).json()
+    assert body["known_word_share"] == share
+    assert [(w["code"], w["field"]) for w in body["warnings"]] == [(code, "text")]
+    batch = client.post("/predict/batch", json={"texts": ["A brilliant film.", text]}).json()["predictions"]
+    assert batch[0]["warnings"] == [] and batch[1]["warnings"] == body["warnings"]

@@ -75,7 +75,16 @@ def test_a_bad_csv_names_each_bad_row_and_column(tmp_path: Path):
     ("content", "expected"),
     [
         (b"review,score\ngood,1\n", "no column text or label"),
-        (b"text,label\n" + b"good,1\n" * 30 + b"bad,0\n" * 3, "3 negative example(s); need at least 10"),
+        (b"text,label\n" + b"good,1\n" * 30 + b"bad,0\n" * 3, "3 of class 0 (negative), 30 of class 1 (positive)"),
+        (
+            b"text,label\n" + b"good,1\n" * 30,
+            "0 of class 0 (negative), 30 of class 1 (positive): every example has the same label",
+        ),
+        (
+            b"text;label\ngood;1\n",
+            "looks semicolon-separated: its header has 1 semicolon(s) and no comma. Pass --set data.separator=;",
+        ),  # fmt: skip
+        (b"text\tlabel\ngood\t1\n", "looks tab-separated"),
         (b"text,label\n" + "caf\xe9,1\n".encode("latin-1"), "not UTF-8"),
         (b"", "not a readable CSV"),
         (b"Text,text,label\na,b,1\n", "repeat a name"),
@@ -85,6 +94,12 @@ def test_csv_problems_are_explained(tmp_path: Path, content: bytes, expected: st
     (tmp_path / "r.csv").write_bytes(content)
     with pytest.raises(DataError, match=re.escape(expected)):
         data.read_csv(tmp_path / "r.csv")
+
+
+def test_a_semicolon_separated_csv_reads_with_the_option(tmp_path: Path):
+    (tmp_path / "r.csv").write_text("text;label\n" + "good, fine;1\n" * 10 + "bad, sad;0\n" * 10, encoding="utf-8")
+    frame = data.read_csv(tmp_path / "r.csv", ";")
+    assert list(frame[data.LABEL]) == [1] * 10 + [0] * 10 and frame[data.TEXT][0] == "good, fine"
 
 
 def test_a_missing_file_is_named():
