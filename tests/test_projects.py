@@ -179,27 +179,28 @@ def test_dry_run_train_evaluate_serve(project: str, tmp_path: Path, monkeypatch:
             response = client.post(route, json=json.loads(example.read_text()))
             assert response.status_code == 200 and response.json()["model_version"] == run.run_id
             assert isinstance(response.json()["warnings"], list)
-        assert_every_answer_documents_warnings(client.get("/openapi.json").json())
+        assert_every_answer_documents_warnings(client.get("/openapi.json").json(), project)
 
 
-def assert_every_answer_documents_warnings(schema: dict) -> None:
-    """Every prediction answer (each POST's JSON 200, or each item of its list of predictions) has `warnings`, a
-    list of the one PredictionWarning shape (code, field, message): inputs unlike the training data, flagged."""
+def assert_every_answer_documents_warnings(schema: dict, project: str) -> None:
+    """Every answer of the project's own routes (each JSON 200, or each item of its list of predictions) has
+    `warnings`, a list of the one PredictionWarning shape (code, field, message): inputs unlike the training data."""
     components = schema["components"]["schemas"]
     assert set(components["PredictionWarning"]["properties"]) == {"code", "field", "message"}
 
     def resolve(node: dict) -> dict:
         return components[node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else node
 
-    for path, item in schema["paths"].items():
-        if "post" not in item:
-            continue
-        answer = resolve(item["post"]["responses"]["200"]["content"]["application/json"]["schema"])
+    routes = [(m, path, op) for path, item in schema["paths"].items() for m, op in item.items()]
+    own = [(m, path, op) for m, path, op in routes if project in op.get("tags", [])]
+    assert own, f"{project} has no routes of its own tagged {project!r}"
+    for method, path, operation in own:
+        answer = resolve(operation["responses"]["200"]["content"]["application/json"]["schema"])
         lists = [
             resolve(p["items"]) for p in answer["properties"].values() if p.get("type") == "array" and "items" in p
         ]
         answers = [a for a in [answer, *lists] if "warnings" in a.get("properties", {})]
-        assert answers, f"POST {path}: its answer has no warnings list"
+        assert answers, f"{method.upper()} {path}: its answer has no warnings list"
         for a in answers:
             assert a["properties"]["warnings"]["items"] == {"$ref": "#/components/schemas/PredictionWarning"}, path
 

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from mlstarter import bench, datasets, loadgen, machine, runs
+from mlstarter.metrics import shown
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
 from mlstarter.scripts import run_script
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "task": "image synthesis (GAN), images",
         "dataset": "scikit-learn digits, 1,797 8x8",
         "result (cross-validated)": f"Fréchet distance {d['test_fd']['mean']:.1f} (real images {d['test_fd_real']['mean']:.1f}, "
-        f"untrained {d['test_fd_untrained']['mean']:.0f}); class accuracy {d['test_class_accuracy']['mean']:.3f} "
+        f"untrained {d['test_fd_untrained']['mean']:.0f}); class accuracy {shown(d['test_class_accuracy']['mean'])} "
         f"({args.seeds} seeds, test split)",
         "reference": "targets: under 1/3 of the untrained distance, accuracy at least 0.90",
         "train + evaluate": f"{d['train_seconds']['mean'] + conditional[0]['speed']['evaluate']['seconds']:.0f} s",
@@ -158,8 +159,8 @@ def render(results: dict) -> str:
                 "run": name,
                 "Fréchet distance (real / untrained)": f"{v['test_fd']:.2f} ({v['test_fd_real']:.2f} / {v['test_fd_untrained']:.0f})",
                 "of untrained": f"{v['test_fd_ratio']:.1%}",
-                "class accuracy": f"{v['test_class_accuracy']:.3f}" if "test_class_accuracy" in v else "-",
-                "precision / recall": f"{v['test_precision']:.2f} / {v['test_recall']:.2f}",
+                "class accuracy": shown(v["test_class_accuracy"]) if "test_class_accuracy" in v else "-",
+                "precision / recall": f"{shown(v['test_precision'], 2)} / {shown(v['test_recall'], 2)}",
                 "near-copies": f"{v['test_near_copies']:.1%}",
                 "best epoch": v["val_best_epoch"],
                 "train (s)": f"{v['speed']['train']['seconds']:.0f} (target {target})",
@@ -174,7 +175,7 @@ def render(results: dict) -> str:
         f"**Digits**, default config over {len(d['test_fd']['folds'])} seeds (mean ± sd): Fréchet distance "
         f"{d['test_fd']['mean']:.2f} ± {d['test_fd']['sd']:.2f}, which is {d['test_fd_ratio']['mean']:.1%} of the untrained "
         f"generator's {d['test_fd_untrained']['mean']:.0f} (target: under 33%); real images score "
-        f"{d['test_fd_real']['mean']:.2f}. Class accuracy of generated digits {d['test_class_accuracy']['mean']:.3f} ± "
+        f"{d['test_fd_real']['mean']:.2f}. Class accuracy of generated digits {shown(d['test_class_accuracy']['mean'])} ± "
         f"{d['test_class_accuracy']['sd']:.3f} (target: at least 0.90). Training {d['train_seconds']['mean']:.0f} s "
         f"(target: under 180 s).\n\n"
         f"**28x28**: {results['data_28']}.\n\n"

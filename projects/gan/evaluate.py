@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from mlstarter import datasets, model_card, plots, runs
+from mlstarter.metrics import shown
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
@@ -175,8 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(table)
     if conditional:
-        print(f"Class accuracy of generated images: {metrics['test_class_accuracy']:.3f} "
-              f"(the judge on real test images: {metrics['test_judge_accuracy_real']:.3f})")  # fmt: skip
+        print(f"Class accuracy of generated images: {shown(metrics['test_class_accuracy'])} "
+              f"(the judge on real test images: {shown(metrics['test_judge_accuracy_real'])})")  # fmt: skip
     print(f"Nearest training image, median RMS distance: fakes {metrics['test_nn_distance_fake']:.3f}, real test images "
           f"{metrics['test_nn_distance_real']:.3f}; near-copies {metrics['test_near_copies']:.1%} (about 5% = no copying)")  # fmt: skip
     print(f"Fréchet distance {metrics['test_fd']:.2f} = {metrics['test_fd_ratio']:.1%} of the untrained generator's. "
@@ -199,9 +201,9 @@ def metrics_table(rows: dict[str, dict[str, float]]) -> str:
             {
                 "compared with real half A": name,
                 "Fréchet distance (lower is better)": f"{r['fd']:.2f}",
-                "precision": f"{r['precision']:.3f}",
-                "recall": f"{r['recall']:.3f}",
-                "class mix distance": f"{r['class_mix_tv']:.3f}",
+                "precision": shown(r["precision"]),
+                "recall": shown(r["recall"]),
+                "class mix distance": shown(r["class_mix_tv"]),
             }
             for name, r in rows.items()
         ]
@@ -210,7 +212,7 @@ def metrics_table(rows: dict[str, dict[str, float]]) -> str:
 
 def _show(ax, picture: np.ndarray, title: str) -> None:
     ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=255, interpolation="nearest")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     ax.axis("off")
 
 
@@ -222,11 +224,13 @@ def loss_plot(history: list[dict], loss: str, path: Path) -> None:
     left.plot(epochs, [h["d_loss"] for h in history], label="discriminator")
     left.plot(epochs, [h["g_loss"] for h in history], label="generator")
     left.set(xlabel="epoch", ylabel="mean loss", title=f"Losses ({loss})")
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers: no tick at 1.5
     left.legend()
     what = "critic score" if loss == "wgan-gp" else "D's probability of real"
     right.plot(epochs, [h["d_real"] for h in history], label="D(x), real images")
     right.plot(epochs, [h["d_fake"] for h in history], label="D(G(z)), fakes")
     right.set(xlabel="epoch", ylabel=what, title="What the discriminator thinks")
+    right.xaxis.set_major_locator(MaxNLocator(integer=True))
     right.legend()
     plots.save(fig, path)
 
@@ -241,29 +245,61 @@ def fd_plot(history: list[dict], train_metrics: dict, path: Path) -> None:
     ax.axvline(train_metrics["val_best_epoch"], linestyle=":", color="grey", label="best epoch (kept)")
     ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="Fréchet distance (log scale)", title="Validation Fréchet distance by epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend()
     plots.save(fig, path)
 
 
 def sample_plot(G: Generator, info: dict, conditional: bool, seed: int, path: Path) -> None:
+    """100 generated images (10 of each of the first 10 classes, a row each, for a conditional model)."""
     labels = np.repeat(np.arange(min(info["n_classes"], 10)), 10) if conditional else None
     images = generate(G, 100 if labels is None else len(labels), seed, labels)
     fig = Figure(figsize=(6, 6.4))
-    _show(fig.subplots(), image_grid(images, 10), "Generated" + (": one class a row" if conditional else ""))
+    ax = fig.subplots()
+    _show(ax, image_grid(images, 10), "Generated" + (": one class a row" if conditional else ""))
+    if conditional:  # name each row's class on its left: the rows are the point of the picture
+        side = images.shape[1] + 1  # an image and the 1-pixel gap after it, in image_grid's layout
+        rows = np.arange(len(labels) // 10)
+        ax.axis("on")
+        ax.set(xticks=[], yticks=1 + rows * side + (side - 1) / 2, yticklabels=[f"class {c}" for c in rows])
+        ax.tick_params(left=False)
+        ax.spines[:].set_visible(False)
     plots.save(fig, path)
 
 
+PANELS_PER_ROW = 3  # the progress strip wraps after three grids, so each keeps its full size
+FIGURE_DPI = 100  # matplotlib's default: a figure's inches times this are its pixels (plots.save draws at 110)
+
+
+def progress_figure(grids: list[Path]) -> Figure:
+    """The grids side by side, three to a row, each panel as large as the grid's own pixels: drawn smaller,
+    the 1-pixel gaps between images would vanish at random and small digits would blur."""
+    pictures = [np.asarray(Image.open(grid)) for grid in grids]
+    height, width = pictures[0].shape[:2]
+    columns = min(len(pictures), PANELS_PER_ROW)
+    rows = -(-len(pictures) // columns)  # ceiling division
+    # per panel: the grid's pixels, plus room for its title (0.5 in) and the margins between panels (0.3 in)
+    fig = Figure(
+        figsize=(columns * (width / FIGURE_DPI + 0.3), rows * (height / FIGURE_DPI + 0.5) + 0.5), dpi=FIGURE_DPI
+    )
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    for ax, grid, picture in zip(axes, grids, pictures, strict=False):
+        _show(ax, picture, f"epoch {int(grid.stem.split('_')[1])}")
+    for ax in axes[len(pictures) :]:
+        ax.axis("off")  # an empty place in the last row
+    # above the top edge, where the layout of the panels (tight_layout) cannot put a panel's title under it;
+    # plots.save keeps everything drawn, so it is saved too
+    fig.text(0.5, 1, "The same noise, as training goes on", ha="center", va="bottom", fontsize="x-large")
+    return fig
+
+
 def progress_plot(folder: Path, path: Path, most: int = 6) -> None:
-    """The fixed-noise grids saved during training, side by side: the generator learning."""
+    """The fixed-noise grids saved during training (at most `most`, evenly spread): the generator learning."""
     grids = sorted(folder.glob("epoch_*.png"))
     if not grids:
         return
     chosen = [grids[i] for i in np.unique(np.linspace(0, len(grids) - 1, most).round().astype(int))]
-    fig = Figure(figsize=(3 * len(chosen), 3.6))
-    for ax, grid in zip(np.atleast_1d(fig.subplots(1, len(chosen))), chosen, strict=True):
-        _show(ax, np.asarray(Image.open(grid)), f"epoch {int(grid.stem.split('_')[1])}")
-    fig.suptitle("The same noise, as training goes on")
-    plots.save(fig, path)
+    plots.save(progress_figure(chosen), path)
 
 
 def real_vs_fake_plot(real: np.ndarray, fake: np.ndarray, path: Path) -> None:
@@ -307,8 +343,8 @@ def render_card(run: runs.Run, cfg: Config, m: dict, table: str, images: data.Da
     kind = "conditional (one-hot class into G, projection discriminator)" if cfg.model.conditional else "unconditional"
     conditional = (
         f"\n\nClass accuracy of generated images (the judge's reading of {PER_CLASS} images per requested class): "
-        f"**{m['test_class_accuracy']:.3f}**. For scale, the judge reads real test images with accuracy "
-        f"{m['test_judge_accuracy_real']:.3f}: its own mistakes count against the generator too."
+        f"**{shown(m['test_class_accuracy'])}**. For scale, the judge reads real test images with accuracy "
+        f"{shown(m['test_judge_accuracy_real'])}: its own mistakes count against the generator too."
         if cfg.model.conditional
         else ""
     )
@@ -333,7 +369,7 @@ def render_card(run: runs.Run, cfg: Config, m: dict, table: str, images: data.Da
             "Evaluation": (
                 f"{n} generated images against {n} held-out real images (half A of the test split), in the feature space "
                 f"of the judge, a small classifier trained on the same real training images (validation accuracy "
-                f"{m['judge_val_accuracy']:.3f}). Inception-v3 features, behind the usual FID, come from 299x299 colour "
+                f"{shown(m['judge_val_accuracy'])}). Inception-v3 features, behind the usual FID, come from 299x299 colour "
                 f"photos and do not fit {images.side}x{images.side} images; so these distances are comparable "
                 f"only within this project and this judge, never with published FIDs.\n\n{table}\n\n"
                 f"Fréchet distance {m['test_fd']:.2f} is {m['test_fd_ratio']:.1%} of the untrained generator's."

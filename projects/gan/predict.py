@@ -6,8 +6,10 @@
 A generator takes no input file: what it draws is set by --n (how many), --class (which class, for
 a conditional model; default every class in turn) and --seed (the same seed draws the same
 images, as `GET /generate` does with the same query). The folder gets image_0000.png, ... (at the
-training images' size), grid.png (scaled up, to look at) and images.csv (file, class, seed, run id).
-The folder is written whole, or not at all: it appears only once every file is in it.
+training images' size), grid.png (scaled up, to look at) and images.csv (file, class, the class the
+judge reads in it, seed, run id, and its warnings: `class_not_recognised(class)` when the judge reads
+another class than the one asked for). The folder is written whole, or not at all: it appears only
+once every file is in it.
 """
 
 from __future__ import annotations
@@ -59,14 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     partial = args.output.with_name(f".{args.output.name}.partial-{os.getpid()}")
     try:
         partial.mkdir(parents=True)
-        drawn, rows, grid = 0, [], []
+        drawn, rows, grid, unrecognised = 0, [], [], 0
         while drawn < args.n:  # in chunks of CHUNK, the k-th drawn with seed + k, so memory stays flat for any --n
             n = min(CHUNK, args.n - drawn)
             images, labels = generator.generate(query.model_copy(update={"n": n, "seed": args.seed + drawn // CHUNK}))
+            judged = None if labels is None else generator.judged(images)  # the class the judge reads in each
             for i, pixels in enumerate(images):
                 name = f"image_{drawn + i:04d}.png"
                 Image.fromarray(pixels).save(partial / name)
-                rows.append([name, "" if labels is None else int(labels[i]), args.seed, run.run_id])
+                asked = "" if labels is None else int(labels[i])
+                seen = "" if judged is None else int(judged[i])
+                warned = [] if judged is None else generator.unrecognised(labels[i : i + 1], judged[i : i + 1])
+                unrecognised += bool(warned)
+                rows.append([name, asked, seen, args.seed, run.run_id, batch.cell([w.model_dump() for w in warned])])
             if drawn == 0:
                 grid = images[: min(n, 256)]  # the grid shows the first 256 at most
             drawn += n
@@ -74,13 +81,16 @@ def main(argv: list[str] | None = None) -> int:
         scale = max(1, 64 // generator.side)
         Image.fromarray(image_grid(grid, columns, scale=scale)).save(partial / "grid.png")
         with open(partial / "images.csv", "w", encoding="utf-8", newline="") as file:
-            csv.writer(file).writerows([["file", "class", "seed", "model_version"], *rows])
+            csv.writer(file).writerows([["file", "class", "judged_class", "seed", "model_version", "warnings"], *rows])
         if args.output.exists():
             args.output.rmdir()  # empty, as checked above
         os.replace(partial, args.output)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     print(f"Drew {args.n:,} images with run {run.run_id}: {args.output} (grid.png, images.csv)")
+    if unrecognised:
+        print(f"warning: the judge reads {unrecognised:,} of them as another class than the one asked for "
+              "(class_not_recognised in images.csv): they may not look like it")  # fmt: skip
     return 0
 
 

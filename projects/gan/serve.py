@@ -9,8 +9,14 @@
 Open http://127.0.0.1:8000/docs for a form. `GET /generate` draws `n` noise vectors from a
 random number generator seeded with `seed`, so the same seed always gives the same images
 (and image i is the same whatever `n`). A conditional model draws the requested `class`, or,
-without one, cycles through its classes (0, 1, 2, ...). The answer is a PNG grid, or with
-`format=json` the raw pixels. n out of range, a bad seed, an unknown class: 422 with the reason.
+without one, cycles through its classes (0, 1, 2, ...). The answer is a PNG grid (`scale`
+screen pixels per image pixel), or with `format=json` the raw pixels (`scale` is refused there:
+the pixels come as they are). n out of range, a bad seed, an unknown class: 422 with the reason.
+
+Every answer says what makes it less trustworthy: the judge (the classifier of real images that
+training uses to measure the generator) reads each image of a conditional model, and an image it
+does not read as the requested class is a `class_not_recognised` warning: in the JSON answer's
+`warnings`, and as `X-Warnings: class_not_recognised(class)` on a PNG.
 """
 
 from __future__ import annotations
@@ -22,14 +28,15 @@ from typing import Annotated, Literal
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Query, Response
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlstarter import server, serving
+from mlstarter import batch, server, serving
+from mlstarter.metrics import shown
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
 from . import model
-from .model import generate, image_grid
+from .model import generate, image_grid, judge_features
 
 PROJECT = project_name(__package__)
 MAX_IMAGES = 100  # per request: a 10 x 10 grid; larger batches are several requests
@@ -50,8 +57,20 @@ class GenerateQuery(BaseModel):
     )
     format: Literal["png", "json"] = Field("png", description="png: one grid image; json: the pixels of every image")
     scale: int | None = Field(
-        None, ge=1, le=16, description="Grid only: pixels per image pixel; default 8 for 8x8 images, 2 for 28x28"
+        None,
+        ge=1,
+        le=16,
+        description="PNG only (refused with format=json, whose pixels come as they are): screen pixels per image "
+        "pixel; default 8 for 8x8 images, 2 for 28x28",
     )
+
+    @model_validator(mode="after")
+    def scale_is_for_the_grid(self) -> GenerateQuery:
+        if self.format == "json" and self.scale is not None:
+            raise ValueError(
+                "scale sets the size of the PNG grid; format=json gives the pixels as they are: leave out scale"
+            )
+        return self
 
 
 class GeneratedImages(BaseModel):
@@ -60,6 +79,7 @@ class GeneratedImages(BaseModel):
     seed: int
     image_size: list[int] = Field(min_length=2, max_length=2, description="Height and width of each image")
     model_version: str = Field(description="The run id of the model that answered")
+    warnings: list[serving.PredictionWarning] = serving.warnings_field()
 
 
 class ImageGenerator:
@@ -69,9 +89,12 @@ class ImageGenerator:
         self.run_id = run.run_id
         gan = model.load(run)
         self.model = gan.generator  # eval mode, on the CPU
+        self.judge = gan.judge  # the classifier of real images: does an image look like the class asked for?
         self.n_classes = gan.images["n_classes"]
         self.side = gan.images["side"]
         self.channels = gan.images["channels"]
+        # what the run learned from (class counts, the judge's accuracy); runs saved before it existed have none
+        self.seen = run.read_json("reference.json") if (run.path / "reference.json").is_file() else None
 
     def classes(self, n: int, wanted: int | None) -> np.ndarray | None:
         """The class of each of n images; a 422 for a class the model cannot draw."""
@@ -93,6 +116,30 @@ class ImageGenerator:
     def generate(self, query: GenerateQuery) -> tuple[np.ndarray, np.ndarray | None]:
         labels = self.classes(query.n, query.class_)
         return generate(self.model, query.n, query.seed, labels), labels
+
+    def judged(self, images: np.ndarray) -> np.ndarray:
+        """The class the judge reads in each image: its most probable class, (n,) from (n, H, W[, C]) uint8."""
+        return judge_features(self.judge, images)[1].argmax(1)
+
+    def unrecognised(self, labels: np.ndarray, judged: np.ndarray) -> list[serving.PredictionWarning]:
+        """A warning when the judge reads some images as another class than the one asked for (`labels`):
+        they may not look like it."""
+        if np.array_equal(labels, judged):
+            return []
+        wrong = np.flatnonzero(labels != judged)
+        listed = ", ".join(f"{i} ({labels[i]} read as {judged[i]})" for i in wrong[:10])
+        more = f" and {len(wrong) - 10} more" if len(wrong) > 10 else ""
+        scale = ""
+        if self.seen is not None:  # how far to trust the judge: its accuracy on real images of those classes
+            by_class = self.seen["judge_accuracy_real"]["by_class"]
+            accuracy = [by_class[c] for c in sorted(set(labels[wrong].tolist())) if by_class[c] is not None]
+            if accuracy:
+                scale = f" (its accuracy on real validation images of these classes: {shown(min(accuracy), 2)} or more)"
+        return [serving.PredictionWarning(
+            code="class_not_recognised", field="class",
+            message=f"the judge, a classifier of the real images{scale}, reads {len(wrong)} of {len(labels)} images "
+            f"as another class than the one asked for: image {listed}{more}. They may not look like that class",
+        )]  # fmt: skip
 
 
 MAX_GRID_SIDE = 2048  # pixels a side of a PNG grid
@@ -127,15 +174,36 @@ router = APIRouter(tags=[PROJECT])
 GeneratorDep = Annotated[ImageGenerator, Depends(serving.get_predictor)]
 
 
+PNG_HEADERS = {
+    "X-Classes": {
+        "description": "The class of each image, in order (conditional models)",
+        "schema": {"type": "string"},
+    },
+    "X-Warnings": {
+        "description": "The codes of the answer's warnings, e.g. class_not_recognised(class); absent when none "
+        "(format=json gives their messages)",
+        "schema": {"type": "string"},
+    },
+}
+
+
 @router.get(
     "/generate",
     response_model=GeneratedImages,
-    responses={200: {"content": {"image/png": {}}, "description": "A PNG grid, or with format=json the pixels"}},
+    responses={
+        200: {
+            "content": {"image/png": {}},
+            "description": "A PNG grid, or with format=json the pixels",
+            "headers": PNG_HEADERS,
+        }
+    },
 )
 def generate_images(generator: GeneratorDep, query: Annotated[GenerateQuery, Query()]) -> Response | GeneratedImages:
     """n new images from the noise of `seed` (and of `class`, for a conditional model)."""
     check_size(query, generator)  # before any work: a 35,000-pixel grid would need GBs
     images, labels = generator.generate(query)
+    # a conditional model's images, read by the judge: is each the class asked for? (an unconditional one draws none)
+    warnings = [] if labels is None else generator.unrecognised(labels, generator.judged(images))
     classes = None if labels is None else [int(c) for c in labels]
     if query.format == "json":
         return GeneratedImages(
@@ -144,12 +212,15 @@ def generate_images(generator: GeneratorDep, query: Annotated[GenerateQuery, Que
             seed=query.seed,
             image_size=list(images.shape[1:3]),
             model_version=generator.run_id,
+            warnings=warnings,
         )
     scale = query.scale or max(1, 64 // generator.side)
     grid = image_grid(images, grid_columns(query, generator), scale=scale)
     buffer = io.BytesIO()
     Image.fromarray(grid).save(buffer, format="PNG")
     headers = {"X-Classes": ",".join(map(str, classes))} if classes is not None else {}  # X-Model-Version: the core
+    if warnings:  # a PNG has no room for messages: their codes, as make predict's CSV writes them
+        headers["X-Warnings"] = batch.cell([w.model_dump() for w in warnings])
     return Response(buffer.getvalue(), media_type="image/png", headers=headers)
 
 

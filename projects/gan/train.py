@@ -2,7 +2,8 @@
 
     $ make train PROJECT=gan
     $ make train PROJECT=gan ARGS="--set data.source=mnist --set train.epochs=4"
-    $ make train PROJECT=gan ARGS="--data ../shared/datasets/pneumoniamnist-sample/pneumoniamnist_balanced.npz"
+    $ make examples PROJECT=gan      # a small .npz in the layout --data takes: runs/gan-examples/digits-small.npz
+    $ make train PROJECT=gan ARGS="--data runs/gan-examples/digits-small.npz"
     $ python -m projects.gan.train --set model.conditional=false
     $ python -m projects.gan.train --resume      # go on after an interruption (Ctrl-C, a crash)
     $ python -m projects.gan.train --dry-run     # seconds, on a tiny subset
@@ -18,7 +19,9 @@ Steps (`main`, at the bottom):
    distance between validation images and fakes is measured, and the generator of the best
    epoch is kept; every few epochs a grid from the same fixed noise is saved, so the grids
    show the generator learning. A checkpoint after every epoch lets --resume continue;
-5. save the run, and say where the best generator stands between an untrained one and real images.
+5. save the run (with `reference.json`: the classes it learned from and how well the judge reads them,
+   which the API's warnings and monitoring compare with), say where the sample grids are, and where the
+   best generator stands between an untrained one and real images.
 
 In several processes (torchrun, see mlstarter.distributed), every process trains the same
 judge; G and D are wrapped in DDP, so each process takes 1/N of every batch with noise of its
@@ -46,6 +49,7 @@ from tqdm import tqdm
 from mlstarter import distributed, persistence, runs, training
 from mlstarter.checkpoints import Checkpoint
 from mlstarter.distributed import Context
+from mlstarter.metrics import shown
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
@@ -116,7 +120,7 @@ def train_judge(cfg: Config, images: data.Data, ctx: Context, checkpoint: Checkp
     if checkpoint.resuming and saved.is_file():
         state = persistence.load_torch(saved)
         judge.load_state_dict(state["model_state"])
-        print(f"  judge: validation accuracy {state['metrics']['judge_val_accuracy']:.3f} (the interrupted run's)")
+        print(f"  judge: validation accuracy {shown(state['metrics']['judge_val_accuracy'])} (the interrupted run's)")
         return judge.eval(), state["metrics"]
 
     print("Training the judge (the classifier behind the Fréchet distance):")
@@ -146,7 +150,7 @@ def train_judge(cfg: Config, images: data.Data, ctx: Context, checkpoint: Checkp
     metrics = {"judge_val_accuracy": result.best_score, "judge_best_epoch": result.best_epoch}
     if ctx.is_main:  # kept with the checkpoint, for --resume
         persistence.save_torch(saved, judge.state_dict(), metrics=metrics)
-    print(f"  judge: validation accuracy {metrics['judge_val_accuracy']:.3f}")
+    print(f"  judge: validation accuracy {shown(metrics['judge_val_accuracy'])}")
     return judge.cpu().eval(), metrics
 
 
@@ -282,7 +286,8 @@ def fit(
     )
     loader_rng = loader.generator  # one process: checkpointed, so a resumed run shuffles on; None with a sampler
     print(f"  Fréchet distance on validation images: untrained generator {untrained['val_fd']:.2f}, "
-          f"real images {fd_real:.2f}. Sample grids: {samples}")  # fmt: skip
+          f"real images {fd_real:.2f}. A grid of samples every {cfg.train.sample_every} epoch(s), in the run's "
+          "plots/progress/ once it is saved")  # fmt: skip
 
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"state": None, "epoch": 0, "fd": math.inf}
@@ -317,8 +322,8 @@ def fit(
         if epoch % cfg.train.sample_every == 0 or epoch == cfg.train.epochs:
             n = len(sample_labels) if sample_labels is not None else GRID_COLUMNS**2
             save_grid(generate(generator.eval(), n, cfg.seed, sample_labels), samples / f"epoch_{epoch:03d}.png")
-        shown = "  ".join(f"{k} {v:.3f}" for k, v in {**losses, **metrics}.items())
-        tqdm.write(f"epoch {epoch:3d}  {shown}  ({row['seconds']:.1f}s){'  *best*' if improved else ''}")
+        line = "  ".join(f"{k} {v:.3f}" for k, v in {**losses, **metrics}.items())
+        tqdm.write(f"epoch {epoch:3d}  {line}  ({row['seconds']:.1f}s){'  *best*' if improved else ''}")
         checkpoint.save({
             "epoch": epoch, "history": history,
             "generator_state": generator.state_dict(), "discriminator_state": discriminator.state_dict(),
@@ -339,6 +344,33 @@ def fit(
         **({"val_class_accuracy": final["val_class_accuracy"]} if cfg.model.conditional else {}),
     }
     return metrics, history
+
+
+REFERENCE_PER_CLASS = 50  # generated images of each class that the judge reads for reference.json
+
+
+def reference(images: data.Data, judge: Judge, generator: Generator, cfg: Config) -> dict[str, Any]:
+    """What the run learned from, as plain numbers (saved as reference.json): how many images of each class
+    the splits hold, how often the judge reads real validation images of each class right, and (conditional
+    models) how often it reads the kept generator's images of each requested class as that class. The API
+    warns when the judge does not recognise a requested class; monitoring compares requests with these."""
+    n = images.n_classes
+
+    def accuracy(judged: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+        by_class = [float((judged[labels == c] == c).mean()) if (labels == c).any() else None for c in range(n)]
+        return {"overall": float((judged == labels).mean()), "by_class": by_class}  # None: no image of that class
+
+    X_val, y_val = images.splits["val"]
+    found = {
+        "data": images.name, "side": images.side, "channels": images.channels, "n_classes": n,
+        "class_counts": {name: np.bincount(labels, minlength=n).tolist() for name, (_, labels) in images.splits.items()},
+        "judge_accuracy_real": accuracy(judge_features(judge, X_val)[1].argmax(1), y_val),
+    }  # fmt: skip
+    if cfg.model.conditional:
+        asked = np.repeat(np.arange(n), REFERENCE_PER_CLASS)
+        fakes = generate(generator, len(asked), cfg.seed + 3, asked)  # noise of its own: not training's, not evaluate's
+        found["judge_accuracy_generated"] = accuracy(judge_features(judge, fakes)[1].argmax(1), asked)
+    return found
 
 
 def grid_labels(n_classes: int, conditional: bool) -> np.ndarray | None:
@@ -387,12 +419,15 @@ def main(argv: list[str] | None = None) -> int:
         model.save(run.dir, generator, discriminator, judge, cfg, images, metrics)
         run.save_metrics(metrics)
         runs.write_json(run.dir / "history.json", {"epochs": history})
+        # what the run learned from: the API warns when the judge does not recognise a class, monitoring compares
+        runs.write_json(run.dir / "reference.json", reference(images, judge, generator, cfg))
         if checkpoint.path("samples").is_dir():
             shutil.copytree(checkpoint.path("samples"), run.dir / "plots" / "progress")
-    checkpoint.finish()  # the run is saved: nothing left to resume
+    checkpoint.finish()  # the run is saved: nothing left to resume (the checkpoint's samples/ goes with it)
 
     print(f"\nRun saved to {run.path}")
-    accuracy = f"; the judge reads the requested class in {metrics['val_class_accuracy']:.1%} of its fakes" if (
+    print(f"Sample grids of the same noise, epoch by epoch: {run.path / 'plots' / 'progress'}")
+    accuracy = f"; the judge reads the requested class in its fakes with accuracy {shown(metrics['val_class_accuracy'])}" if (
         cfg.model.conditional) else ""  # fmt: skip
     print(
         f"Validation Fréchet distance {metrics['val_fd']:.2f} at epoch {metrics['val_best_epoch']} (untrained "

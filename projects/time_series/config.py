@@ -2,7 +2,8 @@
 
 Change a value for one run from the command line, e.g.
     $ python -m projects.time_series.train --set backtest.refit_every=63 --set backtest.window=rolling
-    $ python -m projects.time_series.train --data prices.csv --set data.price_column=Close
+    $ make examples PROJECT=time_series      # writes runs/time_series-examples/prices.csv, among others
+    $ python -m projects.time_series.train --data runs/time_series-examples/prices.csv --set data.price_column=Close
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ class DataConfig:
     high_column: str = "High"
     low_column: str = "Low"
     max_gap_days: int = 5  # calendar days between two rows; a longer gap (a missing week) is reported
+    # what separates the fields of your CSV: "," as in Yahoo and broker exports; ";" in Excel's exports where the
+    # decimal mark is a comma (much of Europe); "tab" or "|" for tab- or pipe-separated files
+    separator: Literal[",", ";", "tab", "|"] = ","
 
 
 @dataclass

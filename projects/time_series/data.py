@@ -1,7 +1,7 @@
 """Daily prices: the S&P 500 series that ships with `arch`, or your own CSV, checked and turned into returns.
 
     $ python -m projects.time_series.data      # where the data is, its dates, and any gaps
-    $ python -m projects.time_series.data --data prices.csv --set data.price_column=Close
+    $ python -m projects.time_series.data --data runs/time_series-examples/prices.csv --set data.price_column=Close
 
 `load(cfg)` returns the whole series as one "split", `splits["series"]`: the walk-forward backtest
 (backtest.py) forecasts each day from the days before it, so there is no train/test split to make
@@ -15,7 +15,14 @@ a date column and a price column, one row per trading day, oldest first:
     2024-01-02,472.65
     2024-01-03,468.79
 
-    $ make train PROJECT=time_series ARGS="--data prices.csv --set data.price_column=Close"
+    $ make examples PROJECT=time_series     # such a file, from the S&P 500 series: runs/time_series-examples/prices.csv
+    $ make train PROJECT=time_series ARGS="--data runs/time_series-examples/prices.csv --set data.price_column=Close"
+
+A file separated by ";" (Excel where the decimal mark is a comma) or tabs is named as such, with the
+option that reads it: --set data.separator=";" (or tab).
+
+`reference(prices, ...)` summarises the training series (the size of its daily moves, the range of its
+volatility): the API warns about a request's prices that are unlike it, and drift monitoring reuses it.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlstarter.datasets import DataError
+from mlstarter.datasets import DataError, check_separator, separator
 
 from .config import Config, DataConfig
 
@@ -107,9 +114,11 @@ def load_prices(cfg: DataConfig) -> Prices:
 
 
 def read_csv(path: Path, cfg: DataConfig) -> Prices:
-    """Read a daily price CSV; every problem is reported with its line number and column."""
+    """Read a daily price CSV; every problem is reported with its line number and column, in file order."""
+    sep = separator(cfg.separator)
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
+        check_separator(path, sep)  # a ';'- or tab-separated file is named as such, with the option to pass
+        raw = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text. Save it as UTF-8 CSV.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
@@ -118,10 +127,9 @@ def read_csv(path: Path, cfg: DataConfig) -> Prices:
     raw.columns = columns
     for key in ("date_column", "price_column"):
         if getattr(cfg, key) not in columns:
-            hint = " The file looks separated by ';': save it with commas." if ";" in columns[0] else ""
             raise DataError(
                 f"{path}: no column {getattr(cfg, key)!r}. Columns: {', '.join(columns)}. "
-                f"Name yours with --set data.{key}=<name>.{hint}"
+                f"Name yours with --set data.{key}=<name>."
             )
     lines = np.arange(len(raw)) + 2  # line 1 is the header
     blank = (raw == "").all(axis=1).to_numpy()  # empty lines are skipped, but keep the line numbers right
@@ -135,28 +143,73 @@ def read_csv(path: Path, cfg: DataConfig) -> Prices:
     if cfg.high_column in columns and cfg.low_column in columns:
         frame["high"] = pd.to_numeric(raw[cfg.high_column].str.strip(), errors="coerce")
         frame["low"] = pd.to_numeric(raw[cfg.low_column].str.strip(), errors="coerce")
-    problems = [
-        f"line {n}, column {cfg.date_column}: {v!r} is not a date in the format of the first one "
-        f"(set it with e.g. --set data.date_format=%d/%m/%Y)"
+    problems = [  # (line, what is wrong): listed in file order below, whichever column each is in
+        (n, f"line {n}, column {cfg.date_column}: {v!r} is not a date in the format of the first one "
+            f"(set it with e.g. --set data.date_format=%d/%m/%Y)")
         for n, v, d in zip(lines, raw[cfg.date_column], dates, strict=True)
         if pd.isna(d)
-    ]
+    ]  # fmt: skip
     column_of = {"price": cfg.price_column, "high": cfg.high_column, "low": cfg.low_column}
     for name in frame.columns:
         values = frame[name].to_numpy()
         for n, text, v in zip(lines, raw[column_of[name]], values, strict=True):
             if not np.isfinite(v) or v <= 0:
                 hint = " (write numbers without $ or thousands separators)" if any(c in text for c in "$,") else ""
-                problems.append(f"line {n}, column {column_of[name]}: {text!r} is not a positive number{hint}")
+                problems.append((n, f"line {n}, column {column_of[name]}: {text!r} is not a positive number{hint}"))
     if "high" in frame:
         for n, high, low in zip(lines, frame["high"], frame["low"], strict=True):
             if high < low:
-                problems.append(f"line {n}: {cfg.high_column} {high} is below {cfg.low_column} {low}")
+                problems.append((n, f"line {n}: {cfg.high_column} {high} is below {cfg.low_column} {low}"))
     if problems:
-        raise DataError(_listed(path, problems))
+        problems.sort(key=lambda problem: problem[0])  # stable: on one line, the columns stay in their order
+        raise DataError(_listed(path, [text for _, text in problems]))
     frame.index = pd.DatetimeIndex(dates, name="date")
     check_dates(frame.index, path, lines)
     return Prices(frame, f"{path.name} ({cfg.price_column})", path, find_gaps(frame.index, cfg.max_gap_days))
+
+
+REFERENCE_QUANTILES = (0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999)
+
+
+def realised_volatility(returns: pd.Series, window: int) -> pd.Series:
+    """Annualised volatility in percent of the last `window` days at each day: sd(r) * sqrt(252)."""
+    return (returns.rolling(window).std() * np.sqrt(252)).dropna()
+
+
+def quantiles(values: pd.Series) -> dict[str, float]:
+    """{"0.001": ..., "0.5": ..., "0.999": ...}: what a drift monitor compares a later sample's quantiles with."""
+    return {str(q): float(v) for q, v in values.quantile(REFERENCE_QUANTILES).items()}
+
+
+def reference(prices: Prices, volatility_window: int, history_wanted: int) -> dict:
+    """What the training series looked like, as plain numbers (saved as the run's reference.json): its dates,
+    the size of its daily moves and the range of its `volatility_window`-day volatility. The API warns about
+    prices unlike these (serve.unlike_training); drift monitoring compares later requests with them."""
+    r = prices.returns
+    volatility = realised_volatility(r, volatility_window)
+    return {
+        "source": prices.source,
+        "first_date": str(prices.frame.index[0].date()),
+        "last_date": str(prices.frame.index[-1].date()),
+        "prices": len(prices.frame),
+        # daily log returns in percent: the largest fall and rise, with their dates, and the quantiles
+        "returns": {
+            "min": float(r.min()),
+            "min_date": str(r.idxmin().date()),
+            "max": float(r.max()),
+            "max_date": str(r.idxmax().date()),
+            "quantiles": quantiles(r),
+        },
+        "volatility": {
+            "window_days": volatility_window,
+            "min": float(volatility.min()),
+            "min_date": str(volatility.idxmin().date()),
+            "max": float(volatility.max()),
+            "max_date": str(volatility.idxmax().date()),
+            "quantiles": quantiles(volatility),
+        },
+        "history_wanted": history_wanted,  # prices a request should send for the served models to see all they use
+    }
 
 
 def last_days(prices: Prices, n: int, cfg: DataConfig) -> Prices:

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from scipy.stats import norm
 
 from mlstarter import model_card, plots, runs
+from mlstarter.metrics import shown
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
@@ -33,7 +34,7 @@ SIGNIFICANT = 0.05  # the p-value below which we call a difference real
 
 
 def p_text(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    return "p < 0.001" if p < 0.001 else f"p = {shown(p)}"
 
 
 def return_table(returns: pd.DataFrame) -> pd.DataFrame:
@@ -61,19 +62,19 @@ def verdicts(table: pd.DataFrame, vol: pd.DataFrame, spa: pd.DataFrame, cfg: Con
         better = models[(models.mase < 1) & (models.dm_p < SIGNIFICANT) & (models.mse_vs_naive < 0)]
         if better.empty:
             lines.append(
-                f"{h}-day returns: no model beats the random walk. Lowest MASE {models.mase.min():.4f} "
+                f"{h}-day returns: no model beats the random walk. Lowest MASE {shown(models.mase.min(), 4)} "
                 f"({models.loc[models.mase.idxmin(), 'model']}); no squared-error difference from it is "
                 f"significant below p = {SIGNIFICANT} in favour of the model."
             )
         else:
-            names = ", ".join(f"{m.model} (MASE {m.mase:.3f}, {p_text(m.dm_p)})" for m in better.itertuples())
+            names = ", ".join(f"{m.model} (MASE {shown(m.mase)}, {p_text(m.dm_p)})" for m in better.itertuples())
             lines.append(f"{h}-day returns: beating the random walk, significantly: {names}.")
         if h in spa.index:
             v = spa.loc[h]
             named = ", ".join(v.superior) if v.superior else "no model"
             lines.append(
                 f"{h}-day returns, all {v.models} models at once (Hansen's SPA test, which allows for picking the best "
-                f"of them): {p_text(v.spa_p)} (bounds {v.spa_p_lower:.3f} to {v.spa_p_upper:.3f}) against 'no model beats "
+                f"of them): {p_text(v.spa_p)} (bounds {shown(v.spa_p_lower)} to {shown(v.spa_p_upper)}) against 'no model beats "
                 f"the random walk'; StepM, with a {SIGNIFICANT:.0%} chance of naming any model wrongly, names {named}."
             )
         best_dir = models.loc[models.direction.idxmax()]
@@ -88,8 +89,8 @@ def verdicts(table: pd.DataFrame, vol: pd.DataFrame, spa: pd.DataFrame, cfg: Con
             vol.loc[name, f"vs_{b}"] < 0 and vol.loc[name, f"vs_{b}_p"] < SIGNIFICANT for b in ("historical", "ewma")
         )
         lines.append(
-            f"Volatility: {name} QLIKE {vol.loc[name, 'qlike']:.3f} vs EWMA {vol.loc['ewma', 'qlike']:.3f} "
-            f"({p_text(vol.loc[name, 'vs_ewma_p'])}) and historical {vol.loc['historical', 'qlike']:.3f} "
+            f"Volatility: {name} QLIKE {shown(vol.loc[name, 'qlike'])} vs EWMA {shown(vol.loc['ewma', 'qlike'])} "
+            f"({p_text(vol.loc[name, 'vs_ewma_p'])}) and historical {shown(vol.loc['historical', 'qlike'])} "
             f"({p_text(vol.loc[name, 'vs_historical_p'])}): "
             + ("better than both, significantly." if beats else "not significantly better than both.")
         )
@@ -171,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     metrics: dict[str, float] = {"test_served_interval_coverage": coverage}
     for row in table.itertuples():
         for key in ("mase", "rmse", "direction", "direction_p", "coverage", "dm_p"):
-            metrics[f"test_h{row.horizon}_{row.model}_{key}"] = getattr(row, key)
+            if np.isfinite(getattr(row, key)):  # the random walk has no test or direction against itself: left out
+                metrics[f"test_h{row.horizon}_{row.model}_{key}"] = getattr(row, key)
     for row in spa.itertuples():
         for key in ("spa_p", "spa_p_lower", "spa_p_upper"):
             metrics[f"test_h{row.horizon}_{key}"] = getattr(row, key)
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_volatility(volatility, cfg, run.path / "plots" / "volatility.png")
 
     first, last = returns.origin.min().date(), returns.origin.max().date()
-    shown = ["horizon", "model", "mase", "rmse", "dm_p", "direction", "direction_p", "coverage"]
+    columns = ["horizon", "model", "mase", "rmse", "dm_p", "direction", "direction_p", "coverage"]
     card = model_card.render(
         f"{PROJECT} (run {run.run_id})",
         {
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{cfg.backtest.spa_reps} resamples, seed {cfg.seed}); StepM names the models that beat it."
             ),
             "Results in words": "\n".join(f"- {line}" for line in said),
-            "Returns": model_card.table(table[shown].to_dict("records")),
+            "Returns": model_card.table(table[columns].astype(object).fillna("-").to_dict("records")),
             "Returns, all models at once (SPA and StepM)": model_card.table(
                 [
                     {
@@ -247,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     runs.write_text(run.path / "MODEL_CARD.md", card)
 
     print(f"Evaluated run {run.run_id}: {first} to {last}, out of sample.")
-    print(table[shown].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(vol_tables[main_proxy].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(table[columns].to_string(index=False, float_format=shown))  # 0.9996 as "> 0.999", never "1.000"
+    print(vol_tables[main_proxy].to_string(index=False, float_format=shown))
     print("\n".join(said))
     print(f"Served one-day intervals covered {coverage:.1%} (nominal {cfg.backtest.interval:.0%}).")
     print(f"Model card: {run.path / 'MODEL_CARD.md'}; plots in {run.path / 'plots'}")

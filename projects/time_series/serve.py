@@ -4,11 +4,15 @@
     $ python -m projects.time_series.serve [--run <run id>] [--port 8000]
     $ curl -X POST localhost:8000/forecast -H 'Content-Type: application/json' -d '{"horizon": 5}'
     $ curl -X POST localhost:8000/forecast -d @projects/time_series/example.json
+    $ make examples PROJECT=time_series    # writes runs/time_series-examples/request.json, a year of prices:
+    $ curl -X POST localhost:8000/forecast -d @runs/time_series-examples/request.json
 
 Open http://127.0.0.1:8000/docs for a form. `POST /forecast` takes a horizon (trading days) and,
 optionally, your own recent daily prices (oldest first, at least 60); without them it forecasts
 from the end of the training series. The answer: the median price each day with its interval,
-the daily volatility forecast, and the run id of the model that answered.
+the daily volatility forecast, the run id of the model that answered, and `warnings` about sent
+prices unlike the training series (a daily move larger than any it had, a volatility outside its
+range, fewer prices than the served models use); empty when there is nothing to say.
 """
 
 import datetime as dt
@@ -34,6 +38,9 @@ PROJECT = project_name(__package__)
 LIMITS = ServeConfig()  # the default limits, shown in the schema; a run trained with others enforces its own
 MAX_HORIZON = 250  # the most any run may allow (serve.max_horizon)
 MAX_PRICES = 5000  # prices per request: twenty years of trading days
+# a move counts as larger than any in training only beyond this margin (percentage points): prices rounded
+# to the cent move a daily return of a $10 stock by up to 0.05, and the same day's return should not count
+ROUNDING_PCT = 0.05
 EXAMPLE = json.loads((Path(__file__).parent / "example.json").read_text(encoding="utf-8"))
 
 
@@ -78,6 +85,7 @@ class Forecast(BaseModel):
     last_price: float
     annualised_volatility_pct: float = Field(description="Tomorrow's volatility forecast, times sqrt(252)")
     path: list[Step]
+    warnings: list[serving.PredictionWarning] = serving.warnings_field()
 
 
 class Forecaster:
@@ -89,6 +97,8 @@ class Forecaster:
         self.saved = saved.served  # the served models' parameters
         self.cfg = saved.cfg
         self.history = saved.history  # the end of the training series
+        # what the training series looked like (its moves, its volatility); runs saved before it existed have none
+        self.seen = run.read_json("reference.json") if (run.path / "reference.json").is_file() else None
 
     def forecast(self, request: ForecastRequest) -> Forecast:
         limits = self.cfg.serve
@@ -131,6 +141,7 @@ class Forecaster:
             last_price=last_price,
             annualised_volatility_pct=round(float(np.sqrt(252 * variance[0])), 2),
             path=path,
+            warnings=[] if request.history is None else unlike_training(prices, self.seen),
         )
 
     def checked(self, history: list[DailyPrice]) -> pd.Series:
@@ -152,6 +163,46 @@ class Forecaster:
                 f"e.g. {gaps[0]}: send daily prices (one per trading day)."
             )
         return pd.Series([p.price for p in history], index=dates)
+
+
+def unlike_training(prices: pd.Series, seen: dict | None) -> list[serving.PredictionWarning]:
+    """A warning for each way the sent prices are unlike the training series (`seen`, the run's reference.json):
+    a daily move larger than any it had, a recent volatility outside the range it went through, fewer prices
+    than the served models use. The forecast is still made; these say where it may be far off."""
+    if seen is None:
+        return []
+    warnings = []
+    r = data.log_returns(prices)  # daily log returns in percent, as the models see them
+    moves = seen["returns"]
+    outside = r[(r < moves["min"] - ROUNDING_PCT) | (r > moves["max"] + ROUNDING_PCT)]
+    if len(outside):
+        day = outside.abs().idxmax()
+        warnings.append(serving.PredictionWarning(
+            code="return_out_of_range", field="history",
+            message=f"{len(outside)} daily move(s) larger than any in the training series, the largest "
+            f"{r[day]:+.1f}% on {day.date()} (training: from {moves['min']:+.1f}% on {moves['min_date']} to "
+            f"{moves['max']:+.1f}% on {moves['max_date']}): the volatility model never saw such a move, and its "
+            "forecast, the interval above all, may be far off",
+        ))  # fmt: skip
+    seen_volatility = seen["volatility"]
+    recent = data.realised_volatility(r, seen_volatility["window_days"])
+    low, high = seen_volatility["min"], seen_volatility["max"]
+    if len(recent) and not low <= recent.iloc[-1] <= high:
+        side = "below the lowest" if recent.iloc[-1] < low else "above the highest"
+        warnings.append(serving.PredictionWarning(
+            code="volatility_out_of_range", field="history",
+            message=f"the last {seen_volatility['window_days']} days' volatility, {recent.iloc[-1]:.1f}% a year, is "
+            f"{side} of the training series ({low:.1f}% to {high:.1f}%): the model was fitted on calmer or "
+            "wilder markets than these prices, so its volatility forecast is an extrapolation",
+        ))  # fmt: skip
+    if len(prices) < seen["history_wanted"]:
+        warnings.append(serving.PredictionWarning(
+            code="short_history", field="history",
+            message=f"{len(prices)} prices; the served models use the last {seen['history_wanted']} "
+            "(a moving average or variance over that window): the forecast rests on fewer days than it was "
+            "designed for. Send more prices",
+        ))  # fmt: skip
+    return warnings
 
 
 def significant(value: float) -> float:

@@ -1,7 +1,8 @@
 """Backtest return and volatility forecasts on daily S&P 500 prices, walking forward in time, and save a run.
 
     $ make train PROJECT=time_series
-    $ make train PROJECT=time_series ARGS="--data prices.csv --set data.price_column=Close"
+    $ make examples PROJECT=time_series      # example files: a price CSV, a request body, ...
+    $ make train PROJECT=time_series ARGS="--data runs/time_series-examples/prices.csv --set data.price_column=Close"
     $ python -m projects.time_series.train --set backtest.window=rolling --set backtest.refit_every=63
     $ python -m projects.time_series.train --dry-run     # seconds, on a short stretch of the series
 
@@ -12,7 +13,8 @@ Steps:
    past only; each model is built afresh (`model.build`) and refitted every `refit_every` days.
    Then the served models are fitted on the whole series;
 3. score the forecasts against what happened (evaluate.py adds the tests, intervals and plots);
-4. save the run (`model.save`): the forecasts, the served models and the end of the series;
+4. save the run (`model.save`): the forecasts, the served models and the end of the series, and
+   `reference.json`, what the training series looked like (the API warns about prices unlike it);
 5. print the result against the random walk and the volatility baselines.
 
 In this project the walk-forward backtest is the held-out test: every forecast is made before
@@ -30,6 +32,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mlstarter import runs
+from mlstarter.metrics import shown
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
@@ -131,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
             fitted.returns_forecasts,
             fitted.volatility_forecasts,
         )
+        # what the model learned from: the API warns about prices unlike it, drift monitoring compares with it
+        reference = data.reference(prices, cfg.volatility.historical_window, model.history_wanted(cfg))
+        runs.write_json(run.dir / "reference.json", reference)
         run.save_metrics(metrics)
 
     # 5. The result, against the baselines.
@@ -138,15 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     h1 = return_scores[return_scores.horizon == min(bt.horizons)].set_index("model")
     best = h1.mase.drop("naive").idxmin()
     print(
-        f"Returns, {min(bt.horizons)} day ahead: the lowest MASE is {h1.mase[best]:.4f} ({best}) against the random "
+        f"Returns, {min(bt.horizons)} day ahead: the lowest MASE is {shown(h1.mase[best], 4)} ({best}) against the random "
         f"walk's 1 (evaluate tests whether that is more than luck); direction right {h1.direction[best]:.1%} of days, "
         f"always guessing up: {h1.up_share.iloc[0]:.1%}."
     )
     vol = volatility_scores.set_index("model").qlike
     best_vol = vol.idxmin()
     print(
-        f"Volatility, next day: {best_vol} QLIKE {vol[best_vol]:.3f} vs EWMA {vol['ewma']:.3f} and "
-        f"{cfg.volatility.historical_window}-day historical {vol['historical']:.3f} (lower is better)."
+        f"Volatility, next day: {best_vol} QLIKE {shown(vol[best_vol])} vs EWMA {shown(vol['ewma'])} and "
+        f"{cfg.volatility.historical_window}-day historical {shown(vol['historical'])} (lower is better)."
     )
     print(f"Next: make evaluate PROJECT={PROJECT}  (significance tests, interval coverage, plots)")
     return 0

@@ -275,7 +275,8 @@ def check_separator(path: Path, sep: str, option: str | None = "data.separator")
 
     A `;`-separated export (Excel in much of Europe) read with commas becomes one column whose name is
     the whole header: the error would be "missing columns", which does not say what to do. `option` is the
-    config key that sets the separator (None where there is none: the fix is then to save with `sep`).
+    config key that sets the separator, or a script's flag ("--separator"); None where there is none (the fix
+    is then to save the file with `sep`).
     """
     with open(path, encoding="utf-8", errors="replace", newline="") as f:
         header = next((line for line in f if line.strip()), "")
@@ -290,8 +291,13 @@ def check_separator(path: Path, sep: str, option: str | None = "data.separator")
         raise DataError(
             f"{path} looks {SEPARATORS[likely]}-separated: its header has {found[likely]} {SEPARATORS[likely]}(s) and "
             f"no {expected}. "
-            + (f"Pass --set {option}={shown} (or {save})." if option else f"{save[0].upper()}{save[1:]}.")
+            + (f"Pass {passed(option, shown)} (or {save})." if option else f"{save[0].upper()}{save[1:]}.")
         )
+
+
+def passed(option: str, value: str) -> str:
+    """How to pass `value`: a config key (`--set data.separator=;`) or a script's own flag (`--separator ;`)."""
+    return f"{option} {value}" if option.startswith("-") else f"--set {option}={value}"
 
 
 def check_class_counts(where: str, counts: dict[str, int], needed: int, why: str, fix: str) -> None:

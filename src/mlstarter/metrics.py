@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn import metrics as skm
 
@@ -53,9 +55,11 @@ def expected_calibration_error(y_true: np.ndarray, p: np.ndarray, n_bins: int = 
 def shown(value: float, digits: int = 3) -> str:
     """A number for people, that rounding never makes misleading: 0.9996 is "> 0.999", not "1.000".
 
-    >>> shown(0.8014), shown(0.99962), shown(1.0), shown(0.00004), shown(-0.0002, 2)
-    ('0.801', '> 0.999', '1.000', '< 0.001', '-0.00')
+    >>> shown(0.8014), shown(0.99962), shown(1.0), shown(0.00004), shown(float("nan"))
+    ('0.801', '> 0.999', '1.000', '< 0.001', 'n/a')
     """
+    if not math.isfinite(value):
+        return "n/a"  # not measured here (e.g. a test of a model against itself)
     text = f"{value:.{digits}f}"
     step = 10.0**-digits
     if value != round(value) and float(text) == round(value) and 0 <= value <= 1:  # rounded up to 1, or down to 0

@@ -21,7 +21,7 @@ def client(tmp_path_factory: pytest.TempPathFactory):
     mp.setenv("MLSTARTER_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
     run = testing.train(__package__, "--dry-run")  # conditional, on the digits
     with TestClient(serve.create_app()) as c:
-        c.run_id = run.run_id
+        c.run_id, c.run = run.run_id, run
         yield c
     mp.undo()
 
@@ -74,6 +74,7 @@ def test_the_same_seed_gives_the_same_images(client: TestClient):
         ("class=seven", "valid integer"),
         ("format=gif", "'png' or 'json'"),
         ("scale=0", "greater than or equal to 1"),
+        ("format=json&scale=2", "format=json gives the pixels as they are: leave out scale"),
         ("colour=red", "Extra inputs are not permitted"),
         ("class_=3", "Extra inputs are not permitted"),
     ],
@@ -96,6 +97,7 @@ def test_an_unconditional_model_refuses_a_class(runs_dir: Path, train_run):
         assert response.status_code == 422 and "unconditional" in response.json()["detail"][0]["msg"]
         body = client.get("/generate?n=4&seed=1&format=json").json()
         assert body["classes"] is None and np.array(body["images"]).shape == (4, 8, 8)
+        assert body["warnings"] == []  # no class was asked for: nothing to check
 
 
 def test_answers_too_large_to_build_are_refused_before_any_work():
@@ -107,3 +109,43 @@ def test_answers_too_large_to_build_are_refused_before_any_work():
     with pytest.raises(serve.serving.InvalidInputError, match="15,052,800 pixel values; at most 2,000,000"):
         serve.check_size(serve.GenerateQuery(n=100, format="json"), big)
     serve.check_size(serve.GenerateQuery(n=16, scale=1), big)  # 4 x 224 = 896 pixels: fine
+
+
+def test_scale_is_for_the_png_grid_and_declared_so(client: TestClient):
+    assert client.get("/generate?n=4&seed=3&scale=2").status_code == 200
+    [scale] = [p for p in client.get("/openapi.json").json()["paths"]["/generate"]["get"]["parameters"]
+               if p["name"] == "scale"]  # fmt: skip
+    assert "refused with format=json" in scale["description"]
+
+
+def test_images_the_judge_does_not_read_as_the_requested_class_get_a_warning(client: TestClient):
+    generator = client.app.state.predictor
+    body = client.get("/generate?n=10&seed=3&format=json").json()  # classes 0 to 9 in turn
+    judged = generator.judged(np.array(body["images"], np.uint8))
+    wrong = [i for i, (asked, seen) in enumerate(zip(body["classes"], judged, strict=True)) if asked != seen]
+    assert wrong  # a dry run's generator draws noise: the judge reads most of it as one class
+    [warning] = body["warnings"]
+    assert warning["code"] == "class_not_recognised" and warning["field"] == "class"
+    assert f"reads {len(wrong)} of 10 images as another class" in warning["message"]
+    png = client.get("/generate?n=10&seed=3")
+    assert png.headers["x-warnings"] == "class_not_recognised(class)"  # the codes, where the body is an image
+    right = client.get(f"/generate?n=2&seed=3&class={judged[wrong[0]]}&format=json").json()
+    seen = generator.judged(np.array(right["images"], np.uint8))
+    assert (right["warnings"] == []) == bool((seen == judged[wrong[0]]).all())
+
+
+def test_the_warning_names_each_image_and_what_the_judge_read(client: TestClient):
+    generator = client.app.state.predictor
+    assert generator.unrecognised(np.array([3, 3]), np.array([3, 3])) == []
+    [warning] = generator.unrecognised(np.array([3, 3, 3]), np.array([3, 5, 3]))
+    assert "1 of 3 images as another class than the one asked for: image 1 (3 read as 5)" in warning.message
+    assert "its accuracy on real validation images of these classes: " in warning.message  # from reference.json
+
+
+def test_the_run_keeps_what_it_learned_from(client: TestClient):
+    """reference.json: the classes of the training data and how well the judge reads real and generated ones."""
+    reference = client.run.read_json("reference.json")
+    assert reference["n_classes"] == 10 and (reference["side"], reference["channels"]) == (8, 1)
+    assert sum(reference["class_counts"]["train"]) == 256 and sum(reference["class_counts"]["test"]) == 270
+    for key in ("judge_accuracy_real", "judge_accuracy_generated"):
+        assert 0 <= reference[key]["overall"] <= 1 and len(reference[key]["by_class"]) == 10

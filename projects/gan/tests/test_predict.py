@@ -25,6 +25,8 @@ def test_a_folder_of_images_a_grid_and_a_list(trained_once, tmp_path: Path):
     with open(output / "images.csv", encoding="utf-8", newline="") as file:
         rows = list(csv.DictReader(file))
     assert {r["class"] for r in rows} == {"3"} and {r["model_version"] for r in rows} == {run.run_id}
+    for r in rows:  # the judge's reading of each image, and a warning where it is not the class asked for
+        assert r["warnings"] == ("" if r["judged_class"] == "3" else "class_not_recognised(class)")
     # the same images as the API draws for the same query
     with TestClient(serve.create_app()) as client:
         answer = client.get("/generate", params={"n": 12, "class": 3, "seed": 5, "format": "json"}).json()

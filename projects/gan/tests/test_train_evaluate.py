@@ -105,6 +105,17 @@ def test_an_interrupted_run_resumes_exactly_where_it_stopped(
     assert not folder.exists()  # done: nothing left behind
 
 
+def test_training_names_the_folder_its_sample_grids_end_up_in(
+    runs_dir: Path, train_run, capsys: pytest.CaptureFixture[str]
+):
+    run = train_run("--dry-run", "--set", "train.epochs=1", "--set", "judge.epochs=1")
+    out = capsys.readouterr().out
+    progress = run.path / "plots" / "progress"
+    assert f"Sample grids of the same noise, epoch by epoch: {progress}\n" in out
+    assert [p.name for p in progress.iterdir()] == ["epoch_001.png"]
+    assert f".{train.PROJECT}-checkpoints" not in out  # the checkpoint's folder is gone once the run is saved
+
+
 def test_starting_over_says_so_and_clears_the_old_checkpoint(
     runs_dir: Path, train_run, capsys: pytest.CaptureFixture[str]
 ):

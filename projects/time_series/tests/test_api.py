@@ -9,8 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlstarter import testing
+from mlstarter.config import from_dict
 
-from .. import serve
+from .. import data, model, serve
+from ..config import Config, DataConfig
 
 EXAMPLE = json.loads((Path(serve.__file__).parent / "example.json").read_text())
 
@@ -90,3 +92,30 @@ def test_small_prices_keep_their_digits(client: TestClient):
     cheap = [{"date": p["date"], "price": p["price"] / 1e7} for p in EXAMPLE["history"]]  # 0.00025 a share
     step = client.post("/forecast", json={"horizon": 1, "history": cheap}).json()["path"][0]
     assert 0 < step["lower"] < step["median_price"] < step["upper"] < 0.001
+
+
+def codes(body: dict) -> set[str]:
+    assert all(w["field"] == "history" and w["message"] for w in body["warnings"])
+    return {w["code"] for w in body["warnings"]}
+
+
+def test_prices_unlike_the_training_series_get_warnings(client: TestClient):
+    """The dry run trained on 2017-2018; prices from inside it get no warning, a crash or a dead calm do."""
+    assert client.post("/forecast", json={"horizon": 2}).json()["warnings"] == []  # the training series itself
+    assert client.post("/forecast", json=EXAMPLE).json()["warnings"] == []  # October to December 2018
+    crash = [*EXAMPLE["history"][:-1], {**EXAMPLE["history"][-1], "price": EXAMPLE["history"][-2]["price"] * 0.8}]
+    body = client.post("/forecast", json={"horizon": 2, "history": crash}).json()
+    assert "return_out_of_range" in codes(body) and "-22.3% on 2018-12-31" in json.dumps(body["warnings"])
+    assert len(body["path"]) == 2  # a warning, not a refusal: the forecast is made
+    calm = [{"date": p["date"], "price": 100 + 0.01 * i} for i, p in enumerate(EXAMPLE["history"])]
+    assert codes(client.post("/forecast", json={"horizon": 1, "history": calm}).json()) == {"volatility_out_of_range"}
+
+
+def test_fewer_prices_than_the_served_models_use_is_a_warning(prices_csv: Path):
+    prices = data.load_prices(DataConfig(path=str(prices_csv), price_column="Close"))
+    seen = data.reference(prices, volatility_window=21, history_wanted=101)  # e.g. serve.returns=mean, 100 days
+    last = prices.frame.price
+    assert serve.unlike_training(last.iloc[-101:], seen) == []  # its own prices, as many as wanted
+    [warning] = serve.unlike_training(last.iloc[-60:], seen)
+    assert warning.code == "short_history" and "60 prices; the served models use the last 101" in warning.message
+    assert model.history_wanted(from_dict(Config, {"serve": {"returns": "mean"}})) == Config().model.mean_window + 1

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mlstarter.config import ConfigError, from_dict
 from mlstarter.datasets import DataError
 
 from .. import data
@@ -111,9 +113,35 @@ def test_blank_lines_keep_the_line_numbers_right(tmp_path: Path):
         data.load_prices(DataConfig(path=str(path), price_column="Close"))
 
 
+@pytest.mark.parametrize(("sep", "name", "option"), [(";", "semicolon", ";"), ("\t", "tab", "tab"), ("|", "pipe", "|")])
+def test_a_file_with_another_separator_is_named_then_read_with_the_option(
+    tmp_path: Path, sep: str, name: str, option: str
+):
+    lines = [["Date", "High", "Low", "Close"], ["2024-01-02", "11", "9.5", "10.5"], ["2024-01-03", "12", "10", "11"]]
+    path = write(tmp_path, "".join(sep.join(line) + "\n" for line in lines))
+    with pytest.raises(DataError, match=rf"looks {name}-separated.*--set data.separator={re.escape(option)}"):
+        data.load_prices(DataConfig(path=str(path), price_column="Close"))
+    prices = data.load_prices(DataConfig(path=str(path), price_column="Close", separator=option))
+    assert prices.frame.price.tolist() == [10.5, 11.0] and prices.has_range
+
+
+def test_a_bad_separator_setting_is_refused():
+    with pytest.raises(ConfigError, match="data.separator"):
+        from_dict(Config, {"data": {"separator": ":"}})
+
+
+def test_bad_values_in_several_columns_are_listed_in_file_order(tmp_path: Path):
+    path = write(tmp_path, "Date,High,Low,Close\n2024-01-02,11,9,10\n2024-01-03,11,9,abc\n"
+                           "2024-01-04x,11,9,10\n2024-01-05,-1,9,10\n2024-01-08,11,9,\n")  # fmt: skip
+    with pytest.raises(DataError) as error:
+        data.load_prices(DataConfig(path=str(path), price_column="Close"))
+    lines = [int(n) for n in re.findall(r"\n  line (\d+)", str(error.value))]
+    assert lines == sorted(lines) and set(lines) == {3, 4, 5, 6}  # Close, Date, High, Close: in the file's order
+
+
 def test_hints_for_common_export_mistakes(tmp_path: Path):
     semicolons = write(tmp_path, "Date;Close\n2024-01-02;10\n", "semicolons.csv")
-    with pytest.raises(DataError, match="separated by ';'"):
+    with pytest.raises(DataError, match="looks semicolon-separated"):
         data.load_prices(DataConfig(path=str(semicolons), price_column="Close"))
     dollars = write(tmp_path, 'Date,Close\n2024-01-02,$152.89\n2024-01-03,"1,234.5"\n', "dollars.csv")
     with pytest.raises(DataError, match=r"'\$152.89' is not a positive number \(write numbers without \$"):

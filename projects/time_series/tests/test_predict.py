@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from mlstarter import batch
 from mlstarter.datasets import DataError
 
 from .. import predict, serve
@@ -32,6 +33,17 @@ def test_a_price_file_gives_the_apis_forecast(trained_once, tmp_path: Path):
     with TestClient(serve.create_app()) as client:
         answer = client.post("/forecast", json={"horizon": 3, "history": history}).json()
     assert [float(r["median_price"]) for r in rows] == [step["median_price"] for step in answer["path"]]
+    assert {r["warnings"] for r in rows} == {batch.cell(answer["warnings"])}  # the API's warnings, as "code(field)"
+
+
+def test_a_tab_separated_file_is_named_then_read_with_separator(trained_once, tmp_path: Path):
+    trained_once("--dry-run")
+    source, output = tmp_path / "prices.tsv", tmp_path / "forecast.csv"
+    simulated_prices(120, seed=3).to_csv(source, index=False, sep="\t")
+    with pytest.raises(DataError, match="looks tab-separated.*Pass --separator tab"):
+        predict.main([str(source), str(output), "--price-column", "Close"])
+    assert predict.main([str(source), str(output), "--price-column", "Close", "--separator", "tab"]) == 0
+    assert len(read(output)) == 5
 
 
 def test_bad_lines_are_left_out_and_listed(trained_once, tmp_path: Path):

@@ -29,9 +29,15 @@ def test_dry_run_then_evaluate(runs_dir: Path, train_run, capsys: pytest.Capture
     assert len(returns) == 6 * 2 * 100  # 40 warm-up + 60 scored origins
     assert (returns.loc[returns.model == "naive", "forecast"] == 0).all()
 
+    reference = run.read_json("reference.json")  # what the API's warnings and drift monitoring compare with
+    assert reference["first_date"] == "2017-05-02" and reference["last_date"] == "2018-12-31"  # the dry run's days
+    assert reference["returns"]["min"] < reference["returns"]["quantiles"]["0.5"] < reference["returns"]["max"]
+    assert 0 < reference["volatility"]["min"] < reference["volatility"]["max"] and reference["history_wanted"] == 60
+
     assert evaluate.main([]) == 0
     metrics = json.loads((run.path / "metrics.json").read_text())
-    assert metrics["test_h1_naive_mase"] == 1.0
+    assert None not in metrics.values()  # nothing NaN: the random walk's test against itself is left out
+    assert metrics["test_h1_naive_mase"] == 1.0 and "test_h1_naive_dm_p" not in metrics
     assert 0 <= metrics["test_h1_drift_coverage"] <= 1 and 0 <= metrics["test_served_interval_coverage"] <= 1
     assert {"test_garch_qlike", "test_ewma_qlike", "test_historical_qlike", "test_garch_qlike_range_variance"} <= set(
         metrics
