@@ -73,3 +73,18 @@ def test_a_label_outside_the_axes_is_saved_whole_not_clipped(tmp_path: Path):
     fig.text(1.05, 0.5, "a note to the right of the plot")  # starts beyond the figure's right edge
     width, height = Image.open(plots.save(fig, tmp_path / "plot.png")).size
     assert width > 4 * 110 + 100  # the saved area grew to hold the note (4 in at 110 dpi = 440 px)
+
+
+def test_epochs_get_whole_number_ticks(tmp_path: Path, monkeypatch):
+    ticks: list[float] = []
+    save = plots.save
+
+    def spy(fig, path):
+        fig.canvas.draw()
+        ticks.extend(fig.axes[0].get_xticks())
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "save", spy)
+    plots.curve(np.array([1, 2, 3]), np.array([0.5, 0.4, 0.3]), tmp_path / "loss.png", title="t", xlabel="epoch",
+                ylabel="loss")  # fmt: skip
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks  # not 1.25, 1.5, 1.75 between epochs

@@ -74,16 +74,51 @@ class TrainConfig:
 
 
 @dataclass
+class OodConfig:
+    # The out-of-distribution check (ood.py): the Mahalanobis distance of an image's features to the training
+    # images'. Its threshold is set on the validation images so that this share of real X-rays is flagged:
+    # 2% is about 5 of the sample's 270 validation images, enough for a quantile that is not one image's whim,
+    # and few enough false alarms that a user still reads the warning.
+    flag_rate: float = 0.02
+    # whose features: block 1 (the middle one, 64 maps of 14x14) caught every black, white and noise image and
+    # nearly every inverted one at that rate; the last block's features (what the head reads) let white and
+    # grey squares through, because the network maps them close to pneumonia (README, section 7)
+    block: int = 1
+
+    def validate(self) -> None:
+        if not 0 < self.flag_rate < 0.5:
+            raise ConfigError(f"ood.flag_rate is the share of real images flagged, in (0, 0.5); got {self.flag_rate}")
+
+
+@dataclass
+class GradcamConfig:
+    # Which block's maps Grad-CAM weighs (model.grad_cam): 0 is the first, -1 the last. The last block's maps
+    # (7x7 with the defaults) carry the class best but are coarse; the first block's (28x28) are fine but
+    # barely know the class. Measured with the deletion test (README, section 6): deleting the pixels the last
+    # block's map ranks first lowers P(pneumonia) fastest; the finer maps of blocks 0 and 1 do little better
+    # than deleting pixels at random, so their detail is not evidence the network uses
+    block: int = -1
+
+
+@dataclass
 class Config:
     seed: int = 42  # fixes the initial weights, the batches and the augmentations
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    ood: OodConfig = field(default_factory=OodConfig)
+    gradcam: GradcamConfig = field(default_factory=GradcamConfig)
 
     def validate(self) -> None:
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be between 0 and 2**32 - 1; got {self.seed}")
+        for key, block in (("ood.block", self.ood.block), ("gradcam.block", self.gradcam.block)):
+            if not -len(self.model.channels) <= block < len(self.model.channels):
+                raise ConfigError(
+                    f"{key} must name one of the {len(self.model.channels)} blocks of model.channels "
+                    f"(0 to {len(self.model.channels) - 1}, or -1 for the last); got {block}"
+                )
 
 
 def searchable(cfg: Config) -> dict[str, tuning.Param]:

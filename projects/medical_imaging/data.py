@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlstarter.datasets import DataError, DataFile, Dataset, fetch, read_medmnist
+from mlstarter.datasets import DataError, DataFile, Dataset, digest, fetch, read_medmnist
 
 from .config import Config
 
@@ -55,6 +55,13 @@ def load(cfg: Config) -> Data:
     else:
         path = fetch(DATASET)["pneumoniamnist.npz"]
     return Data(splits=read_npz(path), files={path.name: path})
+
+
+def is_official(files: dict[str, Path]) -> bool:
+    """Whether these are the official PneumoniaMNIST file (by its checksum), whose test split the published
+    results use; any other file's results are not comparable with them, even a subset of the same images."""
+    official = DATASET.files[0]
+    return len(files) == 1 and digest(next(iter(files.values())), official.algorithm) == official.checksum
 
 
 def read_npz(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:

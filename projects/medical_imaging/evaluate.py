@@ -7,27 +7,31 @@ Measures the model on the test split that training never saw: ROC AUC and accura
 (the MedMNIST protocol, to compare with published results), sensitivity and specificity at
 the threshold chosen on validation images (the screening decision), PR AUC, calibration with
 its expected calibration error, and BCa bootstrap 95% confidence intervals for AUC and accuracy.
-Draws Grad-CAM heatmaps for correct and incorrect test images. Writes test_* metrics into
-metrics.json, plots/*.png and MODEL_CARD.md into the run folder.
+Checks the out-of-distribution score: the share of real test X-rays it flags, and the share
+of black, white, noise and inverted images it catches. Draws Grad-CAM heatmaps beside correct
+and incorrect test images. Writes test_* metrics into metrics.json, plots/*.png and
+MODEL_CARD.md into the run folder.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 from scipy.stats import DegenerateDataWarning, bootstrap, rankdata
 
 from mlstarter import datasets, model_card, plots, runs
 from mlstarter.config import from_dict
-from mlstarter.metrics import binary_metrics, prefixed
+from mlstarter.metrics import binary_metrics, prefixed, shown
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
-from . import data, model
+from . import data, model, ood
 from .config import Config
 from .model import TrainedModel
 
@@ -98,8 +102,8 @@ def confidence_interval(
     return float(low), float(high)
 
 
-def gradcam_grid(trained: TrainedModel, images, labels, p, path, per_row: int = 6) -> None:
-    """Two rows of correct and two of incorrect test images (most confident first), each with its heatmap."""
+def gradcam_grid(trained: TrainedModel, images, labels, p, path, per_row: int = 4) -> None:
+    """Two rows of correct and two of incorrect test images (most confident first), each beside its heatmap."""
     predicted = (p >= trained.threshold).astype(int)
     confidence = np.abs(p - trained.threshold)
     groups = {
@@ -111,22 +115,54 @@ def gradcam_grid(trained: TrainedModel, images, labels, p, path, per_row: int = 
         chosen = idx[np.argsort(-confidence[idx])][: 2 * per_row]
         rows += [(name, chosen[i : i + per_row]) for i in range(0, len(chosen), per_row)]
     rows = [r for r in rows if len(r[1])]
-    fig = Figure(figsize=(2 * per_row, 2.3 * max(len(rows), 1)))
-    axes = fig.subplots(max(len(rows), 1), per_row, squeeze=False)
+    # each case: two panels of 1.6 inches (176 pixels for 28: about 6 screen pixels per X-ray pixel)
+    fig = Figure(figsize=(2 * 1.6 * per_row, 2.15 * max(len(rows), 1)))
+    axes = fig.subplots(max(len(rows), 1), 2 * per_row, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for r, (name, idx) in enumerate(rows):
-        heat = trained.grad_cam(images[idx])
+        heat = trained.grad_cam(images[idx], size=model.GRADCAM_SIDE)
         for c, i in enumerate(idx):
-            ax = axes[r, c]
-            ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
-            ax.imshow(heat[c], cmap="jet", alpha=0.35)
-            ax.set_title(
-                f"{name}: {data.CLASS_NAMES[labels[i]]}\nP(pneumonia) {p[i]:.2f}",
+            pair = axes[r, 2 * c : 2 * c + 2]
+            model.draw_gradcam(pair, images[i], heat[c])
+            for ax in pair:
+                ax.set_title("")
+            pair[0].set_title(
+                f"true: {data.CLASS_NAMES[labels[i]]}\npredicted: {data.CLASS_NAMES[predicted[i]]} (P {shown(p[i], 2)})",
                 fontsize=8,
-                color="green" if name == "correct" else "red",
+                color="darkgreen" if name == "correct" else "firebrick",
+                loc="left",
             )
-    fig.suptitle("Grad-CAM: where the network found evidence of pneumonia (test images)")
+    fig.suptitle(
+        "Grad-CAM on test X-rays: each image, then the same image under its heatmap of evidence for pneumonia "
+        f"(red: the image's strongest, blue: none; block {trained.gradcam_block % len(trained.network.blocks)})\n"
+        f"predicted at the threshold {trained.threshold:.2f}; two rows of correct answers, then two of wrong ones, "
+        "most confident first",
+        fontsize=10,
+    )
+    plots.save(fig, path)
+
+
+def ood_plot(test_scores: np.ndarray, unusual: dict[str, np.ndarray], threshold: float, path) -> None:
+    """Histograms of the OOD score: real test X-rays against each kind of unusual image, with the threshold."""
+    fig = Figure(figsize=(7.5, 4.8))
+    ax = fig.subplots()
+    everything = np.concatenate([test_scores, *unusual.values()])
+    bins = np.geomspace(max(everything.min(), 1e-2), everything.max() * 1.01, 50)  # scores span decades: log bins
+    ax.hist(
+        test_scores, bins=bins, alpha=0.7, label=f"real test X-rays ({(test_scores > threshold).mean():.1%} flagged)"
+    )
+    for kind, scores in unusual.items():
+        ax.hist(scores, bins=bins, alpha=0.6, label=f"{kind} ({(scores > threshold).mean():.0%} flagged)")
+    ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.1f}")
+    ax.set(xscale="log", xlabel="OOD score (Mahalanobis distance of the features; log scale)", ylabel="images",
+           title="Out-of-distribution score: real X-rays against images that are not X-rays")  # fmt: skip
+    steps = [m * 10.0**e for e in range(-1, 4) for m in (1, 2, 3, 5)]  # 0.1, 0.2, 0.3, 0.5, 1, 2, ...
+    ticks = [t for t in steps if bins[0] <= t <= bins[-1]]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])  # plain numbers, not 2x10^0 ...
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(top=ax.get_ylim()[1] * 1.5)  # room for the legend above the bars
+    ax.legend(fontsize=8, ncol=2, loc="upper center")
     plots.save(fig, path)
 
 
@@ -164,7 +200,15 @@ def main(argv: list[str] | None = None) -> int:
         ),
     }
 
-    # 3. Plots.
+    # 3. The out-of-distribution check: how many real test X-rays it flags (about ood.flag_rate, if the test
+    #    images are like the validation ones), and how many images that are not X-rays it catches.
+    ood_test = trained.ood_score(X_test)
+    unusual = {kind: trained.ood_score(images) for kind, images in ood.unusual_images(X_test, seed=cfg.seed).items()}
+    metrics["test_ood_flag_rate"] = float((ood_test > trained.ood_threshold).mean())
+    for kind, scores in unusual.items():
+        metrics[f"ood_catch_rate_{kind}"] = float((scores > trained.ood_threshold).mean())
+
+    # 4. Plots.
     plot_dir = run.path / "plots"
     plots.roc(y_test, p_test, plot_dir / "roc.png", title="ROC curve, pneumonia = positive (test)")
     plots.precision_recall(y_test, p_test, plot_dir / "precision_recall.png", title="Precision-recall (test)")
@@ -188,14 +232,21 @@ def main(argv: list[str] | None = None) -> int:
         mark_label="best epoch (kept)",
     )
     gradcam_grid(trained, X_test, y_test, p_test, plot_dir / "gradcam.png")
+    ood_plot(ood_test, unusual, trained.ood_threshold, plot_dir / "ood_scores.png")
 
-    # 4. Write everything into the run folder.
+    # 5. Write everything into the run folder.
     all_metrics = runs.update_json(run.path / "metrics.json", metrics)
     table = metrics_table(all_metrics, y_test)
-    runs.write_text(run.path / "MODEL_CARD.md", render_card(run, cfg, all_metrics, table, dataset.splits))
+    card = render_card(run, cfg, all_metrics, table, dataset.splits, official=data.is_official(dataset.files))
+    runs.write_text(run.path / "MODEL_CARD.md", card)
 
     print(f"***** Evaluation of {PROJECT} run {run.run_id} on {len(y_test)} held-out X-rays *****")
     print(table)
+    print(
+        f"Out-of-distribution check: {metrics['test_ood_flag_rate']:.1%} of the test X-rays flagged; caught "
+        + ", ".join(f"{metrics[f'ood_catch_rate_{kind}']:.0%} of {kind}" for kind in unusual)
+        + " images."
+    )
     print(f"Plots (Grad-CAM in plots/gradcam.png) and MODEL_CARD.md written to {run.path}")
     return 0
 
@@ -205,45 +256,63 @@ def metrics_table(m: dict, y_test: np.ndarray) -> str:
     rows = [
         (
             "ROC AUC",
-            f"{m['test_roc_auc']:.3f} [{m['test_roc_auc_ci_low']:.3f}, {m['test_roc_auc_ci_high']:.3f}]",
+            f"{shown(m['test_roc_auc'])} [{shown(m['test_roc_auc_ci_low'])}, {shown(m['test_roc_auc_ci_high'])}]",
             "0.500 (no skill)",
         ),
         (
             "Accuracy at 0.5 (MedMNIST protocol)",
-            f"{m['test_accuracy']:.3f} [{m['test_accuracy_ci_low']:.3f}, {m['test_accuracy_ci_high']:.3f}]",
-            f"{majority:.3f} (always the majority class)",
+            f"{shown(m['test_accuracy'])} [{shown(m['test_accuracy_ci_low'])}, {shown(m['test_accuracy_ci_high'])}]",
+            f"{shown(majority)} (always the majority class)",
         ),
         (
             f"Sensitivity at threshold {m['test_screening_threshold']:.2f}",
-            f"{m['test_screening_sensitivity']:.3f}",
+            shown(m["test_screening_sensitivity"]),
             "pneumonia cases flagged",
         ),
         (
             f"Specificity at threshold {m['test_screening_threshold']:.2f}",
-            f"{m['test_screening_specificity']:.3f}",
+            shown(m["test_screening_specificity"]),
             "normal cases cleared",
         ),
         (
             "Average precision (PR AUC)",
-            f"{m['test_average_precision']:.3f}",
-            f"{y_test.mean():.3f} (the pneumonia rate)",
+            shown(m["test_average_precision"]),
+            f"{shown(y_test.mean())} (the pneumonia rate)",
         ),
-        ("Expected calibration error", f"{m['test_ece']:.3f}", "0 (perfect)"),
+        ("Expected calibration error", shown(m["test_ece"]), "0 (perfect)"),
     ]
     return model_card.table([{"metric": a, "value [95% CI]": b, "baseline": c} for a, b, c in rows])
 
 
-def render_card(run: runs.Run, cfg: Config, m: dict, table: str, splits: dict) -> str:
+def ood_sentence(m: dict, flag_rate: float) -> str:
+    """The out-of-distribution check's measured rates, in words."""
+    kinds = [key.removeprefix("ood_catch_rate_") for key in m if key.startswith("ood_catch_rate_")]
+    caught = ", ".join(f"{m[f'ood_catch_rate_{kind}']:.0%} of {kind}" for kind in kinds)
+    return (
+        f"it flags {m['test_ood_flag_rate']:.1%} of the real test X-rays (its threshold was set to flag {flag_rate:.0%} "
+        f"of the validation ones) and catches {caught} images (100 of each; `plots/ood_scores.png`)"
+    )
+
+
+def render_card(run: runs.Run, cfg: Config, m: dict, table: str, splits: dict, official: bool) -> str:
     sizes = ", ".join(f"{name} {len(labels)} ({labels.mean():.0%} pneumonia)" for name, (_, labels) in splits.items())
     side = splits["train"][0].shape[1]
     source = (
-        f"Your own file: `{cfg.data.path}`."
+        f"Your own file: `{cfg.data.path}`{' (the official PneumoniaMNIST file)' if official else ''}."
         if cfg.data.path
         else f"{data.DATASET.citation} License {data.DATASET.license}."
     )
     published = model_card.table(
         [{"model (MedMNIST v2)": k, "test AUC": a, "test ACC": b} for k, (a, b) in PUBLISHED.items()]
     )
+    scale = (
+        f"Published results on the official 28x28 test split, for scale:\n\n{published}"
+        if official
+        else "Published results on the official 28x28 test split, **not comparable: different split** (this run was "
+        f"tested on the test split of `{Path(cfg.data.path).name}`, not on the official PneumoniaMNIST file's):"
+        f"\n\n{published}"
+    )
+    block = cfg.gradcam.block % len(cfg.model.channels)
     return model_card.render(
         f"{run.project} · run {run.run_id}",
         {
@@ -251,8 +320,10 @@ def render_card(run: runs.Run, cfg: Config, m: dict, table: str, splits: dict) -
                 f"- A {cfg.model.kind} network written in PyTorch, blocks of {cfg.model.channels} channels, trained from scratch "
                 f"with AdamW, cosine learning-rate decay, augmentation (rotation ±{cfg.augment.rotate_degrees:g}°, shift ±{cfg.augment.shift_pixels:g} px, "
                 f"brightness/contrast ±{cfg.augment.brightness:g}/{cfg.augment.contrast:g}) and a class-weighted loss\n"
-                f"- Kept: the weights of epoch {m['val_best_epoch']}, the best validation ROC AUC ({m['val_roc_auc']:.3f})\n"
+                f"- Kept: the weights of epoch {m['val_best_epoch']}, the best validation ROC AUC ({shown(m['val_roc_auc'])})\n"
                 f"- Output: P(pneumonia); flagged as pneumonia at or above **{m['test_screening_threshold']:.2f}** (Youden's J on validation images)\n"
+                f"- An out-of-distribution score with every answer (`reference.json`): the Mahalanobis distance of the image's "
+                f"features to the training images'; above its threshold the answer carries a warning\n"
                 f"- Seed {cfg.seed}; full config in `config.json`, versions in `environment.json`"
             ),
             "Intended use": (
@@ -264,15 +335,22 @@ def render_card(run: runs.Run, cfg: Config, m: dict, table: str, splits: dict) -
                 f"{table}\n\n95% intervals: BCa bootstrap over the test images (1000 resamples of the "
                 "(label, probability) pairs; scipy.stats.bootstrap). "
                 f"Confusion at the threshold: normal → cleared {m['test_screening_tn']}, flagged {m['test_screening_fp']}; "
-                f"pneumonia → missed {m['test_screening_fn']}, flagged {m['test_screening_tp']}.\n\n"
-                f"Published results on the official 28x28 test split, for scale:\n\n{published}"
+                f"pneumonia → missed {m['test_screening_fn']}, flagged {m['test_screening_tp']}.\n\n{scale}"
             ),
             "What the network looks at": (
-                "`plots/gradcam.png`: Grad-CAM heatmaps on correct and incorrect test images. Evidence on the lungs is "
-                "what we hope for; evidence on the image border, text markers or the shoulders is a warning sign of a shortcut."
+                f"`plots/gradcam.png`: Grad-CAM heatmaps beside correct and incorrect test images (block {block}'s maps, "
+                f"{side >> block}x{side >> block} cells upsampled to the image). Evidence on the lungs is what we hope for; "
+                "evidence on the image border, text markers or the shoulders is a warning sign of a shortcut. "
+                "The map is scaled to its own peak, so an image called normal still shows its strongest (weak) "
+                "evidence. Why this block: the deletion test in the project's README (section 6)."
             ),
             "Limitations and ethical considerations": (
-                "- 28x28 pixels: a radiologist reads X-rays at over 1000x1000; fine signs are invisible here.\n"
+                f"- {side}x{side} pixels: a radiologist reads X-rays at over 1000x1000; one pixel here is several "
+                "millimetres of a child's chest, so fine signs (air bronchograms, small effusions, line and tube "
+                "positions) are invisible, and a heatmap can point to a region of a lung, never to a lesion.\n"
+                f"- Out-of-distribution check: {ood_sentence(m, cfg.ood.flag_rate)}. It measures distance from the training images' "
+                "features, so it misses an image that is wrong in a way the features do not register (an adult's "
+                "X-ray, another hospital's machine may score as in-distribution), and it flags some real X-rays.\n"
                 "- Pediatric patients (1-5 years) from one hospital in Guangzhou (Kermany et al. 2018): other ages, "
                 "machines and hospitals will differ, and the model has not been tested on them.\n"
                 "- Labels are the diagnosis recorded with the image, not a confirmed ground truth; pneumonia cases "

@@ -1,13 +1,15 @@
 """Score a folder of chest X-rays with a trained medical-imaging run: one CSV line per image.
 
-    $ make predict PROJECT=medical_imaging INPUT=xrays/ OUTPUT=scores.csv [RUN=<run id>] [ARGS="--gradcam heatmaps/"]
-    $ python -m projects.medical_imaging.predict xrays/ scores.csv [--run <run id>] [--gradcam heatmaps/]
+    $ make predict PROJECT=medical_imaging INPUT=runs/medical_imaging-examples/xrays OUTPUT=scores.csv [RUN=<run id>] [ARGS="--gradcam heatmaps/"]
+    $ python -m projects.medical_imaging.predict my_xrays/ scores.csv [--run <run id>] [--gradcam heatmaps/]
 
 The input is a folder of PNG and JPEG files (searched with its subfolders; other files are listed
 as errors), or a MedMNIST `.npz` file (every image of its splits). Each image is checked and
 resized exactly as `POST /predict` does it, and scored by the network the API serves: the output
-has the file, P(pneumonia), the label at the run's threshold, the threshold, the image's original
-size and the run id. With --gradcam, a heatmap overlay per image goes to that folder.
+has the file, P(pneumonia), the label at the run's threshold, the threshold, the out-of-distribution
+score, the image's original size, the run id and the API's warnings (their codes, e.g.
+"out_of_distribution(file); resized(file)"). With --gradcam, each image beside its heatmap goes to
+that folder. Example inputs: `make examples PROJECT=medical_imaging`.
 Bad images go to OUTPUT.errors.csv with the reason; the others are scored.
 """
 
@@ -23,6 +25,7 @@ import numpy as np
 
 from mlstarter import batch, runs
 from mlstarter.datasets import DataError
+from mlstarter.metrics import shown
 from mlstarter.paths import project_name
 from mlstarter.scripts import predict_parser, run_script
 
@@ -54,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     predictor = PneumoniaPredictor(run)
     print(f"***** Scoring {args.input} with {PROJECT} run {run.run_id} (threshold {predictor.threshold:.3f}) *****")
 
-    def parse(row: tuple[str, Path | np.ndarray]) -> tuple[str, np.ndarray, tuple[int, int]]:
-        """(name, (side, side) pixels, the original (width, height)): an image checked and resized as the API does."""
+    def parse(row: tuple[str, Path | np.ndarray]) -> tuple[str, np.ndarray, tuple[int, int], list]:
+        """(name, (side, side) pixels, the original (width, height), warnings): an image checked and resized as the
+        API does."""
         where, image = row
         if isinstance(image, np.ndarray):  # from an .npz: already grayscale; resized as an upload would be
             return where, *predictor.decode(png(image))
@@ -65,16 +69,24 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"the file is over {MAX_BYTES // 2**20} MiB, which the API refuses too")
         return where, *predictor.decode(image.read_bytes())
 
-    def score(images: list[tuple[str, np.ndarray, tuple[int, int]]]) -> list[dict[str, Any]]:
-        probabilities = predictor.trained.predict_proba(np.stack([pixels for _, pixels, _ in images]))
-        if args.gradcam is not None:  # a heatmap per image, from the pixels already decoded
-            for where, pixels, _ in images:
-                write_heatmap(predictor, pixels, args.gradcam / heatmap_name(where))
-        return [
-            {"probability_pneumonia": round(float(p), 4), "label": data.CLASS_NAMES[int(p >= predictor.threshold)],
-             "threshold": round(predictor.threshold, 4), "width": size[0], "height": size[1], "model_version": run.run_id}
-            for (_, _, size), p in zip(images, probabilities, strict=True)
-        ]  # fmt: skip
+    def score(images: list[tuple[str, np.ndarray, tuple[int, int], list]]) -> list[dict[str, Any]]:
+        probabilities, ood_scores = predictor.trained.predict(np.stack([pixels for _, pixels, _, _ in images]))
+        rows = []
+        for (where, pixels, size, notes), p, score in zip(images, probabilities, ood_scores, strict=True):
+            label = data.CLASS_NAMES[int(p >= predictor.threshold)]
+            if args.gradcam is not None:  # the image beside its heatmap, from the pixels already decoded
+                write_heatmap(
+                    predictor,
+                    pixels,
+                    f"predicted: {label} (P = {shown(float(p), 2)})",
+                    args.gradcam / heatmap_name(where),
+                )
+            rows.append({
+                "probability_pneumonia": round(float(p), 4), "label": label, "threshold": round(predictor.threshold, 4),
+                "ood_score": round(float(score), 2), "width": size[0], "height": size[1], "model_version": run.run_id,
+                "warnings": [w.model_dump() for w in [*predictor.ood_warnings(float(score)), *notes]],
+            })  # fmt: skip
+        return rows
 
     rows = ((where, (where, image)) for where, image in read_rows(args.input))  # parse needs the name too
     summary = batch.predict_rows(rows, parse, score, args.output, unit="image", chunk=256)
@@ -96,10 +108,10 @@ def heatmap_name(where: str) -> str:
     return Path(where.replace("/", "__").replace("[", "_").replace("]", "")).stem + ".gradcam.png"
 
 
-def write_heatmap(predictor: PneumoniaPredictor, pixels: np.ndarray, path: Path) -> None:
-    """The Grad-CAM overlay of one image, as `POST /predict?gradcam=true` draws it, as a PNG file."""
+def write_heatmap(predictor: PneumoniaPredictor, pixels: np.ndarray, title: str, path: Path) -> None:
+    """One image beside its Grad-CAM heatmap, as `POST /predict?gradcam=true` draws it, as a PNG file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(base64.b64decode(predictor.overlay(pixels)))
+    path.write_bytes(base64.b64decode(predictor.overlay(pixels, title)))
 
 
 if __name__ == "__main__":

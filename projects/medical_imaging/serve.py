@@ -2,15 +2,17 @@
 
     $ make serve PROJECT=medical_imaging [RUN=<run id>] [PORT=8000]
     $ python -m projects.medical_imaging.serve [--run <run id>] [--port 8000]
-    $ curl -F file=@xray.png localhost:8000/predict
-    $ curl -F file=@xray.png 'localhost:8000/predict?gradcam=true'    # plus the heatmap as a PNG (base64)
+    $ make examples PROJECT=medical_imaging           # example X-rays to send, in runs/medical_imaging-examples/
+    $ curl -F file=@runs/medical_imaging-examples/xrays/xray-pneumonia-1.png localhost:8000/predict
+    $ curl -F file=@runs/medical_imaging-examples/xrays/xray-pneumonia-1.png 'localhost:8000/predict?gradcam=true'
 
 Open http://127.0.0.1:8000/docs for an upload form.
 `POST /predict` takes one PNG or JPEG image of any size: it is turned upright (EXIF),
 converted to grayscale, centre-cropped to a square and shrunk to the training size, as the
-MedMNIST images were made. The answer: P(pneumonia), the
-label at the threshold chosen on validation images, and with `?gradcam=true` the Grad-CAM
-overlay. A teaching model, not a medical device.
+MedMNIST images were made. The answer: P(pneumonia), the label at the threshold chosen on
+validation images, the out-of-distribution score and its threshold, `warnings` (the image is
+unlike the training X-rays; it had to be converted or shrunk), and with `?gradcam=true` the
+image beside its Grad-CAM heatmap, as a PNG. A teaching model, not a medical device.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, Field
 
 from mlstarter import server, serving
+from mlstarter.metrics import shown
 from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
@@ -70,11 +73,55 @@ class Prediction(BaseModel):
     probability_pneumonia: float = Field(ge=0, le=1)
     label: Literal["normal", "pneumonia"] = Field(description="pneumonia when the probability is at least threshold")
     threshold: float = Field(description="Chosen on validation images to balance sensitivity and specificity")
+    ood_score: float = Field(
+        ge=0,
+        description="How unlike the training X-rays the image is: the Mahalanobis distance of its features to theirs",
+    )
+    ood_threshold: float = Field(
+        ge=0,
+        description="Above this score the image is out of distribution and the answer carries a warning; set on "
+        "validation X-rays so that a few of real X-rays (ood.flag_rate, 2% by default) are above it",
+    )
     image_size: list[int] = Field(
         min_length=2, max_length=2, description="The uploaded image's width and height, before resizing"
     )
-    gradcam_png: str | None = Field(default=None, description="With ?gradcam=true: the heatmap overlay, PNG, base64")
+    gradcam_png: str | None = Field(
+        default=None, description="With ?gradcam=true: the image beside its Grad-CAM heatmap, PNG, base64"
+    )
     model_version: str = Field(description="The run id of the model that answered")
+    warnings: list[serving.PredictionWarning] = serving.warnings_field()
+
+
+def format_warnings(image: Image.Image, side: int) -> list[serving.PredictionWarning]:
+    """What `to_training_format` will have to change in this image: the model was trained on side x side 8-bit grayscale."""
+    found = []
+    if image.mode != "L":
+        if image.mode.startswith("I"):  # I;16, I;16B, I: more than 8 bits a pixel
+            lost = "its range was scaled to 8 bits"
+        elif "A" in image.mode or "transparency" in image.info:
+            lost = "transparent pixels became black"
+        else:
+            lost = "any colour is lost"
+        found.append(
+            serving.PredictionWarning(
+                code="converted",
+                field="file",
+                message=f"the image is in mode {image.mode}, not 8-bit grayscale (L): it was converted to grayscale "
+                f"as the training X-rays are, and {lost}",
+            )
+        )
+    width, height = image.size
+    if (width, height) != (side, side):
+        crop = "centre-cropped to a square and " if width != height else ""
+        found.append(
+            serving.PredictionWarning(
+                code="resized",
+                field="file",
+                message=f"the image is {width}x{height} pixels: it was {crop}shrunk to {side}x{side}, the training "
+                f"size; the model sees no detail finer than about {max(width, height) / side:.0f} of your pixels",
+            )
+        )
+    return found
 
 
 class PneumoniaPredictor:
@@ -86,8 +133,9 @@ class PneumoniaPredictor:
         self.threshold = self.trained.threshold
         self.side = self.trained.image_side  # the training images' size: 28 for PneumoniaMNIST
 
-    def decode(self, content: bytes) -> tuple[np.ndarray, tuple[int, int]]:
-        """Bytes -> (side, side) uint8 grayscale, as in training; a 4xx for anything that is not a sane image."""
+    def decode(self, content: bytes) -> tuple[np.ndarray, tuple[int, int], list[serving.PredictionWarning]]:
+        """Bytes -> ((side, side) uint8 grayscale as in training, the original (width, height), warnings about
+        the conversion); a 4xx for anything that is not a sane image."""
         if not content:
             raise HTTPException(422, "the upload is empty; send a PNG or JPEG file in the form field 'file'")
         try:
@@ -107,30 +155,45 @@ class PneumoniaPredictor:
             )
         try:
             image.load()  # decode the pixels now: a truncated or broken file fails here
-            return to_training_format(image, self.side), (width, height)
+            notes = format_warnings(ImageOps.exif_transpose(image), self.side)
+            return to_training_format(image, self.side), (width, height), notes
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
             raise HTTPException(422, f"the image file is damaged or truncated ({error})") from None
 
+    def ood_warnings(self, score: float) -> list[serving.PredictionWarning]:
+        """The out-of-distribution warning, when the image's score is above the run's threshold."""
+        if score <= self.trained.ood_threshold:
+            return []
+        message = (
+            f"the image is unlike the chest X-rays the model was trained on (out-of-distribution score {score:.1f}, "
+            f"above {self.trained.ood_threshold:.1f}): its probability means little. Send a frontal pediatric "
+            "chest X-ray, not inverted, cropped to the chest"
+        )
+        return [serving.PredictionWarning(code="out_of_distribution", field="file", message=message)]
+
     def predict(self, content: bytes, gradcam: bool) -> Prediction:
-        pixels, size = self.decode(content)
-        p = float(self.trained.predict_proba(pixels[None])[0])
-        overlay = self.overlay(pixels) if gradcam else None
+        pixels, size, notes = self.decode(content)
+        p, score = (float(v[0]) for v in self.trained.predict(pixels[None]))
+        label = CLASS_NAMES[int(p >= self.threshold)]
         return Prediction(
             probability_pneumonia=round(p, 4),
-            label=CLASS_NAMES[int(p >= self.threshold)],
+            label=label,
             threshold=round(self.threshold, 4),
+            ood_score=round(score, 2),
+            ood_threshold=round(self.trained.ood_threshold, 2),
             image_size=list(size),
-            gradcam_png=overlay,
+            gradcam_png=self.overlay(pixels, f"predicted: {label} (P = {shown(p, 2)})") if gradcam else None,
             model_version=self.run_id,
+            warnings=[*self.ood_warnings(score), *notes],
         )
 
-    def overlay(self, pixels: np.ndarray) -> str:
-        heat = self.trained.grad_cam(pixels[None])[0]
-        fig = Figure(figsize=(3, 3), dpi=100)
-        ax = fig.add_axes((0, 0, 1, 1))
-        ax.imshow(pixels, cmap="gray", vmin=0, vmax=255)
-        ax.imshow(heat, cmap="jet", alpha=0.35)
-        ax.axis("off")
+    def overlay(self, pixels: np.ndarray, title: str) -> str:
+        """The image beside its Grad-CAM heatmap, as a base64 PNG of 640x360 pixels."""
+        fig = Figure(figsize=(6.4, 3.6), dpi=100)
+        heat = self.trained.grad_cam(pixels[None], size=model.GRADCAM_SIDE)[0]
+        model.draw_gradcam(fig.subplots(1, 2), pixels, heat)
+        fig.suptitle(title, fontsize=12)
+        fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         return base64.b64encode(buffer.getvalue()).decode("ascii")

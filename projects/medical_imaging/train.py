@@ -1,7 +1,7 @@
 """Train the pneumonia classifier on PneumoniaMNIST chest X-rays and save a run.
 
     $ make train PROJECT=medical_imaging
-    $ make train PROJECT=medical_imaging ARGS="--data ../shared/datasets/pneumoniamnist-sample/pneumoniamnist_balanced.npz"
+    $ make train PROJECT=medical_imaging ARGS="--data runs/medical_imaging-examples/pneumoniamnist-small.npz"   # your own .npz (make examples writes one)
     $ python -m projects.medical_imaging.train --set model.kind=resnet
     $ python -m projects.medical_imaging.train --resume      # go on after an interruption (Ctrl-C, a crash)
     $ python -m projects.medical_imaging.train --dry-run     # seconds, on a tiny subset
@@ -16,7 +16,10 @@ Steps:
    after every epoch lets --resume continue an interrupted run);
 4. choose the decision threshold on the validation images (Youden's J: the best sum of
    sensitivity and specificity);
-5. save the run, and say how the network ranks the validation images against chance.
+5. describe the training images for the out-of-distribution check (`ood.fit_reference`): the
+   mean and covariance of their features, and a threshold on the Mahalanobis distance that
+   flags `ood.flag_rate` of the validation images;
+6. save the run, and say how the network ranks the validation images against chance.
 """
 
 from __future__ import annotations
@@ -29,12 +32,12 @@ from torch.utils.data import TensorDataset
 
 from mlstarter import distributed, runs, training
 from mlstarter.checkpoints import Checkpoint
-from mlstarter.metrics import binary_metrics, prefixed
+from mlstarter.metrics import binary_metrics, prefixed, shown
 from mlstarter.paths import project_name
 from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
-from . import data, model
+from . import data, model, ood
 from .config import Config
 from .model import PneumoniaNet, augment, predict_proba, to_tensor
 
@@ -181,7 +184,19 @@ def main(argv: list[str] | None = None) -> int:
     metrics = prefixed(binary_metrics(y_val, p_val, threshold), "val")
     metrics["val_best_epoch"] = result.best_epoch
 
-    # 5. Save the run: it appears under runs/ only once every file is written.
+    # 5. The out-of-distribution reference: what the training images' features look like, and how far from them
+    #    a real X-ray may lie (a threshold that flags cfg.ood.flag_rate of the validation images).
+    reference = ood.fit_reference(
+        ood.features(network, to_tensor(X_train, mean, std), cfg.ood.block),
+        y_train,
+        ood.features(network, to_tensor(X_val, mean, std), cfg.ood.block),
+        X_train,
+        cfg.ood.flag_rate,
+        cfg.ood.block,
+    )
+    metrics["val_ood_flag_rate"] = reference["ood"]["validation_flagged"]
+
+    # 6. Save the run: it appears under runs/ only once every file is written.
     with runs.create(PROJECT, cfg, data_files=dataset.files, dry_run=args.dry_run, processes=ctx.world_size) as run:
         model.save(
             run.dir,
@@ -192,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
             std=std,
             threshold=threshold,
             image_side=int(X_train.shape[1]),
+            reference=reference,
         )
         runs.write_json(run.dir / "history.json", {"epochs": result.history})
         run.save_metrics(metrics)
@@ -199,9 +215,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nRun saved to {run.path}")
     print(
-        f"Validation ROC AUC {metrics['val_roc_auc']:.3f} (chance 0.500) at epoch {result.best_epoch}; "
-        f"at threshold {threshold:.2f}: sensitivity {metrics['val_sensitivity']:.3f}, "
-        f"specificity {metrics['val_specificity']:.3f}."
+        f"Validation ROC AUC {shown(metrics['val_roc_auc'])} (chance 0.500) at epoch {result.best_epoch}; "
+        f"at threshold {threshold:.2f}: sensitivity {shown(metrics['val_sensitivity'])}, "
+        f"specificity {shown(metrics['val_specificity'])}. Out-of-distribution threshold "
+        f"{reference['ood']['threshold']:.1f} (flags {reference['ood']['validation_flagged']:.1%} of validation images)."
     )
     print(f"Next: make evaluate PROJECT={PROJECT}")
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.calibration import CalibrationDisplay
 from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
 
@@ -53,6 +54,7 @@ def calibration(y_true: np.ndarray, p: np.ndarray, path: Path, n_bins: int = 10,
     fig = Figure(figsize=(5, 5))
     ax = fig.subplots()
     CalibrationDisplay.from_predictions(y_true, p, n_bins=n_bins, strategy="quantile", name="model", ax=ax)
+    ax.legend(loc="upper left")  # the curve ends in the lower right and upper right: the legend stays off it
     ax.set(title=title)
     return save(fig, path)
 
@@ -113,6 +115,8 @@ def curve(
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     ax.plot(x, y)
+    if np.all(np.mod(x, 1) == 0):  # whole numbers, such as epochs: no ticks at 1.5
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if mark_x is not None:
         ax.axvline(mark_x, linestyle="--", color="tab:red", label=mark_label)
         if mark_label:

@@ -95,7 +95,11 @@ def predict_parser(description: str | None) -> argparse.ArgumentParser:
 
 def examples_parser(description: str | None, project: str) -> argparse.ArgumentParser:
     """The arguments every `examples.py` takes: where to write, and the data to take the examples from."""
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m projects.{project}.examples",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument(
         "--out",
         type=Path,

@@ -55,12 +55,22 @@ def test_any_size_png_or_jpeg_is_answered(client: TestClient, size: int, fmt: st
     assert 0 <= body["probability_pneumonia"] <= 1 and body["image_size"] == [size, size]
     assert body["label"] == ("pneumonia" if body["probability_pneumonia"] >= body["threshold"] else "normal")
     assert body["model_version"] == client.run_id and body["gradcam_png"] is None
+    assert body["ood_score"] >= 0 and body["ood_threshold"] > 0
+    warned = {w["code"] for w in body["warnings"]}  # what the upload needed to become 28x28 grayscale, said
+    assert ("resized" in warned) == (size != 28) and ("converted" in warned) == (mode is not None)
+    assert ("out_of_distribution" in warned) == (body["ood_score"] > body["ood_threshold"])
 
 
-def test_gradcam_comes_back_as_a_png(client: TestClient):
+def test_gradcam_comes_back_as_a_png_of_the_image_beside_its_heatmap(client: TestClient):
     body = upload(client, encode(toy_images(1, seed=0)[0][0], "PNG"), query="?gradcam=true").json()
     overlay = Image.open(io.BytesIO(base64.b64decode(body["gradcam_png"])))
-    assert overlay.format == "PNG" and overlay.size[0] > 28
+    assert overlay.format == "PNG" and overlay.size == (640, 360)  # two panels side by side, readable
+
+
+def test_the_openapi_schema_names_every_answer_field(client: TestClient):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert {"warnings", "ood_score", "ood_threshold"} <= schema["Prediction"]["properties"].keys()
+    assert {"code", "field", "message"} <= schema["PredictionWarning"]["properties"].keys()
 
 
 def png_header_only(width: int, height: int) -> bytes:

@@ -17,6 +17,9 @@ from ..config import Config
         ("model", {"dropout": 1.5}, r"model.dropout must be in \[0, 1\); got 1.5"),
         ("train", {"epochs": 0}, "train.epochs must be at least 1; got 0"),
         ("augment", {"brightness": -0.1}, "augment values are amounts of change and must be at least 0"),
+        ("ood", {"flag_rate": 0.7}, r"ood.flag_rate is the share of real images flagged, in \(0, 0.5\); got 0.7"),
+        ("gradcam", {"block": 3}, "gradcam.block must name one of the 3 blocks of model.channels"),
+        ("ood", {"block": -4}, "ood.block must name one of the 3 blocks of model.channels"),
     ],
 )
 def test_train_and_a_saved_config_refuse_a_bad_value_alike(key: str, value: dict, message: str):

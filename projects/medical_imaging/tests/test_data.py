@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mlstarter.datasets import DataError
+from mlstarter.datasets import DataError, digest
 
 from .. import data
 from .conftest import toy_images, write_npz
@@ -65,3 +66,10 @@ def test_the_real_sample(sample_npz: Path):
     splits = data.read_npz(sample_npz)
     assert {s: len(labels) for s, (_, labels) in splits.items()} == {"train": 2428, "val": 270, "test": 468}
     assert all(abs(labels.mean() - 0.5) < 0.01 for _, labels in splits.values())  # balanced, as its README says
+
+
+def test_only_the_official_file_counts_as_the_official_split(toy_npz: Path, monkeypatch: pytest.MonkeyPatch):
+    assert not data.is_official({toy_npz.name: toy_npz})  # a user's own file: its test split is another split
+    as_if_official = replace(data.DATASET.files[0], md5=digest(toy_npz, "md5"))
+    monkeypatch.setattr(data, "DATASET", replace(data.DATASET, files=(as_if_official,)))
+    assert data.is_official({toy_npz.name: toy_npz})

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from mlstarter.runs import Run
+from mlstarter.runs import OldRunError, Run
 
+from .. import ood
 from ..config import AugmentConfig, Config, ModelConfig
 from ..model import PneumoniaNet, augment, build, grad_cam, load, predict_proba, save, to_tensor
 from ..train import youden_threshold
@@ -47,12 +48,31 @@ def test_no_augmentation_is_the_identity():
     assert torch.allclose(out, x, atol=1e-5)
 
 
-def test_grad_cam_is_a_heatmap_per_image_in_0_1():
+@pytest.mark.parametrize("block", [0, 1, 2, -1])
+def test_grad_cam_is_a_heatmap_per_image_in_0_1_at_any_block(block: int):
     torch.manual_seed(0)
     net = PneumoniaNet(ModelConfig())
-    heat = grad_cam(net, torch.randn(3, 1, 28, 28))
+    heat = grad_cam(net, torch.randn(3, 1, 28, 28), block=block)
     assert heat.shape == (3, 28, 28) and heat.min() >= 0 and heat.max() <= 1 + 1e-6
     assert all(p.grad is None for p in net.parameters())  # it leaves no gradients behind
+    assert grad_cam(net, torch.randn(2, 1, 28, 28), block=block, size=112).shape == (2, 112, 112)
+
+
+def test_the_network_in_pieces_is_the_network():
+    torch.manual_seed(0)
+    net = PneumoniaNet(ModelConfig()).eval()
+    x = torch.randn(4, 1, 28, 28)
+    for block in range(3):  # feature_maps then classify, cut at any block, give forward's logits
+        assert torch.allclose(net.classify(net.feature_maps(x, block), block), net(x), atol=1e-5)
+    assert net.feature_maps(x, 1).shape == (4, 64, 14, 14) and net.feature_maps(x).shape == (4, 128, 7, 7)
+
+
+def test_the_smooth_upsampling_is_bilinear():
+    """A map of one hot cell becomes a smooth bump around it, not a block of equal pixels."""
+    torch.manual_seed(0)
+    net = PneumoniaNet(ModelConfig()).eval()
+    heat = grad_cam(net, torch.randn(1, 1, 28, 28), size=112)[0]
+    assert len(torch.unique(heat.round(decimals=4))) > 7 * 7 * 4  # far more levels than 7x7 cells
 
 
 def test_youden_threshold_separates_separable_scores():
@@ -73,9 +93,23 @@ def test_a_saved_model_loads_back_with_the_same_predictions(tmp_path: Path):
     torch.manual_seed(0)
     cfg = Config(model=ModelConfig(kind="resnet", channels=(8, 16)))
     network = build(cfg.model).eval()
-    save(tmp_path, network, cfg=cfg, metrics={"val_roc_auc": 0.5}, mean=0.4, std=0.2, threshold=0.3, image_side=28)
+    images, labels = toy_images(6, seed=3)
+    f = ood.features(network, to_tensor(images, 0.4, 0.2), block=1)
+    reference = ood.fit_reference(f, labels[:, 0], f, images, flag_rate=0.02, block=1)
+    save(tmp_path, network, cfg=cfg, metrics={"val_roc_auc": 0.5}, mean=0.4, std=0.2, threshold=0.3, image_side=28,
+         reference=reference)  # fmt: skip
     trained = load(Run(PROJECT, "test", tmp_path))
-    images, _ = toy_images(6, seed=3)
     assert np.allclose(trained.predict_proba(images), predict_proba(network, images, 0.4, 0.2))
+    p, scores = trained.predict(images)  # one pass for both
+    assert np.allclose(p, trained.predict_proba(images), atol=1e-6) and np.allclose(scores, trained.ood_score(images))
     assert (trained.mean, trained.std, trained.threshold, trained.image_side) == (0.4, 0.2, 0.3, 28)
     assert not trained.network.training  # ready to predict: dropout off, batch norm's running statistics
+
+
+def test_a_run_without_a_reference_says_to_train_again(tmp_path: Path):
+    cfg = Config(model=ModelConfig(channels=(8, 16)))
+    save(tmp_path, build(cfg.model), cfg=cfg, metrics={}, mean=0.4, std=0.2, threshold=0.3, image_side=28,
+         reference={})  # fmt: skip
+    (tmp_path / ood.REFERENCE_FILE).unlink()  # as a run trained before the check was written
+    with pytest.raises(OldRunError, match="Train a new one: make train"):
+        load(Run(PROJECT, "old", tmp_path))
