@@ -208,3 +208,18 @@ def test_a_starting_trial_cut_short_is_tried_again(runs_dir: Path) -> None:
     baselines = [t for t in trials if t.user_attrs.get("baseline")]
     assert [t.state for t in baselines] == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.COMPLETE]
     assert baselines[1].params == {"model.x": 0.0, "model.depth": 1, "model.kind": "a"}
+
+
+def test_the_study_plots_leave_matplotlib_as_they_found_it(tmp_path: Path):
+    # Optuna's plots switch the whole process to its ggplot style: a plot drawn after them (evaluate's, in the
+    # same test session) came out with another font size and background, and its labels went past the edge
+    import matplotlib
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study()
+    study.optimize(lambda trial: trial.suggest_float("x", 0, 1) ** 2, n_trials=3)
+    before = dict(matplotlib.rcParams)
+    assert tuning.save_plots(study, tmp_path, "loss")
+    after = dict(matplotlib.rcParams)
+    assert {k: after[k] for k in after if after[k] != before[k]} == {}

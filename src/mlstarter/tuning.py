@@ -336,6 +336,7 @@ def write_study(study: Any, cfg: Any, folder: Path, metric: str, trials_per_minu
 
 def save_plots(study: Any, folder: Path, metric: str) -> list[Path]:
     """Optuna's own plots, as PNGs: optimisation history, parameter importances, per-epoch scores."""
+    import matplotlib
     from matplotlib import pyplot as plt
     from optuna import visualization
 
@@ -349,19 +350,21 @@ def save_plots(study: Any, folder: Path, metric: str) -> list[Path]:
     for name, plot in plots.items():
         if name == "intermediate_values" and not any(t.intermediate_values for t in study.get_trials(deepcopy=False)):
             continue  # no per-epoch scores: a model without epochs
-        with warnings.catch_warnings():
+        # Optuna's plots switch matplotlib to its ggplot style for the whole process (plt.style.use): rc_context
+        # puts every setting back afterwards, so plots drawn later in the same process look as they should
+        with warnings.catch_warnings(), matplotlib.rc_context():
             warnings.simplefilter("ignore")  # the matplotlib plots are marked experimental
             try:
                 axes = plot()
             except (ValueError, RuntimeError) as error:  # e.g. importances need two complete trials
                 print(f"  (no {name} plot yet: {error})", file=sys.stderr)
                 continue
-        figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
-        figure.set_size_inches(8, 5)
-        figure.tight_layout()
-        partial = folder / f".{name}.{os.getpid()}.png"  # then renamed: another worker may be writing it too
-        figure.savefig(partial, dpi=100)
-        plt.close(figure)
+            figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
+            figure.set_size_inches(8, 5)
+            figure.tight_layout()
+            partial = folder / f".{name}.{os.getpid()}.png"  # then renamed: another worker may be writing it too
+            figure.savefig(partial, dpi=100)
+            plt.close(figure)
         os.replace(partial, folder / f"{name}.png")
         saved.append(folder / f"{name}.png")
     return saved
