@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mlstarter import metrics
 from mlstarter.metrics import binary_metrics, expected_calibration_error, prefixed
 
 
@@ -57,3 +58,13 @@ def test_plots_are_written_as_png(tmp_path):
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in paths)  # no temp files left
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(0.8014, "0.801"), (0.99962, "> 0.999"), (1.0, "1.000"), (0.00004, "< 0.001"), (0.0, "0.000"),
+     (1.0004, "1.0004"), (0.9996 + 1, "1.9996"), (2.5, "2.500"), (float("nan"), "n/a")],
+)  # fmt: skip
+def test_rounding_never_makes_a_number_look_perfect_or_tied(value: float, expected: str):
+    # 0.9996 was printed as 1.000 (a perfect AUC), a MASE of 1.0004 as 1.000 (a tie with the random walk)
+    assert metrics.shown(value) == expected

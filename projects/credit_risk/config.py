@@ -16,7 +16,9 @@ from mlstarter.config import ConfigError
 @dataclass
 class DataConfig:
     path: str = ""  # your own file in the same format (--data); empty = the canonical German Credit file
-    separator: Literal[",", ";", "tab", "|"] = ","  # of your own CSV: ";" for many European exports of Excel
+    separator: Literal["comma", "semicolon", "tab", "pipe"] = (
+        "comma"  # of your own CSV; semicolon: Excel in much of Europe
+    )
     test_size: float = 0.2  # 200 applicants held out, touched only by evaluate.py
     drop_features: tuple[str, ...] = ()  # e.g. personal_status_sex,age to train without sensitive attributes
 

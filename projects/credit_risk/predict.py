@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstarter import batch, runs
-from mlstarter.datasets import DataError
+from mlstarter.datasets import SEPARATOR_NAMES, DataError, check_separator, separator
 from mlstarter.paths import project_name
 from mlstarter.scripts import predict_parser, run_script
 
@@ -30,7 +30,7 @@ from .serve import Applicant, CreditPredictor
 PROJECT = project_name(__package__)
 
 
-def read_rows(path: Path) -> Iterator[tuple[str, dict[str, str] | list[str]]]:
+def read_rows(path: Path, sep: str = ",") -> Iterator[tuple[str, dict[str, str] | list[str]]]:
     """('line 2', {attribute: value}) for every applicant of a CSV, or ('line 1', [codes]) of a UCI file,
     read a line at a time."""
     if not path.is_file():
@@ -42,7 +42,8 @@ def read_rows(path: Path) -> Iterator[tuple[str, dict[str, str] | list[str]]]:
                 if fields:
                     yield f"line {number}", fields
             return
-        reader = csv.DictReader(file)
+        check_separator(path, sep, option="--separator")  # a ;-separated export is named, with this flag
+        reader = csv.DictReader(file, delimiter=sep)
         missing = [column for column in data.FEATURES if column not in (reader.fieldnames or [])]
         if missing:
             raise DataError(
@@ -81,7 +82,9 @@ def number(text: str) -> int | float | str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = predict_parser(__doc__).parse_args(argv)
+    parser = predict_parser(__doc__)
+    parser.add_argument("--separator", default="comma", choices=SEPARATOR_NAMES, help="A CSV's field separator.")
+    args = parser.parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
     predictor = CreditPredictor(run)
     print(f"***** Scoring {args.input} with {PROJECT} run {run.run_id} (threshold {predictor.threshold:.3f}) *****")
@@ -89,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     def score(applicants: list[Applicant]) -> list[dict[str, Any]]:
         return [p.model_dump(exclude={"top_features"}) for p in predictor.predict(applicants, explain=False)]
 
-    summary = batch.predict_rows(read_rows(args.input), parse, score, args.output, unit="line")
+    summary = batch.predict_rows(
+        read_rows(args.input, separator(args.separator)), parse, score, args.output, unit="line"
+    )
     return batch.report(summary, args.output, run.run_id, unit="line")
 
 

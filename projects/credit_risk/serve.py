@@ -123,7 +123,7 @@ class CreditPredictor:
         self.reference = loaded.reference
         self.scorecard = loaded.scorecard  # the logistic model as a sum of points: fast; None for trees
         # what training saw (ranges of numbers, counts of categories); runs saved before it existed have none
-        self.seen = run.read_json("reference.json") if (run.path / "reference.json").is_file() else None
+        self.seen = run.reference
 
     def predict(self, applicants: list[Applicant], explain: bool) -> list[Prediction]:
         records = [a.model_dump() for a in applicants]

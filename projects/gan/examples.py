@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mlstarter import paths
 from mlstarter.paths import project_name
 from mlstarter.scripts import examples_parser, load_config, run_script
 
@@ -82,11 +83,6 @@ def write_real_images(folder: Path, images: data.Data) -> list[Path]:
     return written
 
 
-def relative(path: Path) -> Path:
-    """The path as a command run from the current folder (the repository, for make) can use it."""
-    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
-
-
 def main(argv: list[str] | None = None) -> int:
     args = examples_parser(__doc__, PROJECT).parse_args(argv)
     cfg = load_config(Config, args)  # --data and --set, as train.py takes them
@@ -100,20 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     npz = out / f"{Path(images.name).stem}-small.npz"
     write_npz(npz, arrays)
     sizes = ", ".join(f"{name} {arrays[name].shape}" for name in arrays)
-    print(f"\n{relative(npz)}: {sizes}")
-    print(f'  make train PROJECT={PROJECT} ARGS="--data {relative(npz)}"')
+    print(f"\n{paths.shown(npz)}: {sizes}")
+    print(f'  make train PROJECT={PROJECT} ARGS="--data {paths.shown(npz)}"')
 
     # 2. Real images of each class, to put beside generated ones of the same class.
     written = write_real_images(out / "real", images)
     n = REAL_PER_CLASS * images.n_classes
-    print(f"\n{relative(out / 'real')}/: {len(written) - 1} real training images (up to {REAL_PER_CLASS} of each class, "
+    print(f"\n{paths.shown(out / 'real')}/: {len(written) - 1} real training images (up to {REAL_PER_CLASS} of each class, "
           "class_<class>_<i>.png) and grid.png, one class a column; the generator's, in the same layout:")  # fmt: skip
-    print(f'  make predict PROJECT={PROJECT} OUTPUT={relative(out / "generated")} ARGS="--n {n} --seed 0"')
+    print(f'  make predict PROJECT={PROJECT} OUTPUT={paths.shown(out / "generated")} ARGS="--n {n} --seed 0"')
 
     # 3. The API takes a query, not a file.
     wanted = images.n_classes - 1
     print(f"\nThe API takes no file: its query says what to draw (make serve PROJECT={PROJECT}, then):")
-    print(f"  curl -o {relative(out / f'class_{wanted}.png')} 'localhost:8000/generate?n=16&seed=3&class={wanted}'")
+    print(f"  curl -o {paths.shown(out / f'class_{wanted}.png')} 'localhost:8000/generate?n=16&seed=3&class={wanted}'")
     return 0
 
 

@@ -94,7 +94,7 @@ class ImageGenerator:
         self.side = gan.images["side"]
         self.channels = gan.images["channels"]
         # what the run learned from (class counts, the judge's accuracy); runs saved before it existed have none
-        self.seen = run.read_json("reference.json") if (run.path / "reference.json").is_file() else None
+        self.seen = run.reference
 
     def classes(self, n: int, wanted: int | None) -> np.ndarray | None:
         """The class of each of n images; a 422 for a class the model cannot draw."""

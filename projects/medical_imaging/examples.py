@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mlstarter import paths
 from mlstarter.paths import project_name
 from mlstarter.scripts import examples_parser, load_config, run_script
 
@@ -54,14 +55,6 @@ def pick(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def shown_path(path: Path) -> str:
-    """The path as a user would type it: relative to the current folder when it is inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = examples_parser(__doc__, PROJECT).parse_args(argv)
     cfg = load_config(Config, args)  # --data (or --set data.path=...) picks the source file
@@ -73,24 +66,26 @@ def main(argv: list[str] | None = None) -> int:
     # 1. X-rays from the test split, named for their true label: inputs to the API and to make predict.
     X_test, y_test = splits["test"]
     for label, name in enumerate(data.CLASS_NAMES):
-        for i, index in enumerate(rng.choice(np.flatnonzero(y_test == label), XRAYS_PER_CLASS, replace=False), 1):
+        found = np.flatnonzero(y_test == label)  # your own file may hold fewer of a class (or none)
+        for i, index in enumerate(rng.choice(found, min(XRAYS_PER_CLASS, len(found)), replace=False), 1):
             path = write_png(X_test[index], out / "xrays" / f"xray-{name}-{i}.png")
-            print(f"  {shown_path(path)}   (test image {index}, true label {name})")
-    first = shown_path(out / "xrays" / "xray-pneumonia-1.png")
-    print(f"    make predict PROJECT={PROJECT} INPUT={shown_path(out / 'xrays')} OUTPUT=scores.csv")
+            print(f"  {paths.shown(path)}   (test image {index}, true label {name})")
+    pngs = sorted((out / "xrays").glob("xray-*.png"))
+    first = paths.shown(next((p for p in pngs if "pneumonia" in p.name), pngs[0]))  # a pneumonia one, if there is one
+    print(f"    make predict PROJECT={PROJECT} INPUT={paths.shown(out / 'xrays')} OUTPUT=scores.csv")
     print(f"    curl -F file=@{first} localhost:8000/predict        (with make serve PROJECT={PROJECT} running)")
     print(f"    curl -F file=@{first} 'localhost:8000/predict?gradcam=true'")
 
     # 2. Images the model should not trust: each answer carries a warning.
     unusual = {kind: images[0] for kind, images in ood.unusual_images(X_test, n=1, seed=cfg.seed).items()}
     for kind, pixels in unusual.items():
-        print(f"  {shown_path(write_png(pixels, out / 'unusual' / f'{kind}.png'))}   (not an X-ray: {kind})")
-    big = Image.fromarray(X_test[np.flatnonzero(y_test == 1)[0]]).resize((512, 512), Image.Resampling.BICUBIC)
+        print(f"  {paths.shown(write_png(pixels, out / 'unusual' / f'{kind}.png'))}   (not an X-ray: {kind})")
+    big = Image.fromarray(X_test[0]).resize((512, 512), Image.Resampling.BICUBIC)
     path = out / "unusual" / "xray-512x512-rgb.png"
     big.convert("RGB").save(path)
-    print(f"  {shown_path(path)}   (an X-ray, but 512x512 and in colour mode: resized and converted)")
-    print(f"    curl -F file=@{shown_path(out / 'unusual' / 'noise.png')} localhost:8000/predict   (see its warnings)")
-    print(f"    make predict PROJECT={PROJECT} INPUT={shown_path(out / 'unusual')} OUTPUT=unusual.csv")
+    print(f"  {paths.shown(path)}   (an X-ray, but 512x512 and in colour mode: resized and converted)")
+    print(f"    curl -F file=@{paths.shown(out / 'unusual' / 'noise.png')} localhost:8000/predict   (see its warnings)")
+    print(f"    make predict PROJECT={PROJECT} INPUT={paths.shown(out / 'unusual')} OUTPUT=unusual.csv")
 
     # 3. A small .npz in the MedMNIST layout, each split from the same split of the source: train on it with --data.
     arrays = {}
@@ -102,9 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     np.savez_compressed(small, **arrays)
     data.read_npz(small)  # it passes the checks a user's own file must pass
     sizes = "/".join(str(len(arrays[f"{split}_labels"])) for split in SMALL_SIZES)
-    print(f"  {shown_path(small)}   (MedMNIST layout, {sizes} train/val/test images)")
-    print(f'    make train PROJECT={PROJECT} ARGS="--data {shown_path(small)}"')
-    print(f"    make predict PROJECT={PROJECT} INPUT={shown_path(small)} OUTPUT=small-scores.csv")
+    print(f"  {paths.shown(small)}   (MedMNIST layout, {sizes} train/val/test images)")
+    print(f'    make train PROJECT={PROJECT} ARGS="--data {paths.shown(small)}"')
+    print(f"    make predict PROJECT={PROJECT} INPUT={paths.shown(small)} OUTPUT=small-scores.csv")
     if not cfg.data.path:
         print(f"\nThe images are PneumoniaMNIST's ({data.DATASET.license}): {data.DATASET.citation}")
     return 0

@@ -97,7 +97,7 @@ def format_warnings(image: Image.Image, side: int) -> list[serving.PredictionWar
     found = []
     if image.mode != "L":
         if image.mode.startswith("I"):  # I;16, I;16B, I: more than 8 bits a pixel
-            lost = "its range was scaled to 8 bits"
+            lost = "its values were brought to the 8-bit range (0-255)"
         elif "A" in image.mode or "transparency" in image.info:
             lost = "transparent pixels became black"
         else:
@@ -113,12 +113,14 @@ def format_warnings(image: Image.Image, side: int) -> list[serving.PredictionWar
     width, height = image.size
     if (width, height) != (side, side):
         crop = "centre-cropped to a square and " if width != height else ""
+        if min(width, height) > side:  # shrunk: fine detail is averaged away
+            change = (f"shrunk to {side}x{side}, the training size; the model sees no detail finer than about "
+                      f"{min(width, height) / side:.0f} of your pixels")  # fmt: skip
+        else:  # enlarged: nothing is lost, but the model sees blurred, blocky detail it never trained on
+            change = f"enlarged to {side}x{side}, the training size, from fewer pixels than the training X-rays had"
         found.append(
             serving.PredictionWarning(
-                code="resized",
-                field="file",
-                message=f"the image is {width}x{height} pixels: it was {crop}shrunk to {side}x{side}, the training "
-                f"size; the model sees no detail finer than about {max(width, height) / side:.0f} of your pixels",
+                code="resized", field="file", message=f"the image is {width}x{height} pixels: it was {crop}{change}"
             )
         )
     return found

@@ -16,7 +16,9 @@ from mlstarter.config import ConfigError
 @dataclass
 class DataConfig:
     path: str = ""  # your own CSV with `text` and `label` columns (--data); empty = the Rotten Tomatoes sentences
-    separator: Literal[",", ";", "tab", "|"] = ","  # of your own CSV: ";" for many European exports of Excel
+    separator: Literal["comma", "semicolon", "tab", "pipe"] = (
+        "comma"  # of your own CSV; semicolon: Excel in much of Europe
+    )
     val_size: float = 0.1  # a tenth: the neural model stops early on them; every kind reports on them
     test_size: float = 0.1  # a tenth that only evaluate.py scores: one fold's worth, as in 10-fold CV
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mlstarter import batch, runs
-from mlstarter.datasets import DataError
+from mlstarter.datasets import SEPARATOR_NAMES, DataError, check_separator, separator
 from mlstarter.paths import project_name
 from mlstarter.scripts import predict_parser, run_script
 
@@ -32,13 +32,14 @@ PROJECT = project_name(__package__)
 csv.field_size_limit(sys.maxsize)  # a long review is one field: the API's length check refuses it, not the reader
 
 
-def read_rows(path: Path) -> Iterator[tuple[str, Any]]:
+def read_rows(path: Path, sep: str = ",") -> Iterator[tuple[str, Any]]:
     """('line 3', {"text": ...}) for every text in the file, read a line at a time."""
     if not path.is_file():
         raise DataError(f"{path}: no such file. Give a .txt (a text a line), a .csv with a text column, or a .jsonl")
     with open(path, encoding="utf-8", errors="surrogateescape", newline="") as file:
         if path.suffix == ".csv":
-            reader = csv.DictReader(file)
+            check_separator(path, sep, option="--separator")  # a ;-separated export is named, with this flag
+            reader = csv.DictReader(file, delimiter=sep)
             if "text" not in (reader.fieldnames or []):
                 raise DataError(f"{path}: the header has no `text` column; it has {reader.fieldnames}")
             for number, row in enumerate(reader, start=2):  # line 1 is the header
@@ -64,6 +65,7 @@ def parse(row: dict | str) -> Review:
 def main(argv: list[str] | None = None) -> int:
     parser = predict_parser(__doc__)
     parser.add_argument("--words", action="store_true", help="Also list the words that moved each decision most.")
+    parser.add_argument("--separator", default="comma", choices=SEPARATOR_NAMES, help="A CSV's field separator.")
     args = parser.parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
     predictor = SentimentPredictor(run)
@@ -77,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                 row["words"] = " ".join(f"{w.word}:{w.effect:+.3f}" for w in p.words)
         return rows
 
-    summary = batch.predict_rows(read_rows(args.input), parse, score, args.output, unit="line")
+    summary = batch.predict_rows(
+        read_rows(args.input, separator(args.separator)), parse, score, args.output, unit="line"
+    )
     return batch.report(summary, args.output, run.run_id, unit="line")
 
 

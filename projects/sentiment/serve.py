@@ -123,7 +123,7 @@ class SentimentPredictor:
         self.run_id = run.run_id
         self.classifier = model.load(run)
         # the words training saw; runs saved before reference.json existed have none
-        reference = run.read_json("reference.json") if (run.path / "reference.json").is_file() else None
+        reference = run.reference
         self.vocabulary = set(reference["vocabulary"]) if reference else None
 
     def predict(self, texts: list[str], explain: bool = True) -> list[Prediction]:

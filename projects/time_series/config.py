@@ -27,9 +27,9 @@ class DataConfig:
     high_column: str = "High"
     low_column: str = "Low"
     max_gap_days: int = 5  # calendar days between two rows; a longer gap (a missing week) is reported
-    # what separates the fields of your CSV: "," as in Yahoo and broker exports; ";" in Excel's exports where the
-    # decimal mark is a comma (much of Europe); "tab" or "|" for tab- or pipe-separated files
-    separator: Literal[",", ";", "tab", "|"] = ","
+    # what separates the fields of your CSV: comma as in Yahoo and broker exports; semicolon in Excel's exports
+    # where the decimal mark is a comma (much of Europe); tab or pipe for tab- or pipe-separated files
+    separator: Literal["comma", "semicolon", "tab", "pipe"] = "comma"
 
 
 @dataclass

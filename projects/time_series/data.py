@@ -19,7 +19,7 @@ a date column and a price column, one row per trading day, oldest first:
     $ make train PROJECT=time_series ARGS="--data runs/time_series-examples/prices.csv --set data.price_column=Close"
 
 A file separated by ";" (Excel where the decimal mark is a comma) or tabs is named as such, with the
-option that reads it: --set data.separator=";" (or tab).
+option that reads it: --set data.separator=semicolon (or tab, pipe).
 
 `reference(prices, ...)` summarises the training series (the size of its daily moves, the range of its
 volatility): the API warns about a request's prices that are unlike it, and drift monitoring reuses it.

@@ -18,11 +18,10 @@ Each file is printed with the command that uses it.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 
-from mlstarter import runs
+from mlstarter import paths, runs
 from mlstarter.paths import project_name
 from mlstarter.scripts import examples_parser, load_config, run_script
 
@@ -39,11 +38,6 @@ def as_csv(prices: pd.Series) -> str:
     """Prices as a broker exports them: `Date,Close`, ISO dates, oldest first, commas between fields."""
     # %.10g: every digit a price has (2506.850098), without float noise in the last place
     return prices.rename("Close").rename_axis("Date").to_csv(date_format="%Y-%m-%d", float_format="%.10g")
-
-
-def relative(path: Path) -> Path:
-    """The path as a command run from the current folder (the repository, for make) can use it."""
-    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,14 +61,18 @@ def main(argv: list[str] | None = None) -> int:
     history = [{"date": str(day.date()), "price": float(price)} for day, price in recent.items()]
     runs.write_text(request, json.dumps({"horizon": HORIZON, "history": history}, indent=1) + "\n")
 
-    print(f"\n{relative(whole)}: {len(series):,} daily prices, {series.index[0].date()} to {series.index[-1].date()}")
-    print(f'  make train PROJECT={PROJECT} ARGS="--data {relative(whole)} --set data.price_column=Close"')
-    print(f"\n{relative(recent_csv)}: the last {len(recent)} of them")
-    print(f"  make predict PROJECT={PROJECT} INPUT={relative(recent_csv)} OUTPUT={relative(out / 'forecast.csv')} "
+    print(
+        f"\n{paths.shown(whole)}: {len(series):,} daily prices, {series.index[0].date()} to {series.index[-1].date()}"
+    )
+    print(f'  make train PROJECT={PROJECT} ARGS="--data {paths.shown(whole)} --set data.price_column=Close"')
+    print(f"\n{paths.shown(recent_csv)}: the last {len(recent)} of them")
+    print(f"  make predict PROJECT={PROJECT} INPUT={paths.shown(recent_csv)} OUTPUT={paths.shown(out / 'forecast.csv')} "
           'ARGS="--price-column Close"')  # fmt: skip
-    print(f"\n{relative(request)}: the same {len(recent)} prices and a horizon of {HORIZON} days, for POST /forecast")
+    print(
+        f"\n{paths.shown(request)}: the same {len(recent)} prices and a horizon of {HORIZON} days, for POST /forecast"
+    )
     print(f"  make serve PROJECT={PROJECT}    # then, in another terminal:")
-    print(f"  curl -X POST localhost:8000/forecast -H 'Content-Type: application/json' -d @{relative(request)}")
+    print(f"  curl -X POST localhost:8000/forecast -H 'Content-Type: application/json' -d @{paths.shown(request)}")
     return 0
 
 

@@ -5,7 +5,7 @@
     $ python -m projects.time_series.predict prices.csv forecast.csv [--run <run id>] [--horizon 10]
 
 The input is a daily price CSV as training reads one (a `Date` column and an `Adj Close` column by
-default; --date-column and --price-column name yours, --separator a `;` or tab). Each line is checked
+default; --date-column and --price-column name yours, --separator semicolon, tab or pipe). Each line is checked
 as the API checks one price (a date, a positive price); a bad line goes to OUTPUT.errors.csv with the
 reason and is left out, and the forecast is made from the good ones, exactly as `POST /forecast` makes
 it from a `history`: the output has one line per trading day ahead (date, median price, the interval,
@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mlstarter import batch, runs, serving
-from mlstarter.datasets import DataError, check_separator, separator
+from mlstarter.datasets import SEPARATOR_NAMES, DataError, check_separator, separator
 from mlstarter.paths import project_name
 from mlstarter.scripts import predict_parser, run_script
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--date-column", default=None, help="The dates' column (default: the run's, e.g. Date).")
     parser.add_argument("--price-column", default=None, help="The prices' column (default: the run's, e.g. Adj Close).")
     parser.add_argument(
-        "--separator", default=None, choices=[",", ";", "tab", "|"], help="The field separator (default: the run's)."
+        "--separator", default=None, choices=SEPARATOR_NAMES, help="The field separator (default: the run's)."
     )
     args = parser.parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)

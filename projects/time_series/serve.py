@@ -98,7 +98,7 @@ class Forecaster:
         self.cfg = saved.cfg
         self.history = saved.history  # the end of the training series
         # what the training series looked like (its moves, its volatility); runs saved before it existed have none
-        self.seen = run.read_json("reference.json") if (run.path / "reference.json").is_file() else None
+        self.seen = run.reference
 
     def forecast(self, request: ForecastRequest) -> Forecast:
         limits = self.cfg.serve

@@ -263,11 +263,14 @@ def read_medmnist(path: Path, check_split: Callable[[Path, str, np.ndarray, np.n
 
 
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+# A config names the separator, not the character: `--set data.separator=semicolon` survives a shell and
+# `make ... ARGS="..."` (an unquoted ; would end the command there, | would start a pipe, a tab is hard to type)
+SEPARATOR_NAMES = tuple(SEPARATORS.values())
 
 
 def separator(name: str) -> str:
-    """The field separator a config names: ",", ";", "|", or "tab" (a tab is awkward to type in --set)."""
-    return "\t" if name in ("tab", "\\t") else name
+    """The field separator a config names: "comma", "semicolon", "tab" or "pipe" -> the character."""
+    return {n: s for s, n in SEPARATORS.items()}[name]
 
 
 def check_separator(path: Path, sep: str, option: str | None = "data.separator") -> None:
@@ -285,7 +288,7 @@ def check_separator(path: Path, sep: str, option: str | None = "data.separator")
     found = {s: header.count(s) for s in SEPARATORS if s != sep and header.count(s)}
     if found:
         likely = max(found, key=found.__getitem__)
-        shown = "tab" if likely == "\t" else likely
+        shown = SEPARATORS[likely]  # its name, which a shell passes as it is
         expected = SEPARATORS.get(sep, repr(sep))
         save = f"save the file {expected}-separated"
         raise DataError(
@@ -296,7 +299,7 @@ def check_separator(path: Path, sep: str, option: str | None = "data.separator")
 
 
 def passed(option: str, value: str) -> str:
-    """How to pass `value`: a config key (`--set data.separator=;`) or a script's own flag (`--separator ;`)."""
+    """How to pass `value`: a config key (`--set data.separator=semicolon`) or a script's own flag (`--separator semicolon`)."""
     return f"{option} {value}" if option.startswith("-") else f"--set {option}={value}"
 
 

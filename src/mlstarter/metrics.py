@@ -55,15 +55,20 @@ def expected_calibration_error(y_true: np.ndarray, p: np.ndarray, n_bins: int = 
 def shown(value: float, digits: int = 3) -> str:
     """A number for people, that rounding never makes misleading: 0.9996 is "> 0.999", not "1.000".
 
-    >>> shown(0.8014), shown(0.99962), shown(1.0), shown(0.00004), shown(float("nan"))
-    ('0.801', '> 0.999', '1.000', '< 0.001', 'n/a')
+    >>> shown(0.8014), shown(0.99962), shown(1.0), shown(0.00004), shown(1.0004), shown(float("nan"))
+    ('0.801', '> 0.999', '1.000', '< 0.001', '1.0004', 'n/a')
     """
     if not math.isfinite(value):
         return "n/a"  # not measured here (e.g. a test of a model against itself)
     text = f"{value:.{digits}f}"
     step = 10.0**-digits
-    if value != round(value) and float(text) == round(value) and 0 <= value <= 1:  # rounded up to 1, or down to 0
+    if value == round(value) or float(text) != round(value):
+        return text
+    if 0 <= value <= 1:  # a share or a score rounded up to 1, or down to 0
         return f"> {1 - step:.{digits}f}" if value > 0.5 else f"< {step:.{digits}f}"
+    while float(text) == round(value) and digits < 8:  # e.g. a MASE of 1.0004 is not a tie with 1: 1.0004
+        digits += 1
+        text = f"{value:.{digits}f}"
     return text
 
 

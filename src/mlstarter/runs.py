@@ -36,6 +36,7 @@ from .datasets import checksums, sha256sum
 
 INCOMPLETE_PREFIX = ".incomplete-"
 CHECKSUMS = "checksums.json"  # sha256 of every file training wrote, checked before a model is served
+REFERENCE = "reference.json"  # what the model learned from, saved by train.py: see Run.reference
 UNCHECKED = {"metrics.json", CHECKSUMS}  # evaluate adds its results to metrics.json: not part of the model
 RUN_FORMAT = 2  # the layout of a run folder; 2: each project's model.save/load and one metric name per quantity
 PACKAGES = ("numpy", "pandas", "scikit-learn", "torch", "fastapi", "pydantic", "skops", "fairlearn", "matplotlib")
@@ -88,6 +89,13 @@ class Run:
                 raise RunChangedError(f"{name} of run {self.run_id} has changed since training (its sha256 differs)")
 
     @property
+    def reference(self) -> dict[str, Any] | None:
+        """What the model learned from (reference.json: ranges, counts, vocabulary, ...), which serving warns
+        against and monitoring compares with; None for a run saved before runs had one."""
+        path = self.path / REFERENCE
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    @property
     def environment(self) -> dict[str, Any]:
         path = self.path / "environment.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
@@ -125,9 +133,9 @@ class NewRun:
         bad = [f"{key}={value}" for key, value in _numbers(metrics) if not math.isfinite(value)]
         if bad:
             raise NonFiniteMetricsError(
-                f"the run's metrics are not numbers: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''}. This "
-                "happens when a split or a fold holds too few examples of a class (or none) to measure on; the run "
-                "was not saved as complete. Use more data, or fewer folds."
+                f"the run's metrics are not numbers: {', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''}, so the run "
+                "was not saved as complete. Usually a split or a fold holds too few examples of a class (or none) to "
+                "measure on, or a model's fit failed; the lines above say which. Use more data, or fewer folds."
             )
         write_json(self.dir / "metrics.json", metrics)
 

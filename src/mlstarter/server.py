@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import copy
+import errno
 import os
 import shutil
 import socket
@@ -57,16 +58,23 @@ def check_port(project: str, host: str, port: int) -> None:
 
     uvicorn alone would load the model, then log "[Errno 98] address already in use" among its start-up lines.
     """
-    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, OverflowError) as error:
+        raise paths.ProjectError(f"cannot serve on {host}:{port}: {error}. Give a port from 1 to 65535 and an address "
+                                 "of this machine (--host 127.0.0.1, the default)") from None  # fmt: skip
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is free
         try:
             probe.bind(address)
         except OSError as error:
+            if error.errno != errno.EADDRINUSE:  # a port below 1024 without root, an address not on this machine
+                raise paths.ProjectError(f"cannot serve on {host}:{port}: {error.strerror}") from None
+            other = port + 1 if port < 65535 else port - 1
             raise PortInUseError(
                 f"port {port} on {host} is in use ({error.strerror}): another server, perhaps an earlier make serve "
                 f"still running, listens there. Stop it, or choose another port: make serve PROJECT={project} "
-                f"PORT={port + 1}  (or --port {port + 1})"
+                f"PORT={other}  (or --port {other})"
             ) from None
 
 

@@ -88,7 +88,7 @@ class PredictionWarning(BaseModel):
     """Why this answer deserves less trust: the input is unlike what the model learned from."""
 
     code: str = Field(
-        description="The kind, for programs: e.g. out_of_range, unknown_words, out_of_distribution",
+        description="The kind, for programs: e.g. out_of_range, no_known_words, out_of_distribution",
         examples=["out_of_range"],
     )
     field: str | None = Field(

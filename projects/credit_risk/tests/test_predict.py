@@ -92,3 +92,14 @@ def test_the_scores_file_says_which_lines_are_unlike_the_training_data(runs_dir:
     assert predict.main([str(applicants), str(tmp_path / "scores.csv")]) == 0
     scores = pd.read_csv(tmp_path / "scores.csv", keep_default_na=False)
     assert list(scores["warnings"]) == ["", "out_of_range(credit_amount)"]
+
+
+def test_a_semicolon_separated_file_is_named_then_scored_with_separator(runs_dir: Path, train_run, tmp_path: Path):
+    # a file that trains with --set data.separator=semicolon is scored too, not refused for a "missing header"
+    train_run("--dry-run")
+    applicants = tmp_path / "applicants.csv"
+    pd.DataFrame([serve.EXAMPLE] * 3).to_csv(applicants, index=False, sep=";")
+    with pytest.raises(DataError, match="looks semicolon-separated.*Pass --separator semicolon"):
+        predict.main([str(applicants), str(tmp_path / "scores.csv")])
+    assert predict.main([str(applicants), str(tmp_path / "scores.csv"), "--separator", "semicolon"]) == 0
+    assert len(pd.read_csv(tmp_path / "scores.csv")) == 3

@@ -82,7 +82,7 @@ def test_a_bad_csv_names_each_bad_row_and_column(tmp_path: Path):
         ),
         (
             b"text;label\ngood;1\n",
-            "looks semicolon-separated: its header has 1 semicolon(s) and no comma. Pass --set data.separator=;",
+            "looks semicolon-separated: its header has 1 semicolon(s) and no comma. Pass --set data.separator=semicolon",
         ),  # fmt: skip
         (b"text\tlabel\ngood\t1\n", "looks tab-separated"),
         (b"text,label\n" + "caf\xe9,1\n".encode("latin-1"), "not UTF-8"),

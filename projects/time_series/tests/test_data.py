@@ -113,7 +113,9 @@ def test_blank_lines_keep_the_line_numbers_right(tmp_path: Path):
         data.load_prices(DataConfig(path=str(path), price_column="Close"))
 
 
-@pytest.mark.parametrize(("sep", "name", "option"), [(";", "semicolon", ";"), ("\t", "tab", "tab"), ("|", "pipe", "|")])
+@pytest.mark.parametrize(
+    ("sep", "name", "option"), [(";", "semicolon", "semicolon"), ("\t", "tab", "tab"), ("|", "pipe", "pipe")]
+)
 def test_a_file_with_another_separator_is_named_then_read_with_the_option(
     tmp_path: Path, sep: str, name: str, option: str
 ):
