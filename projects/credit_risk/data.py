@@ -187,17 +187,17 @@ def read_uci(path: Path) -> pd.DataFrame:
             )
         rows.append([line_number, *fields])
     raw = pd.DataFrame(rows, columns=["line", *FEATURES, "class"], dtype=str)
-    errors = []
+    errors: list[tuple[int, str]] = []  # (line, message)
     for column, codes in CATEGORIES.items():
         unknown = ~raw[column].isin(list(codes))
         errors += [
-            f"line {n}, column {column}: unknown code {v!r}; expected one of {', '.join(codes)}"
+            (int(n), f"line {n}, column {column}: unknown code {v!r}; expected one of {', '.join(codes)}")
             for n, v in zip(raw.loc[unknown, "line"], raw.loc[unknown, column], strict=True)
         ]
         raw[column] = raw[column].map(codes)
     bad_class = ~raw["class"].isin(["1", "2"])
     errors += [
-        f"line {n}, column class: {v!r} is not 1 (good) or 2 (bad)"
+        (int(n), f"line {n}, column class: {v!r} is not 1 (good) or 2 (bad)")
         for n, v in zip(raw.loc[bad_class, "line"], raw.loc[bad_class, "class"], strict=True)
     ]
     raw[TARGET] = (raw["class"] == "2").astype(int)
@@ -233,35 +233,35 @@ def read_csv(path: Path, sep: str = ",") -> pd.DataFrame:
             f"Expected exactly: {', '.join([*FEATURES, TARGET])}"
         )
     raw.insert(0, "line", [str(i) for i in range(2, len(raw) + 2)])  # line 1 is the header
-    errors = []
+    errors: list[tuple[int, str]] = []  # (line, message)
     for column, codes in CATEGORIES.items():
         unknown = ~raw[column].isin(list(codes.values()))
         errors += [
-            f"row {n}, column {column}: unknown value {v!r}; expected one of {', '.join(codes.values())}"
+            (int(n), f"row {n}, column {column}: unknown value {v!r}; expected one of {', '.join(codes.values())}")
             for n, v in zip(raw.loc[unknown, "line"], raw.loc[unknown, column], strict=True)
         ]
     bad_target = ~raw[TARGET].isin(["0", "1"])
     errors += [
-        f"row {n}, column {TARGET}: {v!r} is not 0 (repaid) or 1 (defaulted)"
+        (int(n), f"row {n}, column {TARGET}: {v!r} is not 0 (repaid) or 1 (defaulted)")
         for n, v in zip(raw.loc[bad_target, "line"], raw.loc[bad_target, TARGET], strict=True)
     ]
     raw[TARGET] = pd.to_numeric(raw[TARGET], errors="coerce")
     return _finish(raw, errors, path, "row")
 
 
-def _finish(raw: pd.DataFrame, errors: list[str], path: Path, unit: str) -> pd.DataFrame:
+def _finish(raw: pd.DataFrame, errors: list[tuple[int, str]], path: Path, unit: str) -> pd.DataFrame:
     """Check the numeric columns, raise every problem found at once, and type the columns."""
     for column, (low, high) in NUMERIC_RANGES.items():
         values = pd.to_numeric(raw[column], errors="coerce")
         bad = values.isna() | (values < low) | (values > high) | (values != values.round())
         errors += [
-            f"{unit} {n}, column {column}: {v!r} is not a whole number from {low} to {high}"
+            (int(n), f"{unit} {n}, column {column}: {v!r} is not a whole number from {low} to {high}")
             for n, v in zip(raw.loc[bad, "line"], raw.loc[bad, column], strict=True)
         ]
         raw[column] = values
     if errors:
-        errors.sort(key=lambda message: int(message.split(",")[0].split()[-1]))  # "row 7, column ...": file order
-        shown = "\n  ".join(errors[:10])
+        errors.sort(key=lambda error: error[0])  # (line, message): in file order, each line's columns as found
+        shown = "\n  ".join(message for _, message in errors[:10])
         more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
         raise DataError(f"{path}: {len(errors)} invalid value(s):\n  {shown}{more}")
     if raw.empty:

@@ -103,7 +103,8 @@ def tune_threshold(
     the fit rows and computes the cost of every threshold of model.THRESHOLD_GRID on the
     validation rows; it keeps the threshold with the lowest cost averaged over the splits (of
     equally cheap ones, the first it meets: the lowest), and refits the model on every row of X.
-    `cv`: the folds of train.py, or a share of X to hold out once (e.g. 0.25).
+    `cv`: the folds of train.py, or a share of X to hold out once (e.g. 0.25). tune.py chooses the same
+    threshold from out-of-fold predictions with `model.cheapest_threshold` (a test checks they agree).
     """
     search = TunedThresholdClassifierCV(
         estimator,

@@ -44,13 +44,13 @@ FORMATS = {"PNG", "JPEG", "MPO"}  # MPO: how Pillow names the JPEGs that phones 
 def to_training_format(image: Image.Image, side: int) -> np.ndarray:
     """Any decoded image -> (side, side) uint8 grayscale, the way MedMNIST made its images.
 
-    1. turn it upright, as the camera's EXIF orientation tag says;
+    1. (done by the caller, which also checks the upright image: `ImageOps.exif_transpose`) upright, as the
+       camera's EXIF orientation tag says;
     2. to 8-bit grayscale: 16-bit scans are scaled from 0-65535 (a plain conversion would clip them),
        transparent pixels become black;
     3. crop the centre square (MedMNIST centre-cropped before resizing, so nothing gets squashed);
     4. shrink with area averaging: each output pixel is the mean of the pixels it covers.
     """
-    image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         pixels = np.asarray(image, dtype=np.float64)
         image = Image.fromarray((pixels / (65535 if pixels.max() > 255 else 255) * 255).clip(0, 255).astype(np.uint8))
@@ -157,8 +157,8 @@ class PneumoniaPredictor:
             )
         try:
             image.load()  # decode the pixels now: a truncated or broken file fails here
-            notes = format_warnings(ImageOps.exif_transpose(image), self.side)
-            return to_training_format(image, self.side), (width, height), notes
+            upright = ImageOps.exif_transpose(image)  # as the camera's EXIF orientation tag says, once
+            return to_training_format(upright, self.side), (width, height), format_warnings(upright, self.side)
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
             raise HTTPException(422, f"the image file is damaged or truncated ({error})") from None
 
