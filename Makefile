@@ -9,6 +9,9 @@
 #   make predict PROJECT=gan OUTPUT=samples/ ARGS="--n 64 --class 3 --seed 0"   (a generator takes no input)
 #   make examples PROJECT=medical_imaging               (example input files: runs/medical_imaging-examples/)
 #   make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000] [WORKERS=2] [ARGS="--host 0.0.0.0"]
+#   make promote PROJECT=credit_risk RUN=<run id> [ARGS=--force]   (the run make serve uses by default)
+#   make monitor PROJECT=credit_risk [SINCE=7d]         (drift report from the prediction log; exit status 3 at "act")
+#   make simulate-drift PROJECT=credit_risk [PORT=8000] (shifted traffic to a running server)
 #   make bench-serve PROJECT=credit_risk [ARGS="--seconds 5 --workers 2"]
 #   make fuzz PROJECT=credit_risk [SECONDS=600]         (schemathesis, every check, against a served run)
 #   make setup [TORCH=auto|cpu|cuda]                   (auto: the CPU build of PyTorch on Linux without an NVIDIA driver)
@@ -24,6 +27,7 @@ NPROC ?= 1
 TRIALS ?= 50
 SECONDS ?= 600
 CONFIG ?=
+SINCE ?=
 ARGS ?=
 PYTHON ?= python3
 TORCH ?= auto
@@ -34,7 +38,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock train tune evaluate predict examples serve test lint bench bench-serve bench-predict fuzz new list clean
+.PHONY: help setup lock train tune evaluate predict examples serve promote monitor simulate-drift test lint bench bench-serve bench-predict bench-monitor fuzz new list clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,8 +71,18 @@ predict: $(STAMP) ## score the file INPUT with PROJECT's newest (or RUN=id) run;
 examples: $(STAMP) ## write example input files for PROJECT (own data for --data, make predict and the API) to runs/PROJECT-examples/
 	$(BIN)/mlstarter examples $(PROJECT) $(ARGS)
 
-serve: $(STAMP) ## serve the newest (or RUN=id) run of PROJECT on 127.0.0.1:PORT with WORKERS processes
+serve: $(STAMP) ## serve the promoted (else newest, or RUN=id) run of PROJECT on 127.0.0.1:PORT; logs predictions
 	$(BIN)/mlstarter serve $(PROJECT) $(if $(RUN),--run $(RUN)) --port $(PORT) --workers $(WORKERS) $(ARGS)
+
+promote: $(STAMP) ## make RUN the run that make serve uses by default (ARGS=--force for a worse or dry run)
+	$(if $(RUN),,$(error make promote needs RUN=<run id>: the runs are the folders in runs/$(PROJECT)/))
+	$(BIN)/mlstarter promote $(PROJECT) $(RUN) $(ARGS)
+
+monitor: $(STAMP) ## drift report of PROJECT's logged predictions (SINCE=7d) against its training data; exit 3 at "act"
+	$(BIN)/mlstarter monitor $(PROJECT) $(if $(RUN),--run $(RUN)) $(if $(SINCE),--since $(SINCE)) $(ARGS)
+
+simulate-drift: $(STAMP) ## send shifted traffic to PROJECT's server running on PORT, for make monitor to find
+	$(BIN)/mlstarter simulate-drift $(PROJECT) --port $(PORT) $(ARGS)
 
 test: $(STAMP) ## the full offline test suite (what CI runs)
 	$(BIN)/python -m pytest $(ARGS)
@@ -85,6 +99,9 @@ bench-serve: $(STAMP) ## load-test the served PROJECT at 1, 8 and 64 clients; re
 
 bench-predict: $(STAMP) ## make predict on a large input for PROJECT: rows per second and peak memory; results in bench/results/
 	$(BIN)/mlstarter bench-predict $(PROJECT) $(ARGS)
+
+bench-monitor: $(STAMP) ## the monitor's false alarms (unshifted traffic) and detections (shifted) for PROJECT
+	$(BIN)/mlstarter bench-monitor $(PROJECT) $(if $(RUN),--run $(RUN)) $(ARGS)
 
 fuzz: $(STAMP) ## schemathesis with every check against PROJECT's served run for SECONDS (default 600); results in bench/results/
 	$(BIN)/mlstarter fuzz $(PROJECT) $(if $(RUN),--run $(RUN)) --seconds $(SECONDS) $(ARGS)

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = predict_parser(__doc__)
     parser.add_argument("--separator", default="comma", choices=SEPARATOR_NAMES, help="A CSV's field separator.")
     args = parser.parse_args(argv)
-    run = runs.latest_run(PROJECT, args.run)
+    run = runs.served_run(PROJECT, args.run)  # the promoted run, else the newest
     predictor = CreditPredictor(run)
     print(f"***** Scoring {args.input} with {PROJECT} run {run.run_id} (threshold {predictor.threshold:.3f}) *****")
 

@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.output.exists() and (not args.output.is_dir() or any(args.output.iterdir())):
         raise ConfigError(f"{args.output} exists and is not an empty folder: name a new one")
-    run = runs.latest_run(PROJECT, args.run)
+    run = runs.served_run(PROJECT, args.run)  # the promoted run, else the newest
     generator = ImageGenerator(run)
     print(f"***** Drawing {args.n} images with {PROJECT} run {run.run_id} (seed {args.seed}) *****")
 

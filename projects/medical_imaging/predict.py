@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = predict_parser(__doc__)
     parser.add_argument("--gradcam", type=Path, default=None, metavar="FOLDER", help="Write a heatmap per image here.")
     args = parser.parse_args(argv)
-    run = runs.latest_run(PROJECT, args.run)
+    run = runs.served_run(PROJECT, args.run)  # the promoted run, else the newest
     predictor = PneumoniaPredictor(run)
     print(f"***** Scoring {args.input} with {PROJECT} run {run.run_id} (threshold {predictor.threshold:.3f}) *****")
 

@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--words", action="store_true", help="Also list the words that moved each decision most.")
     parser.add_argument("--separator", default="comma", choices=SEPARATOR_NAMES, help="A CSV's field separator.")
     args = parser.parse_args(argv)
-    run = runs.latest_run(PROJECT, args.run)
+    run = runs.served_run(PROJECT, args.run)  # the promoted run, else the newest
     predictor = SentimentPredictor(run)
     print(f"***** Labelling {args.input} with {PROJECT} run {run.run_id} *****")
 

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         "--separator", default=None, choices=SEPARATOR_NAMES, help="The field separator (default: the run's)."
     )
     args = parser.parse_args(argv)
-    run = runs.latest_run(PROJECT, args.run)
+    run = runs.served_run(PROJECT, args.run)  # the promoted run, else the newest
     forecaster = Forecaster(run)
     columns = (
         args.date_column or forecaster.cfg.data.date_column,

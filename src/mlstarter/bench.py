@@ -88,7 +88,7 @@ def bench_serve(
     project: str, run_id: str | None = None, requests: int = 1000, seconds: float = 10, workers: int = 1
 ) -> int:
     """`make bench-serve PROJECT=x`: load-test a served run; write bench/results/<project>-serving.{json,md}."""
-    run = runs.latest_run(project, run_id)
+    run = runs.served_run(project, run_id)
     examples = example_requests(project)
     results: dict[str, Any] = {
         "project": project,
@@ -114,13 +114,22 @@ def bench_serve(
         print(f"  {name}: {results['serving'][name]['requests_per_s']:.0f} requests/s")
 
     health = {"path": "/health", "method": "GET"}
-    with loadgen.serve_in_subprocess(project, run.run_id, workers=workers) as url:
+    # as `make serve` runs: predictions logged (to a file of the benchmark's own, not the project's log)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        loadgen.serve_in_subprocess(
+            project, run.run_id, workers=workers, log_db=str(Path(folder) / "predictions.db")
+        ) as url,
+    ):
         for kind, request in examples.items():
             for concurrency in CONCURRENCY:
                 scenario(url, f"{kind}, {concurrency} clients", request, concurrency)
         for concurrency in CONCURRENCY:  # no model work: what our middleware and logging cost
             scenario(url, f"/health, {concurrency} clients", health, concurrency)
         results["health_under_load"] = loadgen.health_while_saturated(url, examples["single"], seconds=seconds)
+    with loadgen.serve_in_subprocess(project, run.run_id, workers=workers) as url:  # the same, with --no-log
+        for concurrency in CONCURRENCY:
+            scenario(url, f"single, no log, {concurrency} clients", examples["single"], concurrency)
     with loadgen.serve_bare() as url:
         for concurrency in CONCURRENCY:
             bare = {"path": "/predict", "json": examples["single"].get("json")}
@@ -176,6 +185,26 @@ def serving_markdown(results: dict[str, Any]) -> str:
         f"({h['health']['errors']} errors).\n\n"
         f"Bare FastAPI requests/s over ours: for a single prediction (model included) {ratio}; "
         f"for `/health` (no model: our middleware, metrics and logging) {overhead}."
+        + log_cost_markdown(results["serving"])
+    )
+
+
+def log_cost_markdown(serving: dict[str, Any]) -> str:
+    """What the prediction log costs a single prediction: p50 and p99 with it (as `make serve` runs) and without."""
+    rows = [
+        f"| {c} | {serving[f'single, {c} clients']['p50_ms']:.1f} / {serving[f'single, no log, {c} clients']['p50_ms']:.1f} "
+        f"| {serving[f'single, {c} clients']['p99_ms']:.1f} / {serving[f'single, no log, {c} clients']['p99_ms']:.1f} "
+        f"| {serving[f'single, {c} clients']['requests_per_s']:.0f} / "
+        f"{serving[f'single, no log, {c} clients']['requests_per_s']:.0f} |"
+        for c in CONCURRENCY
+        if f"single, no log, {c} clients" in serving
+    ]
+    if not rows:
+        return ""
+    return (
+        "\n\nThe prediction log (on by default; written by a thread of its own after each answer), single "
+        "prediction, logged / `--no-log`:\n\n| clients | p50 ms | p99 ms | requests/s |\n|---|---|---|---|\n"
+        + "\n".join(rows)
     )
 
 
@@ -298,7 +327,7 @@ def bench_predict(project: str, rows: int | None = None) -> int:
 def fuzz(project: str, run_id: str | None = None, seconds: float = 600) -> int:
     """`make fuzz PROJECT=x SECONDS=n`: schemathesis, every check, against a real uvicorn server of the run, for
     `seconds`; the project's schemathesis.toml states what its API may do beyond the schema. Exit 1 on any failure."""
-    run = runs.latest_run(project, run_id)
+    run = runs.served_run(project, run_id)
     contract = paths.projects_dir() / project / "schemathesis.toml"
     started = time.perf_counter()
     with loadgen.serve_in_subprocess(project, run.run_id) as url, tempfile.TemporaryDirectory() as tmp:

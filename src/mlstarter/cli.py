@@ -7,7 +7,10 @@
     $ mlstarter evaluate credit_risk [--run RUN_ID]
     $ mlstarter predict credit_risk applicants.csv scores.csv [--run RUN_ID]   # score a file
     $ mlstarter examples medical_imaging                 # example input files, in runs/medical_imaging-examples/
-    $ mlstarter serve credit_risk [--run RUN_ID] [--port 8000] [--workers 2] [--host 127.0.0.1]
+    $ mlstarter serve credit_risk [--run RUN_ID] [--port 8000] [--workers 2] [--log-db URL | --no-log]
+    $ mlstarter promote credit_risk RUN_ID [--force]     # the run serve uses by default
+    $ mlstarter monitor credit_risk [--since 7d]         # drift report from the prediction log; exit 3 at "act"
+    $ mlstarter simulate-drift credit_risk [--port 8000] # shifted traffic to a running server
     $ mlstarter bench credit_risk
     $ mlstarter bench-serve credit_risk     # load and latency of the served model, against bare FastAPI
     $ mlstarter fuzz credit_risk --seconds 600   # schemathesis, every check, against a served run
@@ -24,7 +27,7 @@ import os
 import subprocess
 import sys
 
-from . import datasets, paths, scaffold, server
+from . import datasets, paths, runs, scaffold, server
 from .machine import usable_cores
 from .scripts import USER_ERRORS
 
@@ -50,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
             "tune",
             "search hyperparameters with Optuna (extra arguments go to its tune.py: --trials, --storage, --study, --set)",
         ),
+        (
+            "monitor",
+            "drift report from the prediction log; exit status 3 at 'act' (extra arguments: --since, --log-db)",
+        ),
+        ("simulate-drift", "send shifted traffic to a running server (extra arguments: --port, --n, --unshifted)"),
     ]:
         # no automatic -h: `mlstarter train credit_risk --help` shows the project script's own options
         sub = commands.add_parser(name, help=help_text, add_help=False)
@@ -85,6 +93,17 @@ def main(argv: list[str] | None = None) -> int:
     fuzz.add_argument("project")
     fuzz.add_argument("--run", default=None, help="run id to serve (default: the newest complete run)")
     fuzz.add_argument("--seconds", type=float, default=600, help="how long to generate requests (default 600)")
+    promoting = commands.add_parser("promote", help="make a run the one `serve` uses by default")
+    promoting.add_argument("project")
+    promoting.add_argument("run", help="the run id to serve from now on")
+    promoting.add_argument("--force", action="store_true", help="promote a dry run, or a worse or unevaluated run, too")
+    bench_monitor = commands.add_parser(
+        "bench-monitor", help="false alarms on unshifted traffic and detections on shifted; results in bench/results/"
+    )
+    bench_monitor.add_argument("project")
+    bench_monitor.add_argument("--run", default=None, help="run id (default: the served run)")
+    bench_monitor.add_argument("--repeats", type=int, default=20, help="samples of each kind (default 20)")
+    bench_monitor.add_argument("--n", type=int, default=500, help="requests per sample (default 500)")
     new = commands.add_parser("new", help="copy a project under a new name")
     new.add_argument("project", help="the new project's name (a Python identifier, e.g. my_loans)")
     new.add_argument("--from", dest="source", required=True, help="the project to copy, e.g. credit_risk")
@@ -100,12 +119,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "new":
             return scaffold.new_project(args.project, args.source)
         if args.command == "serve":
-            return server.serve_project(args.project, args.run, args.host, args.port, args.workers)
+            target, retention = server.log_options(args.project, args)
+            return server.serve_project(args.project, args.run, args.host, args.port, args.workers, target, retention)
         if args.command == "bench-serve":
             from . import bench
 
             paths.import_script(args.project, "serve")  # a clear error for an unknown project
             return bench.bench_serve(args.project, args.run, args.requests, args.seconds, args.workers)
+        if args.command == "promote":
+            return promote(args.project, args.run, args.force)
+        if args.command == "bench-monitor":
+            from . import monitoring
+
+            return monitoring.bench_monitor(args.project, args.run, args.repeats, args.n)
         if args.command == "bench-predict":
             from . import bench
 
@@ -125,10 +151,21 @@ def main(argv: list[str] | None = None) -> int:
             if nproc != 1:
                 return launch_distributed(args.project, nproc, rest)
             args.args = rest
-        return paths.import_script(args.project, args.command).main(args.args) or 0
+        return paths.import_script(args.project, args.command.replace("-", "_")).main(args.args) or 0
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+
+
+def promote(project: str, run_id: str, force: bool) -> int:
+    """Make `run_id` the run `serve` uses by default, unless it is worse than the promoted one (see runs.promote)."""
+    compare = paths.import_script(project, "evaluate").PROMOTE_ON  # the test metrics that say "worse"
+    record = runs.promote(project, run_id, compare=compare, force=force)
+    for problem in record["forced"]:
+        print(f"warning: promoted although {problem}", file=sys.stderr)
+    print(f"Promoted {project} run {run_id}: make serve PROJECT={project} serves it from now on (a server already "
+          "running keeps its model until restarted).")  # fmt: skip
+    return 0
 
 
 def _take_nproc(args: list[str], nproc: int) -> tuple[int, list[str]]:

@@ -30,10 +30,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_subprocess(project: str, run_id: str, timeout: float = 60, workers: int = 1) -> Iterator[str]:
-    """Start `mlstarter serve` for one run on a free loopback port; yield its base URL."""
+def serve_in_subprocess(
+    project: str, run_id: str, timeout: float = 60, workers: int = 1, log_db: str | None = None
+) -> Iterator[str]:
+    """Start `mlstarter serve` for one run on a free loopback port; yield its base URL. Predictions are logged
+    to `log_db` if given, else not at all: a benchmark's or a test's traffic never enters the project's own log."""
     port = free_port()
     command = [sys.executable, "-m", "mlstarter.cli", "serve", project, "--run", run_id, "--port", str(port)]
+    command += ["--log-db", log_db] if log_db else ["--no-log"]
     with _server([*command, "--workers", str(workers)], port, timeout) as url:
         yield url
 

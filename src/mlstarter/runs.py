@@ -10,7 +10,8 @@ The run contract is kept here, in one place: `create` writes `config.json` and
 success `checksums.json` (the sha256 of every file training wrote, checked before serving). A
 run becomes visible only once everything is written (write to a hidden folder, then rename), so
 a crash never leaves a half run that `evaluate` or `serve` would pick up. `latest_run` returns
-the newest complete run.
+the newest complete run; `served_run` the run `make serve` uses: the one promoted with `make promote`
+(recorded in `runs/<project>/promoted.json`), else the newest complete run.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .datasets import checksums, sha256sum
 INCOMPLETE_PREFIX = ".incomplete-"
 CHECKSUMS = "checksums.json"  # sha256 of every file training wrote, checked before a model is served
 REFERENCE = "reference.json"  # what the model learned from, saved by train.py: see Run.reference
+PROMOTED = "promoted.json"  # in runs/<project>/: the run `make serve` uses by default, since when, and before it
 UNCHECKED = {"metrics.json", CHECKSUMS}  # evaluate adds its results to metrics.json: not part of the model
 RUN_FORMAT = 2  # the layout of a run folder; 2: each project's model.save/load and one metric name per quantity
 PACKAGES = ("numpy", "pandas", "scikit-learn", "torch", "fastapi", "pydantic", "skops", "fairlearn", "matplotlib")
@@ -52,6 +54,10 @@ class RunChangedError(ValueError):
 
 class NonFiniteMetricsError(ValueError):
     """A run's metrics hold NaN or infinity: it is not saved as complete (it would mislead evaluate and serve)."""
+
+
+class PromotionRefusedError(ValueError):
+    """Promoting this run needs --force: it is a dry run, not evaluated, or worse than the promoted run."""
 
 
 class OldRunError(RunNotFoundError):
@@ -233,6 +239,78 @@ def latest_run(project: str, run_id: str | None = None) -> Run:
         )
     found[-1].check_format()
     return found[-1]
+
+
+def promoted(project: str) -> dict[str, Any] | None:
+    """The promotion record of `project` (`{"run_id", "since", "previous": [...]}`), or None before any promotion."""
+    path = project_runs_dir(project) / PROMOTED
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def served_run(project: str, run_id: str | None = None) -> Run:
+    """The run `make serve` and `make predict` use: the named one, else the promoted one, else the newest complete run."""
+    if run_id is not None:
+        return latest_run(project, run_id)
+    record = promoted(project)
+    if record is None:
+        return latest_run(project)
+    try:
+        return latest_run(project, record["run_id"])
+    except RunNotFoundError:
+        raise RunNotFoundError(
+            f"Run {record['run_id']} of {project} was promoted (in {project_runs_dir(project) / PROMOTED}) but is no "
+            f"longer there. Promote another: make promote PROJECT={project} RUN=<run id>, or name one: RUN=<run id>"
+        ) from None
+
+
+def live(project: str, run: Run) -> dict[str, Any]:
+    """How `run` came to be served, for /metadata: promoted (and since when), or the newest complete run."""
+    record = promoted(project)
+    if record is not None and record["run_id"] == run.run_id:
+        return {"run_id": run.run_id, "chosen_by": "promoted", "since": record["since"]}
+    newest = complete_runs(project)
+    if newest and newest[-1].run_id == run.run_id and record is None:
+        return {"run_id": run.run_id, "chosen_by": "newest complete run", "since": run.environment.get("created")}
+    return {"run_id": run.run_id, "chosen_by": "named when the server started", "since": None}
+
+
+def promote(project: str, run_id: str, *, compare: dict[str, str], force: bool = False) -> dict[str, Any]:
+    """Make `run_id` the run `make serve` uses by default; return the new promotion record.
+
+    `compare` names the test metrics that decide "worse" and which way is better (`{"test_roc_auc": "higher"}`).
+    A dry run, a run with none of them (not evaluated yet) or one worse than the promoted run in any of them is
+    refused with PromotionRefusedError, which says why, unless `force`."""
+    run = latest_run(project, run_id)
+    record = promoted(project)
+    problems = []
+    if run.dry_run:
+        problems.append("it is a --dry-run model, trained on a tiny subset")
+    metrics = run.metrics
+    if not any(name in metrics for name in compare):
+        problems.append(f"it has no test metrics yet ({', '.join(compare)}): evaluate it first: "
+                        f"make evaluate PROJECT={project} RUN={run_id}")  # fmt: skip
+    if record is not None and record["run_id"] != run_id:
+        try:
+            current = latest_run(project, record["run_id"]).metrics
+        except RunNotFoundError:
+            current = {}  # the promoted run is gone: nothing to compare with
+        for name, better in compare.items():
+            new, old = metrics.get(name), current.get(name)
+            if new is None or old is None or new == old:
+                continue
+            if (new < old) if better == "higher" else (new > old):
+                problems.append(f"its {name} is {new:.4g}, worse than {old:.4g} of the promoted run {record['run_id']} "
+                                f"({better} is better)")  # fmt: skip
+    if problems and not force:
+        raise PromotionRefusedError(
+            f"Run {run_id} of {project} was not promoted: {'; '.join(problems)}. To promote it all the same: "
+            f"make promote PROJECT={project} RUN={run_id} ARGS=--force"
+        )
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    previous = [] if record is None else [*record.get("previous", []), {k: record[k] for k in ("run_id", "since")}]
+    new_record = {"run_id": run_id, "since": now, "forced": problems if problems else [], "previous": previous[-50:]}
+    write_json(project_runs_dir(project) / PROMOTED, new_record)
+    return new_record
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -30,6 +30,7 @@ USER_ERRORS = (
     paths.ProjectError,
     runs.RunNotFoundError,
     runs.NonFiniteMetricsError,
+    runs.PromotionRefusedError,
     datasets.DataError,
     datasets.DatasetNotFoundError,
     datasets.ChecksumError,

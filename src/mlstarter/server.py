@@ -21,7 +21,7 @@ import sys
 import tempfile
 from typing import Any
 
-from . import paths
+from . import paths, predlog
 from .scripts import USER_ERRORS
 
 
@@ -33,6 +33,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=1, help="server processes, each with its own copy of the model (default 1)"
     )
+    parser.add_argument(
+        "--log-db",
+        default=None,
+        help="where to log predictions for make monitor: a SQLite file, or a database URL "
+        "(postgresql://user:password@host/db) that many workers or machines share "
+        "(default: runs/<project>-monitoring/predictions.db)",
+    )
+    parser.add_argument("--no-log", action="store_true", help="do not log predictions")
+    parser.add_argument("--log-days", type=float, default=predlog.Retention.max_age_days,
+                        help="delete logged predictions older than this many days (default %(default)s)")  # fmt: skip
+    parser.add_argument("--log-rows", type=int, default=predlog.Retention.max_rows,
+                        help="keep at most this many logged predictions, the newest (default %(default)s)")  # fmt: skip
+
+
+def log_options(project: str, args: argparse.Namespace) -> tuple[str | None, predlog.Retention]:
+    """Where `serve`'s arguments say to log predictions (None: not at all), and for how long."""
+    if args.no_log and args.log_db:
+        raise paths.ProjectError("--no-log and --log-db contradict each other: give one")
+    if args.log_days <= 0 or args.log_rows < 1:
+        raise paths.ProjectError("--log-days and --log-rows must be above 0")
+    target = None if args.no_log else (args.log_db or predlog.default_target(project))
+    return target, predlog.Retention(max_age_days=args.log_days, max_rows=args.log_rows)
 
 
 def main(project: str, argv: list[str] | None = None) -> int:
@@ -43,7 +65,8 @@ def main(project: str, argv: list[str] | None = None) -> int:
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        return serve_project(project, args.run, args.host, args.port, args.workers)
+        target, retention = log_options(project, args)
+        return serve_project(project, args.run, args.host, args.port, args.workers, target, retention)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -81,9 +104,18 @@ def check_port(project: str, host: str, port: int) -> None:
 GRACEFUL_SHUTDOWN_S = 30  # on Ctrl-C or SIGTERM, requests in flight get this long to finish
 
 
-def serve_project(project: str, run_id: str | None, host: str, port: int, workers: int = 1) -> int:
+def serve_project(
+    project: str,
+    run_id: str | None,
+    host: str,
+    port: int,
+    workers: int = 1,
+    log_target: str | None = None,
+    retention: predlog.Retention | None = None,
+) -> int:
     """Serve a run with uvicorn. The model is loaded (and checked) here first, so a missing or damaged
-    model stops with one clear line; with `workers` > 1 each worker process then loads its own copy."""
+    model stops with one clear line; with `workers` > 1 each worker process then loads its own copy.
+    With a `log_target` (a SQLite file or a database URL) every prediction is logged there."""
     import uvicorn  # here, with the app's own modules: slow to import, and only serving needs them
 
     from . import serving
@@ -100,11 +132,18 @@ def serve_project(project: str, run_id: str | None, host: str, port: int, worker
     module = paths.import_script(project, "serve")
     app = module.create_app(run_id)
     run = serving.preload(app)  # RunNotFoundError or ModelLoadError: one line, before uvicorn starts
+    retention = retention or predlog.Retention()
+    if log_target is not None:
+        predlog.engine(log_target).dispose()  # a bad URL or an unreachable database: one line, now
+        serving.enable_log(app, log_target, retention)
     print(
         f"Serving {project} run {run.run_id} on http://{host}:{port} with {workers} worker(s)  "
-        f"(API docs: http://{host}:{port}/docs)",
+        f"(API docs: http://{host}:{port}/docs)\n"
+        + (f"Logging predictions to {predlog.shown(log_target)} for make monitor (kept {retention.max_age_days:g} "
+           f"days, {retention.max_rows:,} rows at most; --no-log to turn it off)" if log_target else
+           "Not logging predictions (--no-log)"),
         flush=True,
-    )
+    )  # fmt: skip
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -118,7 +157,9 @@ def serve_project(project: str, run_id: str | None, host: str, port: int, worker
     # Several workers: uvicorn starts each as a fresh process from an import string, and each loads the model
     # once at its own start-up. They find the project and run through the environment they inherit.
     del app  # the check is done; the workers load their own copies
-    os.environ.update({"MLSTARTER_SERVE_PROJECT": project, "MLSTARTER_SERVE_RUN": run.run_id})
+    os.environ.update({"MLSTARTER_SERVE_PROJECT": project, "MLSTARTER_SERVE_RUN": run.run_id,
+                       "MLSTARTER_SERVE_LOG": log_target or "", "MLSTARTER_SERVE_LOG_DAYS": str(retention.max_age_days),
+                       "MLSTARTER_SERVE_LOG_ROWS": str(retention.max_rows)})  # fmt: skip
     if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # /metrics then adds up the counts of every worker
         metrics_dir = tempfile.mkdtemp(prefix="mlstarter-metrics-")
         atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
@@ -130,7 +171,16 @@ def serve_project(project: str, run_id: str | None, host: str, port: int, worker
 def worker_app() -> Any:
     """The app of one uvicorn worker process (see `serve_project`)."""
     module = paths.import_script(os.environ["MLSTARTER_SERVE_PROJECT"], "serve")
-    return module.create_app(os.environ["MLSTARTER_SERVE_RUN"])
+    app = module.create_app(os.environ["MLSTARTER_SERVE_RUN"])
+    if os.environ.get("MLSTARTER_SERVE_LOG"):  # each worker writes to the one log (SQLite's WAL lets them)
+        from . import serving
+
+        retention = predlog.Retention(
+            max_age_days=float(os.environ["MLSTARTER_SERVE_LOG_DAYS"]),
+            max_rows=int(os.environ["MLSTARTER_SERVE_LOG_ROWS"]),
+        )
+        serving.enable_log(app, os.environ["MLSTARTER_SERVE_LOG"], retention)
+    return app
 
 
 def log_config() -> dict[str, Any]:

@@ -15,7 +15,11 @@ response models) and a function that loads its predictor from a run. `create_app
 - one shape for what makes an answer less trustworthy: every prediction answer carries `warnings`, a
   list of `PredictionWarning` (`code`, `field`, `message`) for inputs unlike the training data;
 - an `X-Model-Version` header (the run id) on every answer, one log line per request
-  (method, path, status, latency, run id) and Prometheus metrics at `GET /metrics`.
+  (method, path, status, latency, run id) and Prometheus metrics at `GET /metrics`, with the
+  figures of the latest drift report (`make monitor`) as gauges;
+- the prediction log (`mlstarter.predlog`), when the server turns it on (`make serve` does): a
+  route says what to log with `log_prediction(request, inputs, output, warnings)`, and the row is
+  written after the answer is sent, with the request's latency, off the request path.
 No CORS headers are sent: a web page on another site cannot call the API from a browser.
 """
 
@@ -35,15 +39,24 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
-from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    GCCollector,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_fastapi_instrumentator import Instrumentator
 from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from threadpoolctl import threadpool_limits
 
-from . import persistence, runs
+from . import persistence, predlog, runs
 from .config import ConfigError
 from .machine import usable_cores
 
@@ -129,6 +142,27 @@ def _whole_float_to_int(value: Any) -> Any:
 Integer = Annotated[int, BeforeValidator(_whole_float_to_int), Field(strict=True)]
 
 
+def log_prediction(
+    request: Request, inputs: dict[str, Any], output: dict[str, Any], warnings: Sequence[PredictionWarning] = ()
+) -> None:
+    """Add one prediction to the log (when the server logs): `inputs` in the form the monitor needs (for
+    images and long texts, summary numbers, not the content), `output` what the model answered. Costs
+    nothing when logging is off; the row is written after the answer is sent, with its latency."""
+    rows = request.scope.get("state", {}).get(LOG_ROWS)
+    if rows is not None:
+        codes = [w.code for w in warnings]
+        rows.append({"time": time.time(), "route": request.url.path, "inputs": inputs, "output": output,
+                     "warnings": codes})  # fmt: skip
+
+
+LOG_ROWS = "mlstarter_prediction_rows"  # where a request's rows wait in its scope's state until it is answered
+
+
+def enable_log(app: FastAPI, target: str, retention: predlog.Retention | None = None) -> None:
+    """Log `app`'s predictions to `target` (a SQLite file or a database URL) from its start-up on."""
+    app.state.log_target, app.state.log_retention = target, retention
+
+
 def get_predictor(request: Request) -> Any:
     """FastAPI dependency: the predictor loaded at start-up."""
     return request.app.state.predictor
@@ -163,7 +197,7 @@ def create_app(
     max_body_bytes = int(os.environ.get("MLSTARTER_MAX_BODY_BYTES") or max_body_bytes or DEFAULT_MAX_BODY_BYTES)
 
     def load() -> tuple[runs.Run, Any]:
-        run = runs.latest_run(project, run_id)  # RunNotFoundError says which command trains one
+        run = runs.served_run(project, run_id)  # RunNotFoundError says which command trains one
         return run, load_safely(load_predictor, run)
 
     @contextlib.asynccontextmanager
@@ -177,8 +211,17 @@ def create_app(
         # At most this many requests run the model at once (anyio's default is 40): more threads than
         # cores only fight over the GIL, and the event loop, which answers /health, loses that fight.
         anyio.to_thread.current_default_thread_limiter().total_tokens = model_threads or usable_cores()
-        with threadpool_limits(limits=native_threads):
-            yield
+        target = getattr(app.state, "log_target", None)
+        app.state.prediction_log = None
+        if target is not None:
+            app.state.prediction_log = predlog.PredictionLog(target, project, app.state.log_retention)
+            logger.info("Logging predictions to %s", predlog.shown(target))
+        try:
+            with threadpool_limits(limits=native_threads):
+                yield
+        finally:
+            if app.state.prediction_log is not None:
+                app.state.prediction_log.close()  # what is queued is written before the process ends
 
     limits = (
         f"\n\n**Limits.** A request body may be up to {max_body_bytes:,} bytes (a larger one gets a 413 "
@@ -194,11 +237,21 @@ def create_app(
     registry = CollectorRegistry()  # one per app: counts for this app only, even with several in a process
     for collector in (ProcessCollector, PlatformCollector, GCCollector):
         collector(registry=registry)
-    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
-        app, include_in_schema=False
-    )
+    drift = DriftGauges(project)  # the latest `make monitor` report's figures
+    registry.register(drift)
+    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app)
+    app.add_middleware(LogPredictions)
     app.add_middleware(ModelVersionHeader)
     app.add_middleware(AccessLog)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        scraped = registry
+        if "PROMETHEUS_MULTIPROC_DIR" in os.environ:  # several workers: add up the counts every one wrote
+            scraped = CollectorRegistry()
+            multiprocess.MultiProcessCollector(scraped)
+            scraped.register(drift)
+        return Response(generate_latest(scraped), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health", tags=["service"])
     async def health(request: Request) -> dict[str, str]:
@@ -207,10 +260,22 @@ def create_app(
 
     @app.get("/metadata", tags=["service"])
     def metadata(request: Request) -> dict[str, Any]:
-        run = request.app.state.run
+        run, log = request.app.state.run, request.app.state.prediction_log
         return {
             "project": project,
             "run_id": run.run_id,
+            "live": runs.live(project, run),  # promoted (since when) or the newest complete run
+            "prediction_log": {"on": False}
+            if log is None
+            else {
+                "on": True,
+                "where": predlog.shown(log.target),
+                "written": log.written,
+                "dropped": log.dropped,
+                "failed": log.failed,
+                "max_age_days": log.retention.max_age_days,
+                "max_rows": log.retention.max_rows,
+            },  # fmt: skip
             "metrics": run.metrics,
             "input_schema": input_model.model_json_schema(),
         }
@@ -460,3 +525,71 @@ class AccessLog:
                 (time.perf_counter() - start) * 1000,
                 run.run_id if run is not None else "-",
             )
+
+
+class LogPredictions:
+    """Hand the rows a request's route logged (`log_prediction`) to the prediction log once it is answered,
+    with the request's latency. The request only appends to a list; the log's own thread writes."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        log = getattr(scope["app"].state, "prediction_log", None) if scope["type"] == "http" else None
+        if log is None:
+            await self.app(scope, receive, send)
+            return
+        start, status, rows = time.perf_counter(), 500, []
+        scope.setdefault("state", {})[LOG_ROWS] = rows  # copies of the scope share this dict
+
+        async def send_and_note_status(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, send_and_note_status)
+        if rows and status < 400:  # only what was answered: a refused request has no prediction
+            latency_ms = round((time.perf_counter() - start) * 1000, 2)
+            run_id = scope["app"].state.run.run_id
+            log.put([{**row, "latency_ms": latency_ms, "run_id": run_id} for row in rows])
+
+
+class DriftGauges:
+    """The latest drift report of `make monitor` as Prometheus gauges: `mlstarter_drift_verdict` (0 stable,
+    1 watch, 2 act), and per check its statistic (`mlstarter_drift_statistic{check="age",statistic="psi"}`) and
+    p-value. Read from the report's JSON when /metrics is scraped (none before the first report)."""
+
+    VERDICTS = {"stable": 0, "watch": 1, "act": 2}
+
+    def __init__(self, project: str) -> None:
+        self.project = project
+
+    def collect(self) -> Any:
+        from .monitoring import latest_report  # the monitor's module, only when there is a report to read
+
+        report = latest_report(self.project)
+        if report is None:
+            return
+        verdict = GaugeMetricFamily(
+            "mlstarter_drift_verdict", "Latest make monitor verdict: 0 stable, 1 watch, 2 act", labels=["run_id"]
+        )
+        verdict.add_metric([report["run_id"]], self.VERDICTS.get(report["verdict"], -1))
+        yield verdict
+        when = GaugeMetricFamily("mlstarter_drift_report_time_seconds", "When the latest drift report was made")
+        when.add_metric([], report["time"])
+        yield when
+        rows = GaugeMetricFamily("mlstarter_drift_predictions", "Logged predictions the latest report compared")
+        rows.add_metric([], report["predictions"])
+        yield rows
+        statistic = GaugeMetricFamily(
+            "mlstarter_drift_statistic", "Each check's statistic (e.g. PSI)", labels=["check", "statistic"]
+        )
+        p_value = GaugeMetricFamily("mlstarter_drift_p_value", "Each check's test p-value", labels=["check", "test"])
+        for check in report["checks"]:
+            if check.get("value") is not None:
+                statistic.add_metric([check["name"], check["statistic"]], check["value"])
+            if check.get("p_value") is not None:
+                p_value.add_metric([check["name"], check["test"]], check["p_value"])
+        yield statistic
+        yield p_value
