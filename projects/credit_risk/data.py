@@ -283,11 +283,14 @@ def split(frame: pd.DataFrame, cfg: Config) -> tuple[pd.DataFrame, pd.DataFrame]
     return train_test_split(frame, test_size=cfg.data.test_size, stratify=frame[TARGET], random_state=cfg.seed)
 
 
-def reference(frame: pd.DataFrame, scores: np.ndarray) -> dict:
-    """What the model learned from, as plain numbers, saved with the run (reference.json): the range and
-    quantiles of each number, the count of each category, the default rate and the distribution of the
-    out-of-fold scores. Serving warns about applicants outside it; drift monitoring compares traffic with it."""
+def reference(frame: pd.DataFrame, scores: np.ndarray, threshold: float) -> dict:
+    """What the model learned from, as plain numbers, saved with the run (reference.json): the range, quantiles
+    and values of each number, the count of each category, the default rate, the out-of-fold scores and the
+    approval rate of each group at the threshold. Serving warns about applicants outside it; drift monitoring
+    (monitor.py) compares traffic with it."""
     quantiles = [0, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 1]
+    groups = sensitive_features(frame)
+    approved = pd.Series(scores < threshold, index=frame.index)
     return {
         "rows": len(frame),
         "default_rate": float(frame[TARGET].mean()),
@@ -302,6 +305,18 @@ def reference(frame: pd.DataFrame, scores: np.ndarray) -> dict:
         "categories": {column: frame[column].astype(str).value_counts().to_dict() for column in CATEGORIES},
         "sensitive": {column: groups.value_counts().to_dict() for column, groups in sensitive_features(frame).items()},
         "score_quantiles": np.quantile(scores, np.linspace(0, 1, 11)).tolist(),  # P(default) deciles, out of fold
+        # for the monitor's PSI and KS tests: the training values themselves (a public dataset; for your own
+        # applicants' data, a sample of them is personal data too: keep the run folder as private as the log)
+        "values": {column: frame[column].astype(int).tolist() for column in NUMERIC},
+        "scores": np.round(scores, 4).tolist(),  # out-of-fold P(default) of every training applicant
+        "threshold": float(threshold),
+        "approval_rate": {
+            column: {
+                group: float(approved[members.index].mean())
+                for group, members in groups[column].groupby(groups[column])
+            }
+            for column in groups.columns
+        },  # fmt: skip
     }
 
 

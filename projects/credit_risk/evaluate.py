@@ -27,6 +27,8 @@ from .config import Config
 from .model import THRESHOLD_GRID, bayes_threshold, decision_costs, expected_cost, global_importance
 
 PROJECT = project_name(__package__)
+# make promote refuses (without --force) a run worse than the promoted one in any of these test metrics
+PROMOTE_ON = {"test_roc_auc": "higher", "test_cost": "lower"}
 KIND_DESCRIPTIONS = {
     "logistic": "cost-weighted L2 logistic regression on one-hot categories and standardised numbers",
     "boosting": "scikit-learn HistGradientBoostingClassifier",

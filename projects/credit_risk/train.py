@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     with runs.create(PROJECT, cfg, data_files=applicants.files, dry_run=args.dry_run) as run:
         model.save(run.dir, result.model, result.params, result.reference, cfg.cost)
         # what the model learned from: serving warns about applicants outside it, monitoring compares with it
-        runs.write_json(run.dir / "reference.json", data.reference(develop, result.oof))
+        runs.write_json(run.dir / "reference.json", data.reference(develop, result.oof, result.threshold))
         run.save_metrics(metrics)
 
     # 5. The result, against the two policies that need no model.

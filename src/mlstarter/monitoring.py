@@ -454,7 +454,7 @@ def bench_monitor(project: str, run_id: str | None = None, repeats: int = 20, n:
     results in bench/results/<project>-monitoring.{json,md}."""
     import tempfile
 
-    from . import machine
+    from . import bench, machine
 
     module = paths.import_script(project, "monitor")
     traffic = paths.import_script(project, "simulate_drift").traffic
@@ -484,6 +484,32 @@ def bench_monitor(project: str, run_id: str | None = None, repeats: int = 20, n:
     }  # fmt: skip
     out = paths.repo_root() / "bench" / "results" / f"{project}-monitoring.json"
     runs.write_json(out, results)
+    markdown = bench_markdown(results)
+    runs.write_text(out.with_suffix(".md"), markdown + "\n")
+    bench._replace_block(paths.projects_dir() / project / "README.md", markdown, MARKERS[0], MARKERS[1])
     print(f"False alarms (act on unshifted traffic): {found['unshifted']['act_rate']:.0%}; shifted traffic flagged "
           f"act: {found['shifted']['act_rate']:.0%}. Results: {paths.shown(out)}")  # fmt: skip
     return 0
+
+
+MARKERS = ("<!-- bench:monitoring:start -->", "<!-- bench:monitoring:end -->")  # in a guide: what bench-monitor writes
+
+
+def bench_markdown(results: dict[str, Any]) -> str:
+    """The monitoring benchmark in a sentence and a table, for the guide."""
+    from . import machine
+
+    m = results["machine"]
+    rows = [
+        f"| {kind} | {results[kind][ACT]} | {results[kind][WATCH]} | {results[kind][STABLE]} | "
+        f"{results[kind]['largest_check']} |"
+        for kind in ("unshifted", "shifted")
+    ]
+    return (
+        f"Measured by `make bench-monitor PROJECT={results['project']}` on {machine.line(m)}; "
+        f"run {results['run_id']}, {results['repeats']} samples of {results['requests_per_sample']} "
+        f"requests of each kind, replayed through the app with the log on ({results['seconds']:.0f} s in all). "
+        f'**False alarms: "act" on {results["unshifted"]["act_rate"]:.0%} of the unshifted samples; the shift '
+        f'was flagged "act" in {results["shifted"]["act_rate"]:.0%} of the shifted ones.**\n\n'
+        "| traffic | act | watch | stable | largest PSI most often in |\n|---|---|---|---|---|\n" + "\n".join(rows)
+    )
