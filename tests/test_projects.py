@@ -20,14 +20,15 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from mlstarter import datasets, runs
+from mlstarter import datasets, monitoring, predlog, runs, serving
 from mlstarter.config import apply_overrides
 
 from .conftest import data_args
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = sorted(p.name for p in (REPO / "projects").iterdir() if (p / "train.py").is_file())
-SCRIPTS = ["config.py", "data.py", "model.py", "train.py", "evaluate.py", "serve.py", "predict.py", "examples.py"]
+SCRIPTS = ["config.py", "data.py", "model.py", "train.py", "evaluate.py", "serve.py", "predict.py", "examples.py",
+           "monitor.py", "simulate_drift.py"]  # fmt: skip
 
 
 def needs_data(project: str) -> None:
@@ -57,10 +58,12 @@ VOCABULARY = {
     "data.py": {"DATASET", "Data", "load"},  # load(cfg) -> Data: .splits by name and .files for the checksums
     "model.py": {"build", "save", "load"},  # build an unfitted model; save a run's model files; load them back
     "train.py": {"PROJECT", "DRY_RUN_OVERRIDES", "fit", "main"},
-    "evaluate.py": {"PROJECT", "main"},
+    "evaluate.py": {"PROJECT", "PROMOTE_ON", "main"},  # PROMOTE_ON: the test metrics make promote compares
     "serve.py": {"PROJECT", "router", "create_app", "example_requests"},
     "predict.py": {"PROJECT", "main"},  # make predict: a file scored by the predictor the API serves
     "examples.py": {"PROJECT", "main"},  # make examples: input files for every own-data path and the API
+    "monitor.py": {"PROJECT", "checks", "parser", "main"},  # make monitor: the logged traffic against the training data
+    "simulate_drift.py": {"PROJECT", "traffic", "main"},  # make simulate-drift: shifted traffic for the monitor to find
 }
 RETIRED = {"fit_model", "fit_network", "load_model", "save_model", "checkpoint_path", "checkpoint_dir"}  # old names
 SPLITS = {"develop", "train", "val", "test", "series"}
@@ -146,10 +149,19 @@ def test_scripts_say_how_to_run_them_and_import_no_other_project(project: str):
                 assert node.module != "mlstarter.cli", (
                     f"{project}/{script} imports the command line: use mlstarter.scripts"
                 )
-    for script in ["train.py", "evaluate.py", "serve.py", "predict.py", "examples.py"]:
+    for script in [
+        "train.py",
+        "evaluate.py",
+        "serve.py",
+        "predict.py",
+        "examples.py",
+        "monitor.py",
+        "simulate_drift.py",
+    ]:
         doc = ast.get_docstring(ast.parse((REPO / "projects" / project / script).read_text()))
         # the name in it may still be the source project's in a folder copied with `cp -r`
-        assert f"make {script[:-3]} PROJECT=" in doc, f"{project}/{script}'s docstring lacks its make command"
+        target = script[:-3].replace("_", "-")  # simulate_drift.py: make simulate-drift
+        assert f"make {target} PROJECT=" in doc, f"{project}/{script}'s docstring lacks its make command"
         assert "python -m projects." in doc, f"{project}/{script}'s docstring lacks its python -m command"
 
 
@@ -170,7 +182,12 @@ def test_dry_run_train_evaluate_serve(project: str, tmp_path: Path, monkeypatch:
     # precision-recall curve is average_precision, what scikit-learn computes)
     assert not [key for key in run.metrics if re.search(r"(?<!roc)_auc", key)], sorted(run.metrics)
 
-    with TestClient(serve.create_app()) as client:
+    assert set(evaluate.PROMOTE_ON) <= set(runs.latest_run(project).metrics), "PROMOTE_ON names metrics evaluate writes"
+    assert set(evaluate.PROMOTE_ON.values()) <= {"higher", "lower"}
+
+    app = serve.create_app()
+    serving.enable_log(app, str(tmp_path / "predictions.db"))  # as make serve does
+    with TestClient(app) as client:
         assert client.get("/health").json()["run_id"] == run.run_id
         assert client.get("/metadata").json()["project"] == project
         example = REPO / "projects" / project / "example.json"
@@ -180,6 +197,14 @@ def test_dry_run_train_evaluate_serve(project: str, tmp_path: Path, monkeypatch:
             assert response.status_code == 200 and response.json()["model_version"] == run.run_id
             assert isinstance(response.json()["warnings"], list)
         assert_every_answer_documents_warnings(client.get("/openapi.json").json(), project)
+        # every prediction route logs what it answered, for make monitor
+        for name, request in serve.example_requests().items():
+            before = app.state.prediction_log.written
+            answer = monitoring.send(client, [request])
+            app.state.prediction_log.flush()
+            assert answer == {200: 1} and app.state.prediction_log.written > before, f"{name} request not logged"
+    logged = predlog.read(str(tmp_path / "predictions.db"), project)
+    assert set(logged["run_id"]) == {run.run_id} and logged.filter(like="input.").shape[1] > 0
 
 
 def assert_every_answer_documents_warnings(schema: dict, project: str) -> None:

@@ -84,8 +84,10 @@ def numeric_check(name: str, reference: Sequence[float], values: Sequence[float]
     expected = np.bincount(np.searchsorted(edges, ref, side="right"), minlength=len(edges) + 1)
     actual = np.bincount(np.searchsorted(edges, got, side="right"), minlength=len(edges) + 1)
     value = psi(expected, actual)
-    labels = [f"< {edges[0]:.3g}"] + [f"{lo:.3g} to {hi:.3g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    labels += [f">= {edges[-1]:.3g}"] if len(edges) else []
+    n = _number
+    labels = [f"< {n(edges[0])}"] if len(edges) else ["all"]
+    labels += [f"{n(lo)} to {n(hi)}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    labels += [f">= {n(edges[-1])}"] if len(edges) else []
     p_value = float(stats.ks_2samp(ref, got).pvalue)
     median_ref, median_got = float(np.median(ref)), float(np.median(got))
     return Check(
