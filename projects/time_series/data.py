@@ -169,6 +169,8 @@ def read_csv(path: Path, cfg: DataConfig) -> Prices:
 
 
 REFERENCE_QUANTILES = (0.001, 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999)
+REFERENCE_SAMPLE = 2000  # values kept of the training series' volatility, for the drift monitor's PSI and KS test
+TAILS = ("0.05", "0.95")  # a daily move beyond these quantiles of the training returns is a "large move"
 
 
 def realised_volatility(returns: pd.Series, window: int) -> pd.Series:
@@ -181,12 +183,27 @@ def quantiles(values: pd.Series) -> dict[str, float]:
     return {str(q): float(v) for q, v in values.quantile(REFERENCE_QUANTILES).items()}
 
 
+def evenly_spaced(values: pd.Series, n: int = REFERENCE_SAMPLE) -> list[float]:
+    """At most n of the values, evenly spaced in time (every k-th day), rounded to 0.01: a sample that keeps
+    every regime of the series in its share."""
+    step = max(1, int(np.ceil(len(values) / n)))
+    return [round(float(v), 2) for v in values.iloc[::step]]
+
+
+def large_moves(r: np.ndarray, seen: dict) -> int:
+    """How many of the daily returns r (percent) fall beyond the training returns' 5% and 95% quantiles."""
+    low, high = (seen["returns"]["quantiles"][q] for q in TAILS)
+    return int(np.sum((r < low) | (r > high)))
+
+
 def reference(prices: Prices, volatility_window: int, history_wanted: int) -> dict:
     """What the training series looked like, as plain numbers (saved as the run's reference.json): its dates,
     the size of its daily moves and the range of its `volatility_window`-day volatility. The API warns about
-    prices unlike these (serve.unlike_training); drift monitoring compares later requests with them."""
+    prices unlike these (serve.unlike_training); drift monitoring (monitor.py) compares the requests' prices
+    with the sample of that volatility and the share of large moves."""
     r = prices.returns
     volatility = realised_volatility(r, volatility_window)
+    low, high = r.quantile([float(q) for q in TAILS])
     return {
         "source": prices.source,
         "first_date": str(prices.frame.index[0].date()),
@@ -199,6 +216,8 @@ def reference(prices: Prices, volatility_window: int, history_wanted: int) -> di
             "max": float(r.max()),
             "max_date": str(r.idxmax().date()),
             "quantiles": quantiles(r),
+            # the share of days beyond the 5% and 95% quantiles: 10%, up to ties; the monitor's expected rate
+            "large_move_share": float(((r < low) | (r > high)).mean()),
         },
         "volatility": {
             "window_days": volatility_window,
@@ -207,6 +226,9 @@ def reference(prices: Prices, volatility_window: int, history_wanted: int) -> di
             "max": float(volatility.max()),
             "max_date": str(volatility.idxmax().date()),
             "quantiles": quantiles(volatility),
+            # for the monitor's PSI and KS test: the volatility on every k-th day of the whole series, every
+            # regime in its share (for the S&P 500 1999-2018, 2008's crash included: see the guide's monitoring)
+            "sample": evenly_spaced(volatility),
         },
         "history_wanted": history_wanted,  # prices a request should send for the served models to see all they use
     }

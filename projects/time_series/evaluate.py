@@ -31,6 +31,9 @@ from .config import Config
 
 PROJECT = project_name(__package__)
 SIGNIFICANT = 0.05  # the p-value below which we call a difference real
+# make promote refuses (without --force) a run worse than the promoted one in either of these test metrics:
+# the served volatility model's QLIKE, and how far the served intervals' coverage is from its nominal level
+PROMOTE_ON = {"test_served_qlike": "lower", "test_served_coverage_error": "lower"}
 
 
 def p_text(p: float) -> str:
@@ -169,7 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     coverage = served_interval_coverage(returns, volatility, cfg)
     said = verdicts(table, vol_tables[main_proxy], spa, cfg)
 
-    metrics: dict[str, float] = {"test_served_interval_coverage": coverage}
+    metrics: dict[str, float] = {
+        "test_served_interval_coverage": coverage,
+        "test_served_coverage_error": round(abs(coverage - cfg.backtest.interval), 4),  # 0.91 for 0.9 nominal: 0.01
+        "test_served_qlike": float(vol_tables[main_proxy].set_index("model").qlike[cfg.volatility.serve]),
+    }
     for row in table.itertuples():
         for key in ("mase", "rmse", "direction", "direction_p", "coverage", "dm_p"):
             if np.isfinite(getattr(row, key)):  # the random walk has no test or direction against itself: left out

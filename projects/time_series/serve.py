@@ -13,6 +13,11 @@ from the end of the training series. The answer: the median price each day with 
 the daily volatility forecast, the run id of the model that answered, and `warnings` about sent
 prices unlike the training series (a daily move larger than any it had, a volatility outside its
 range, fewer prices than the served models use); empty when there is nothing to say.
+
+`make serve` logs each forecast for drift monitoring (monitor.py; `--no-log` turns it off): summary
+numbers of the sent prices (how many, the last date and price, the recent volatility and large moves),
+never the prices themselves, and the interval served for each day ahead, whose coverage `make monitor
+ARGS="--prices actual.csv"` measures once the prices have arrived.
 """
 
 import datetime as dt
@@ -22,7 +27,7 @@ from typing import Annotated
 
 import numpy as np
 import pandas as pd
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import norm
 
@@ -215,9 +220,49 @@ ForecasterDep = Annotated[Forecaster, Depends(serving.get_predictor)]
 
 
 @router.post("/forecast")
-def forecast(request: ForecastRequest, forecaster: ForecasterDep) -> Forecast:
+def forecast(sent: ForecastRequest, forecaster: ForecasterDep, request: Request) -> Forecast:
     """Forecast the next `horizon` trading days: price path, intervals and volatility."""
-    return forecaster.forecast(request)
+    answer = forecaster.forecast(sent)
+    log(request, forecaster, sent, answer)
+    return answer
+
+
+def log(request: Request, forecaster: Forecaster, sent: ForecastRequest, answer: Forecast) -> None:
+    """Log the forecast for drift monitoring (monitor.py), when the server logs: what the sent prices looked
+    like, in summary numbers (`summary`), and the interval served for each day ahead, which the monitor holds
+    against the prices once they have arrived (its coverage). The prices themselves are not logged."""
+    output = {
+        "interval": answer.interval,  # the nominal coverage, e.g. 0.9
+        "lower": [step.lower for step in answer.path],  # day 1, 2, ... ahead: the k-th trading day after last_date
+        "upper": [step.upper for step in answer.path],
+    }
+    serving.log_prediction(request, summary(sent.history, answer, forecaster), output, answer.warnings)
+
+
+def summary(history: list[DailyPrice] | None, answer: Forecast, forecaster: Forecaster) -> dict:
+    """What the monitor needs of a request: how many prices it sent (0: none, the forecast starts from the
+    training series' end), the last date and price (to find the outcomes in a price file later), and, of
+    the last `window` daily returns, the annualised volatility and how many were large moves (beyond the
+    training returns' 5% and 95% quantiles)."""
+    found = {
+        "history_prices": 0 if history is None else len(history),
+        "horizon": len(answer.path),
+        "last_date": str(answer.last_date),
+        "last_price": answer.last_price,
+        "volatility_pct": None,
+        "window_returns": None,
+        "large_moves": None,
+    }
+    if history is None:  # the training series itself: nothing new to compare with it
+        return found
+    seen = forecaster.seen
+    window = seen["volatility"]["window_days"] if seen else forecaster.cfg.volatility.historical_window
+    recent = np.array([p.price for p in history[-(window + 1) :]])
+    r = 100 * np.diff(np.log(recent))  # the last `window` daily log returns, in percent
+    found["volatility_pct"] = round(float(np.std(r, ddof=1) * np.sqrt(252)), 2)  # sd * sqrt(252), as in data.py
+    found["window_returns"] = len(r)
+    found["large_moves"] = data.large_moves(r, seen) if seen else None
+    return found
 
 
 def document_limits(schema: dict, forecaster: Forecaster) -> None:

@@ -39,6 +39,7 @@ def test_dry_run_then_evaluate(runs_dir: Path, train_run, capsys: pytest.Capture
     assert None not in metrics.values()  # nothing NaN: the random walk's test against itself is left out
     assert metrics["test_h1_naive_mase"] == 1.0 and "test_h1_naive_dm_p" not in metrics
     assert 0 <= metrics["test_h1_drift_coverage"] <= 1 and 0 <= metrics["test_served_interval_coverage"] <= 1
+    assert set(evaluate.PROMOTE_ON) <= set(metrics)  # what make promote compares
     assert {"test_garch_qlike", "test_ewma_qlike", "test_historical_qlike", "test_garch_qlike_range_variance"} <= set(
         metrics
     )
