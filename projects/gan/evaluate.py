@@ -34,6 +34,10 @@ from .model import Generator, frechet_distance, gaussian_stats, generate, image_
 PROJECT = project_name(__package__)
 PER_CLASS = 100  # images generated for each class to measure the class accuracy of a conditional model
 NEIGHBOURS = 3  # k of the k-nearest-neighbour balls of precision and recall (the paper's choice)
+# What `make promote` compares with the promoted run (and which way is better): the Fréchet distance as a share
+# of the untrained generator's, not the raw distance, because each run measures in the features of its own judge,
+# and the judge's accuracy on generated images of the requested class (conditional models only)
+PROMOTE_ON = {"test_fd_ratio": "lower", "test_class_accuracy": "higher"}
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray, chunk: int = 512) -> np.ndarray:

@@ -17,6 +17,11 @@ Every answer says what makes it less trustworthy: the judge (the classifier of r
 training uses to measure the generator) reads each image of a conditional model, and an image it
 does not read as the requested class is a `class_not_recognised` warning: in the JSON answer's
 `warnings`, and as `X-Warnings: class_not_recognised(class)` on a PNG.
+
+When the server logs predictions (`make serve` does), each request adds one row for drift
+monitoring (`make monitor PROJECT=gan`): its class, seed, n, format and scale, and how the judge
+reads what was served (its confidence in the requested class, image by image, and how many images it
+recognises as that class). Never the images: the run, the seed and the class draw them again, exactly, if one is ever in question.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import math
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, FastAPI, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -117,9 +122,13 @@ class ImageGenerator:
         labels = self.classes(query.n, query.class_)
         return generate(self.model, query.n, query.seed, labels), labels
 
+    def read(self, images: np.ndarray) -> np.ndarray:
+        """The judge's class probabilities for each image: (n, n_classes) from (n, H, W[, C]) uint8."""
+        return judge_features(self.judge, images)[1]
+
     def judged(self, images: np.ndarray) -> np.ndarray:
         """The class the judge reads in each image: its most probable class, (n,) from (n, H, W[, C]) uint8."""
-        return judge_features(self.judge, images)[1].argmax(1)
+        return self.read(images).argmax(1)
 
     def unrecognised(self, labels: np.ndarray, judged: np.ndarray) -> list[serving.PredictionWarning]:
         """A warning when the judge reads some images as another class than the one asked for (`labels`):
@@ -198,12 +207,16 @@ PNG_HEADERS = {
         }
     },
 )
-def generate_images(generator: GeneratorDep, query: Annotated[GenerateQuery, Query()]) -> Response | GeneratedImages:
+def generate_images(
+    generator: GeneratorDep, query: Annotated[GenerateQuery, Query()], request: Request
+) -> Response | GeneratedImages:
     """n new images from the noise of `seed` (and of `class`, for a conditional model)."""
     check_size(query, generator)  # before any work: a 35,000-pixel grid would need GBs
     images, labels = generator.generate(query)
-    # a conditional model's images, read by the judge: is each the class asked for? (an unconditional one draws none)
-    warnings = [] if labels is None else generator.unrecognised(labels, generator.judged(images))
+    probs = generator.read(images)  # the judge reads every image: (n, n_classes)
+    # a conditional model's images: is each the class asked for? (an unconditional one is asked for none)
+    warnings = [] if labels is None else generator.unrecognised(labels, probs.argmax(1))
+    log(request, query, labels, probs, warnings)
     classes = None if labels is None else [int(c) for c in labels]
     if query.format == "json":
         return GeneratedImages(
@@ -222,6 +235,31 @@ def generate_images(generator: GeneratorDep, query: Annotated[GenerateQuery, Que
     if warnings:  # a PNG has no room for messages: their codes, as make predict's CSV writes them
         headers["X-Warnings"] = batch.cell([w.model_dump() for w in warnings])
     return Response(buffer.getvalue(), media_type="image/png", headers=headers)
+
+
+def log(
+    request: Request,
+    query: GenerateQuery,
+    labels: np.ndarray | None,
+    probs: np.ndarray,
+    warnings: list[serving.PredictionWarning],
+) -> None:
+    """Log one request for drift monitoring (monitor.py), when the server logs: what was asked (class, seed,
+    n, format, scale) and how the judge reads what was served: its confidence in each image, their mean, and
+    how many it recognises. Never the images themselves."""
+    if labels is None:  # unconditional: nothing was asked for; how sure is the judge of whatever class it reads?
+        confidence, recognised = probs.max(1), None  # max_c p(c | image)
+    else:  # p(requested class | image), and how many images the judge reads as that class (its argmax)
+        confidence = probs[np.arange(len(labels)), labels]
+        recognised = int((probs.argmax(1) == labels).sum())
+    asked = {"class": query.class_, "seed": query.seed, "n": query.n, "format": query.format, "scale": query.scale}
+    answer = {
+        "confidence": round(float(confidence.mean()), 4),  # the request at a glance
+        "recognised": recognised,
+        # image by image, as reference.json holds them: a mean over 16 images cannot be compared with those
+        "confidences": np.round(confidence, 4).tolist(),
+    }
+    serving.log_prediction(request, asked, answer, warnings)
 
 
 def document_limits(schema: dict, generator: ImageGenerator) -> None:

@@ -346,14 +346,16 @@ def fit(
     return metrics, history
 
 
-REFERENCE_PER_CLASS = 50  # generated images of each class that the judge reads for reference.json
+REFERENCE_PER_CLASS = 200  # generated images of each class that the judge reads for reference.json (2,000 digits)
 
 
 def reference(images: data.Data, judge: Judge, generator: Generator, cfg: Config) -> dict[str, Any]:
     """What the run learned from, as plain numbers (saved as reference.json): how many images of each class
-    the splits hold, how often the judge reads real validation images of each class right, and (conditional
-    models) how often it reads the kept generator's images of each requested class as that class. The API
-    warns when the judge does not recognise a requested class; monitoring compares requests with these."""
+    the splits hold, how often the judge reads real validation images of each class right, and how sure it is
+    of the kept generator's images: for a conditional model, how often it reads each requested class as that
+    class and, image by image, its probability of that class; for an unconditional one, its probability of
+    whatever class it reads. The API warns when the judge does not recognise a requested class; monitoring
+    (monitor.py) compares the requests and the judge's confidence in what is served with these."""
     n = images.n_classes
 
     def accuracy(judged: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -366,10 +368,17 @@ def reference(images: data.Data, judge: Judge, generator: Generator, cfg: Config
         "class_counts": {name: np.bincount(labels, minlength=n).tolist() for name, (_, labels) in images.splits.items()},
         "judge_accuracy_real": accuracy(judge_features(judge, X_val)[1].argmax(1), y_val),
     }  # fmt: skip
+    # noise of its own (seed + 3): not training's, not evaluate's
     if cfg.model.conditional:
         asked = np.repeat(np.arange(n), REFERENCE_PER_CLASS)
-        fakes = generate(generator, len(asked), cfg.seed + 3, asked)  # noise of its own: not training's, not evaluate's
-        found["judge_accuracy_generated"] = accuracy(judge_features(judge, fakes)[1].argmax(1), asked)
+        probs = judge_features(judge, generate(generator, len(asked), cfg.seed + 3, asked))[1]  # (N, n_classes)
+        found["judge_accuracy_generated"] = accuracy(probs.argmax(1), asked)
+        confidence = probs[np.arange(len(asked)), asked]  # p(requested class | image), image by image
+        # for the monitor: one list per requested class, REFERENCE_PER_CLASS values each
+        found["judge_confidence_generated"] = [np.round(confidence[asked == c], 4).tolist() for c in range(n)]
+    else:  # no class is requested: the judge's probability of the class it reads, max_c p(c | image), in one list
+        probs = judge_features(judge, generate(generator, n * REFERENCE_PER_CLASS, cfg.seed + 3))[1]
+        found["judge_confidence_generated"] = [np.round(probs.max(1), 4).tolist()]
     return found
 
 
