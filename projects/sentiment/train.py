@@ -13,7 +13,8 @@ Steps:
    kinds in one call, the neural one epoch by epoch with the core's training loop, stopping
    when the validation loss stops improving and keeping the best epoch's weights;
 3. measure it on the validation sentences, beside always answering the majority class;
-4. save the run: config, environment, model files and metrics.
+4. save the run: config, environment, model files, metrics and the reference that serving and
+   drift monitoring compare with (data.reference).
 """
 
 from __future__ import annotations
@@ -162,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     # 4. Save the run: config, environment and checksums come with it; it appears under runs/ only once complete.
     with runs.create(PROJECT, cfg, data_files=corpus.files, dry_run=args.dry_run) as run:
         model.save(run.dir, classifier, cfg, metrics)
-        runs.write_json(run.dir / "reference.json", data.reference(train))  # what serving and monitoring compare with
+        # what serving (the training words) and drift monitoring (validation texts and answers) compare with
+        runs.write_json(run.dir / "reference.json", data.reference(train, val, p_val))
         if history:
             runs.write_json(run.dir / "history.json", {"epochs": history})
         run.save_metrics(metrics)

@@ -71,9 +71,12 @@ def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
-def numeric_check(name: str, reference: Sequence[float], values: Sequence[float], bins: int = 10) -> Check:
+def numeric_check(
+    name: str, reference: Sequence[float], values: Sequence[float], bins: int = 10, against: str = "in training"
+) -> Check:
     """Compare the traffic's `values` with the training data's `reference` sample: PSI over the reference's
-    deciles (fewer bins where values repeat, e.g. a number of years in bands) and the two-sample KS test."""
+    deciles (fewer bins where values repeat, e.g. a number of years in bands) and the two-sample KS test.
+    `against` names the reference in the check's sentence (e.g. "in the validation texts")."""
     from scipy import stats
 
     ref = np.asarray(reference, dtype=float)
@@ -92,7 +95,7 @@ def numeric_check(name: str, reference: Sequence[float], values: Sequence[float]
     median_ref, median_got = float(np.median(ref)), float(np.median(got))
     return Check(
         name, "psi", value, psi_verdict(value),
-        f"median {_number(median_got)} against {_number(median_ref)} in training; PSI {value:.3f}",
+        f"median {_number(median_got)} against {_number(median_ref)} {against}; PSI {value:.3f}",
         "KS", p_value, labels, _shares(expected), _shares(actual),
     )  # fmt: skip
 
@@ -101,6 +104,8 @@ def bin_edges(reference: np.ndarray, bins: int) -> np.ndarray:
     """Edges that cut the reference into `bins` bins of about equal share, none of them empty: at its deciles,
     or, for a number with few values (a count, a band), halfway between its values, one bin per value."""
     values = np.unique(reference)
+    if len(values) == 1:  # one value only: traffic below it, at it, and above it
+        return np.array([values[0], np.nextafter(values[0], np.inf)])
     if len(values) <= bins:
         return (values[:-1] + values[1:]) / 2
     edges = np.unique(np.quantile(reference, np.linspace(0, 1, bins + 1)[1:-1], method="inverted_cdf"))
