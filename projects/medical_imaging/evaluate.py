@@ -9,8 +9,9 @@ the threshold chosen on validation images (the screening decision), PR AUC, cali
 its expected calibration error, and BCa bootstrap 95% confidence intervals for AUC and accuracy.
 Checks the out-of-distribution score: the share of real test X-rays it flags, and the share
 of black, white, noise and inverted images it catches. Draws Grad-CAM heatmaps beside correct
-and incorrect test images. Writes test_* metrics into metrics.json, plots/*.png and
-MODEL_CARD.md into the run folder.
+and incorrect test images. Writes test_* metrics into metrics.json, plots/*.png,
+MODEL_CARD.md and the test answers the drift monitor compares with (test_answers.json) into the
+run folder.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from mlstarter.metrics import binary_metrics, prefixed, shown
 from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
-from . import data, model, ood
+from . import data, model, monitor, ood
 from .config import Config
 from .model import TrainedModel
 
 PROJECT = project_name(__package__)
+# make promote refuses (without --force) a run worse than the promoted one in any of these test metrics: how well
+# it ranks the X-rays, and how many pneumonias the screening decision finds
+PROMOTE_ON = {"test_roc_auc": "higher", "test_screening_sensitivity": "higher"}
 # MedMNIST v2 (Yang et al. 2023), PneumoniaMNIST at 28x28, test split: (AUC, ACC)
 PUBLISHED = {
     "ResNet-18 (28)": (0.944, 0.854),
@@ -233,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     gradcam_grid(trained, X_test, y_test, p_test, plot_dir / "gradcam.png")
     ood_plot(ood_test, unusual, trained.ood_threshold, plot_dir / "ood_scores.png")
 
-    # 5. Write everything into the run folder.
+    # 5. Write everything into the run folder, with the test X-rays' answers, which the drift monitor compares the
+    #    served answers with (monitor.py): the answers these metrics describe.
     all_metrics = runs.update_json(run.path / "metrics.json", metrics)
+    runs.write_json(run.path / monitor.TEST_ANSWERS, monitor.answers_reference(p_test, trained.threshold))
     table = metrics_table(all_metrics, y_test)
     card = render_card(run, cfg, all_metrics, table, dataset.splits, official=data.is_official(dataset.files))
     runs.write_text(run.path / "MODEL_CARD.md", card)

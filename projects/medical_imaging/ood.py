@@ -21,8 +21,8 @@ layer's features, an energy score, the confidence or pixel statistics: measured 
 section 7 (the last layer's features, for one, let white and grey squares through).
 
 `fit_reference` writes what the training images look like into the run as `reference.json`:
-these statistics, and plain image statistics (mean and spread of intensity, size) that a later
-drift monitor can reuse without loading the network.
+these statistics, the validation images' scores, and plain image statistics (mean and spread of
+intensity, size), which the drift monitor (monitor.py) compares served images with.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ def fit_reference(
     block: int,
 ) -> dict[str, Any]:
     """reference.json's content: the class means and shared covariance of the training features, the
-    threshold (the (1 - flag_rate) quantile of the validation images' scores), and image statistics."""
+    threshold (the (1 - flag_rate) quantile of the validation images' scores), those scores (for the drift
+    monitor), and image statistics."""
     means = np.stack([f_train[y_train == c].mean(axis=0) for c in (0, 1)])  # (2, C): mu_normal, mu_pneumonia
     centred = f_train - means[y_train]  # each image's features minus its own class's mean
     covariance = LedoitWolf(assume_centered=True).fit(centred).covariance_  # (C, C), shrunk towards s * I
@@ -67,14 +68,20 @@ def fit_reference(
         "validation_flagged": float((val_scores > threshold).mean()),  # got, on the validation images
         "class_means": means.tolist(),  # [mu_normal, mu_pneumonia]
         "covariance": covariance.tolist(),
+        "validation_scores": np.round(val_scores, 2).tolist(),  # the monitor compares served images' scores with these
     }
     return {"ood": ood, "images": image_statistics(X_train)}
 
 
+MONITOR_SAMPLE = 2000  # per-image statistics kept for the drift monitor: enough for deciles, a few KB of JSON
+
+
 def image_statistics(images: np.ndarray) -> dict[str, Any]:
-    """Plain statistics of uint8 images (N, H, W): each image's mean and spread of intensity, summarised."""
+    """Plain statistics of uint8 images (N, H, W): each image's mean and spread of intensity, summarised, and
+    a sample of MONITOR_SAMPLE images' values for the drift monitor (monitor.py)."""
     per_image_mean = images.reshape(len(images), -1).mean(axis=1)
     per_image_std = images.reshape(len(images), -1).std(axis=1)
+    sample = np.random.default_rng(0).permutation(len(images))[:MONITOR_SAMPLE]
     return {
         "count": len(images),
         "height": int(images.shape[1]),
@@ -85,6 +92,8 @@ def image_statistics(images: np.ndarray) -> dict[str, Any]:
                        "p01": float(np.quantile(per_image_mean, 0.01)), "p99": float(np.quantile(per_image_mean, 0.99))},
         "image_std": {"mean": float(per_image_std.mean()), "std": float(per_image_std.std()),
                       "p01": float(np.quantile(per_image_std, 0.01)), "p99": float(np.quantile(per_image_std, 0.99))},
+        "values": {"mean": np.round(per_image_mean[sample], 1).tolist(),  # of intensity 0-255, one per image
+                   "std": np.round(per_image_std[sample], 1).tolist()},
     }  # fmt: skip
 
 

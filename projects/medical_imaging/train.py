@@ -18,7 +18,8 @@ Steps:
    sensitivity and specificity);
 5. describe the training images for the out-of-distribution check (`ood.fit_reference`): the
    mean and covariance of their features, and a threshold on the Mahalanobis distance that
-   flags `ood.flag_rate` of the validation images;
+   flags `ood.flag_rate` of the validation images; and, for the drift monitor (monitor.py),
+   the validation images' answers;
 6. save the run, and say how the network ranks the validation images against chance.
 """
 
@@ -195,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
         cfg.ood.block,
     )
     metrics["val_ood_flag_rate"] = reference["ood"]["validation_flagged"]
+    # what the drift monitor (monitor.py) compares served answers with: the answers on images training never saw
+    reference["predictions"] = {
+        "scores": np.round(p_val.astype(float), 4).tolist(),  # P(pneumonia) of every validation image
+        "threshold": threshold,
+        "positive_rate": float((p_val >= threshold).mean()),  # share of validation images called pneumonia
+        "prevalence": float(y_train.mean()),  # share of training images with pneumonia
+    }
 
     # 6. Save the run: it appears under runs/ only once every file is written.
     with runs.create(PROJECT, cfg, data_files=dataset.files, dry_run=args.dry_run, processes=ctx.world_size) as run:

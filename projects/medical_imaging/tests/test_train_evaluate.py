@@ -10,7 +10,7 @@ from mlstarter import checkpoints, runs, training
 from mlstarter.checkpoints import Checkpoint
 from mlstarter.scripts import load_config
 
-from .. import evaluate, train
+from .. import evaluate, monitor, train
 from ..config import Config
 
 
@@ -28,6 +28,8 @@ def test_a_short_training_learns_the_toy_task_and_evaluate_writes_everything(toy
     assert {"roc.png", "calibration.png", "confusion_matrix.png", "gradcam.png", "validation_auc.png",
             "ood_scores.png"} <= plots  # fmt: skip
     assert 0 <= metrics["test_ood_flag_rate"] <= 1 and 0 <= metrics["ood_catch_rate_noise"] <= 1
+    answers = run.read_json(monitor.TEST_ANSWERS)  # what the drift monitor compares served answers with
+    assert len(answers["scores"]) == 64 and answers["threshold"] == pytest.approx(metrics["test_screening_threshold"])
     card = (run.path / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "not a medical device" in card and "Out-of-distribution check: it flags" in card
     # trained on a file that is not the official PneumoniaMNIST: the published results are set beside it as such
