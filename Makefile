@@ -10,7 +10,7 @@
 #   make examples PROJECT=medical_imaging               (example input files: runs/medical_imaging-examples/)
 #   make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000] [WORKERS=2] [ARGS="--host 0.0.0.0"]
 #   make promote PROJECT=credit_risk RUN=<run id> [ARGS=--force]   (the run make serve uses by default)
-#   make monitor PROJECT=credit_risk [SINCE=7d]         (drift report from the prediction log; exit status 3 at "act")
+#   make monitor PROJECT=credit_risk [SINCE=7d]         (drift report from the prediction log; mlstarter monitor exits 3 at "act")
 #   make simulate-drift PROJECT=credit_risk [PORT=8000] (shifted traffic to a running server)
 #   make bench-serve PROJECT=credit_risk [ARGS="--seconds 5 --workers 2"]
 #   make fuzz PROJECT=credit_risk [SECONDS=600]         (schemathesis, every check, against a served run)

@@ -3,7 +3,6 @@ shared by two worker processes, and the same in PostgreSQL."""
 
 from __future__ import annotations
 
-import os
 import queue
 import signal
 import sqlite3
@@ -18,7 +17,7 @@ import pytest
 from fastapi import APIRouter, Depends, Request
 from fastapi.testclient import TestClient
 
-from mlstarter import predlog, runs, serving
+from mlstarter import predlog, serving
 
 from .test_serving import Doubler, Item, write_demo_run
 from .test_tuning_postgres import postgres_url  # noqa: F401  (a fixture: PostgreSQL of the test's own)
@@ -76,7 +75,7 @@ def test_the_log_is_bounded_by_age_and_rows(tmp_root: Path):
     log._last_prune = time.monotonic()  # the writer prunes once a minute: not before this test has written
     log.put(old + new)
     log.flush()
-    assert predlog.prune(log.engine, log.retention) == 30 + 50  # three days old, then all but the newest 50
+    assert predlog.prune(log.engine, "demo", log.retention) == 30 + 50  # three days old, then all but the newest 50
     assert predlog.read(target, "demo")["input.x"].tolist() == list(range(50, 100))
     log._last_prune = 0  # the writer's own pruning, as a server does it once a minute
     log.put(old)
@@ -192,6 +191,52 @@ def test_worker_processes_take_the_log_from_the_environment(tmp_root: Path, monk
            "MLSTARTER_SERVE_LOG_DAYS": "3", "MLSTARTER_SERVE_LOG_ROWS": "10"}  # fmt: skip
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_root)
     app = server.worker_app()
-    assert app.state.log_target == "x.db" and app.state.log_retention == predlog.Retention(3, 10)
-    assert os.environ["MLSTARTER_SERVE_RUN"] == run.run_id and runs.latest_run("demo").run_id == run.run_id
+    assert app.state.log_retention == predlog.Retention(3, 10)
+    with TestClient(app) as client:  # the worker's start-up opens the log it was given
+        assert client.post("/predict", json={"x": 2}).status_code == 200
+        assert client.get("/metadata").json()["prediction_log"]["where"] == "x.db"
+    assert predlog.read(str(tmp_root / "x.db"), "demo")["input.x"].tolist() == [2.0]
+
+
+def test_one_bad_row_is_lost_alone_and_the_log_never_repeats_logged_values(tmp_root: Path, caplog):
+    target = str(tmp_root / predlog.DATABASE)
+    log = predlog.PredictionLog(target, "demo")
+    good = {"time": time.time(), "run_id": "r", "route": "/p", "inputs": {"age": 23}, "output": {}}
+    log.put([good, {**good, "inputs": {"age": float("nan")}}, good])  # NaN cannot be written as JSON
+    log.flush()
+    assert (log.written, log.failed) == (2, 1)
+    with sqlite3.connect(target) as db:
+        db.execute("DROP TABLE predictions")
+    log.put([{**good, "inputs": {"personal_status_sex": "female: divorced/separated/married"}}])
+    log.flush()
+    log.close()
+    assert log.failed == 2 and "OperationalError: no such table: predictions" in caplog.text
+    assert "divorced" not in caplog.text  # the values stay in the database, never in the server's log
+
+
+def test_prune_keeps_other_projects_rows(tmp_root: Path):
+    target = str(tmp_root / predlog.DATABASE)
+    row = {"time": time.time(), "run_id": "r", "route": "/p", "inputs": {}, "output": {}}
+    ours, theirs = predlog.PredictionLog(target, "demo"), predlog.PredictionLog(target, "other")
+    ours.put([row] * 20)
+    theirs.put([row] * 5)
+    ours.flush(), theirs.flush()
+    assert predlog.prune(ours.engine, "demo", predlog.Retention(max_rows=10)) == 10
+    ours.close(), theirs.close()
+    assert len(predlog.read(target, "demo")) == 10 and len(predlog.read(target, "other")) == 5
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        ("postgres://u:secret@db/x", "postgresql://, not postgres://"),
+        ("postgresql://u:secret@db:notaport/x", "cannot use postgresql://u:\\*\\*\\*@db:notaport/x"),
+        ("/proc/no/such/predictions.db", "cannot use /proc/no/such/predictions.db as the prediction log"),
+    ],
+)
+def test_a_bad_log_target_is_one_line(target: str, says: str):
+    with pytest.raises(predlog.LogError, match=says) as error:
+        predlog.engine(target)
+    assert "secret" not in str(error.value)

@@ -213,10 +213,12 @@ def generate_images(
     """n new images from the noise of `seed` (and of `class`, for a conditional model)."""
     check_size(query, generator)  # before any work: a 35,000-pixel grid would need GBs
     images, labels = generator.generate(query)
-    probs = generator.read(images)  # the judge reads every image: (n, n_classes)
-    # a conditional model's images: is each the class asked for? (an unconditional one is asked for none)
+    # the judge reads the images of a conditional model (is each the class asked for?), and of any model whose
+    # answers are logged (an unconditional one is asked for no class: only the log wants its reading)
+    probs = generator.read(images) if labels is not None or serving.logging_on(request) else None  # (n, n_classes)
     warnings = [] if labels is None else generator.unrecognised(labels, probs.argmax(1))
-    log(request, query, labels, probs, warnings)
+    if probs is not None:
+        log(request, query, labels, probs, warnings)
     classes = None if labels is None else [int(c) for c in labels]
     if query.format == "json":
         return GeneratedImages(

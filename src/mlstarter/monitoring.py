@@ -134,7 +134,10 @@ def categorical_check(name: str, reference: dict[str, float], values: Sequence[A
     actual = np.array([count(seen, n) for n in names], dtype=float)
     value = psi(expected, actual)
     share = np.clip(expected / expected.sum(), EPSILON, None)
-    p_value = float(stats.chisquare(actual, share / share.sum() * actual.sum()).pvalue) if len(names) > 1 else None
+    counts_expected = share / share.sum() * actual.sum()
+    # chi-squared holds when every bin expects 5 or more (Cochran's rule): not with a category training never saw
+    valid = len(names) > 1 and counts_expected.min() >= 5
+    p_value = float(stats.chisquare(actual, counts_expected).pvalue) if valid else None
     moved = int(np.argmax(np.abs(actual / actual.sum() - expected / expected.sum())))
     return Check(
         name, "psi", value, psi_verdict(value),
@@ -313,7 +316,8 @@ def monitor_parser(project: str, doc: str | None) -> argparse.ArgumentParser:
         description=doc,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--run", default=None, help="the run whose traffic to compare (default: the served run)")
+    parser.add_argument("--run", default=None, help="the run whose logged traffic to compare (default: the run that "
+                        "answered the newest logged request)")  # fmt: skip
     parser.add_argument("--since", default=None, help="only predictions since: 2026-11-30, 2026-11-30T12:00, 24h, 7d")
     parser.add_argument("--log-db", default=None, help="the prediction log, if not the default file (a path or URL)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the report (default: runs/<project>-monitoring/report/)")  # fmt: skip
@@ -322,11 +326,19 @@ def monitor_parser(project: str, doc: str | None) -> argparse.ArgumentParser:
 
 def monitor(project: str, checks: ChecksFunction, args: argparse.Namespace) -> Report:
     """Read the log, run the project's checks, write the report; return it."""
-    run = runs.served_run(project, args.run)
     since = predlog.parse_since(args.since)
-    log = predlog.read(args.log_db or predlog.default_target(project), project, since, run.run_id)
+    everything = predlog.read(args.log_db or predlog.default_target(project), project, since)
+    # by default, the run that answered the newest logged request (the one serving now, even if a newer run was
+    # trained or promoted since the server started); else the run `make serve` would serve
+    run_id = args.run or (everything["run_id"].iloc[-1] if len(everything) else None)
+    run = runs.served_run(project, run_id)
+    log = everything[everything["run_id"] == run.run_id].reset_index(drop=True)
     found = checks(run, log, args) if len(log) else []
     found, notes = found if isinstance(found, tuple) else (found, [])
+    others = everything.loc[everything["run_id"] != run.run_id, "run_id"].value_counts()
+    if len(others):
+        notes = [*notes, "Not compared: " + ", ".join(f"{n:,} predictions of run {r}" for r, n in others.items())
+                 + " (--run names the run to compare)."]  # fmt: skip
     report = Report(project, run.run_id, len(log), since, found, verdict(found, len(log)), time.time(), notes)
     write_report(report, args.out or report_dir(project))
     return report

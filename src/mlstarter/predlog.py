@@ -60,21 +60,37 @@ def default_target(project: str) -> str:
 
 def shown(target: str) -> str:
     """A log's file or URL as it can be printed: a URL's password masked."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", target)
+    if "://" not in target:
+        return target
+    try:
+        return sa.engine.make_url(target).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):  # not a URL SQLAlchemy reads: mask what stands for a password
+        scheme, _, rest = target.partition("://")
+        if "@" not in rest:
+            return target
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def engine(target: str) -> Any:
-    """A SQLAlchemy engine for a file path (SQLite, in WAL mode) or a database URL; the table created if missing."""
-    if "://" not in target:
-        path = Path(target)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{path}"
-    else:
-        url = target
+    """A SQLAlchemy engine for a file path (SQLite, in WAL mode) or a database URL; the table created if missing.
+    Anything wrong with the target (a bad URL, a missing driver, a folder that cannot be made, a server that
+    does not answer) is a LogError that says which, in one line."""
+    if target.startswith("postgres://"):
+        raise LogError(f"{shown(target)}: SQLAlchemy names PostgreSQL postgresql://, not postgres:// (as Heroku "
+                       "does): write postgresql://user:password@host/db")  # fmt: skip
     try:
-        found = sa.create_engine(url, pool_pre_ping=True)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
-        fix = " Install the driver: .venv/bin/pip install -e '.[postgres]'" if "postgres" in url else ""
+        if "://" not in target:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            url, options = f"sqlite:///{target}", {}
+        else:
+            url = target
+            is_postgres = sa.engine.make_url(url).get_backend_name() == "postgresql"
+            options = {"connect_args": {"connect_timeout": 5}} if is_postgres else {}  # a dropped host: 5 s, not 2 min
+        # hide_parameters: a failed write's error never repeats the logged values (personal data) in the server log
+        found = sa.create_engine(url, pool_pre_ping=True, hide_parameters=True, **options)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError, OSError) as error:
+        fix = " Install the driver: .venv/bin/pip install -e '.[postgres]'" if isinstance(error, ImportError) else ""
         raise LogError(f"cannot use {shown(target)} as the prediction log: {error}.{fix}") from None
     if found.dialect.name == "sqlite":
 
@@ -175,20 +191,32 @@ class PredictionLog:
             self._prune_now_and_then()
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
+        rows = []
+        for record in batch:  # a row that cannot be written as JSON is lost alone, not with its batch
+            try:
+                rows.append(_row(self.project, record))
+            except (KeyError, TypeError, ValueError):
+                self.failed += 1
+        if len(rows) < len(batch):
+            logger.warning("prediction log: %d rows could not be written as JSON", len(batch) - len(rows))
+        if not rows:
+            return
         try:
             with self.engine.begin() as connection:
-                connection.execute(TABLE.insert(), [_row(self.project, r) for r in batch])
-            self.written += len(batch)
-        except Exception as error:  # never let the log stop: say it, count the rows lost, go on
-            self.failed += len(batch)
-            logger.warning("prediction log: %d rows not written to %s: %s", len(batch), shown(self.target), error)
+                connection.execute(TABLE.insert(), rows)
+            self.written += len(rows)
+        except Exception as error:  # never let the log stop: say it (without the rows' values), count, go on
+            self.failed += len(rows)
+            reason = str(getattr(error, "orig", error)).strip().splitlines()[0]
+            logger.warning("prediction log: %d rows not written to %s: %s: %s", len(rows), shown(self.target),
+                           type(error).__name__, reason)  # fmt: skip
 
     def _prune_now_and_then(self) -> None:
         if time.monotonic() - self._last_prune < PRUNE_SECONDS:
             return
         self._last_prune = time.monotonic()
         try:
-            prune(self.engine, self.retention)
+            prune(self.engine, self.project, self.retention)
         except Exception as error:
             logger.warning("prediction log: old rows not deleted from %s: %s", shown(self.target), error)
 
@@ -210,14 +238,18 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else str(value)
 
 
-def prune(engine: Any, retention: Retention) -> int:
-    """Delete rows older than the retention age, then all but the newest `max_rows`; return how many went."""
+def prune(engine: Any, project: str, retention: Retention) -> int:
+    """Delete `project`'s rows older than the retention age, then all but its newest `max_rows`; return how many
+    went. Other projects sharing the database keep theirs."""
     cutoff = time.time() - retention.max_age_days * 86400
+    mine = TABLE.c.project == project
     with engine.begin() as connection:
-        gone = connection.execute(TABLE.delete().where(TABLE.c.time < cutoff)).rowcount
-        newest = connection.execute(sa.select(sa.func.max(TABLE.c.id))).scalar()
-        if newest is not None:
-            gone += connection.execute(TABLE.delete().where(TABLE.c.id <= newest - retention.max_rows)).rowcount
+        gone = connection.execute(TABLE.delete().where(mine, TABLE.c.time < cutoff)).rowcount
+        oldest_kept = connection.execute(
+            sa.select(TABLE.c.id).where(mine).order_by(TABLE.c.id.desc()).offset(retention.max_rows - 1).limit(1)
+        ).scalar()
+        if oldest_kept is not None:
+            gone += connection.execute(TABLE.delete().where(mine, TABLE.c.id < oldest_kept)).rowcount
     return gone
 
 

@@ -150,9 +150,14 @@ def log_prediction(
     nothing when logging is off; the row is written after the answer is sent, with its latency."""
     rows = request.scope.get("state", {}).get(LOG_ROWS)
     if rows is not None:
-        codes = [w.code for w in warnings]
+        codes = [getattr(w, "code", str(w)) for w in warnings]
         rows.append({"time": time.time(), "route": request.url.path, "inputs": inputs, "output": output,
                      "warnings": codes})  # fmt: skip
+
+
+def logging_on(request: Request) -> bool:
+    """Whether this request's predictions are logged: a route can skip work that only the log needs."""
+    return request.scope.get("state", {}).get(LOG_ROWS) is not None
 
 
 LOG_ROWS = "mlstarter_prediction_rows"  # where a request's rows wait in its scope's state until it is answered
@@ -211,11 +216,15 @@ def create_app(
         # At most this many requests run the model at once (anyio's default is 40): more threads than
         # cores only fight over the GIL, and the event loop, which answers /health, loses that fight.
         anyio.to_thread.current_default_thread_limiter().total_tokens = model_threads or usable_cores()
+        app.state.live = runs.live(project, run)  # how this run came to be served, as it was at start-up
         target = getattr(app.state, "log_target", None)
         app.state.prediction_log = None
         if target is not None:
-            app.state.prediction_log = predlog.PredictionLog(target, project, app.state.log_retention)
-            logger.info("Logging predictions to %s", predlog.shown(target))
+            try:
+                app.state.prediction_log = predlog.PredictionLog(target, project, app.state.log_retention)
+                logger.info("Logging predictions to %s", predlog.shown(target))
+            except predlog.LogError as error:  # e.g. PostgreSQL down as a worker restarts: serve, without the log
+                logger.warning("%s. Serving WITHOUT the prediction log until the server restarts.", error)
         try:
             with threadpool_limits(limits=native_threads):
                 yield
@@ -264,7 +273,7 @@ def create_app(
         return {
             "project": project,
             "run_id": run.run_id,
-            "live": runs.live(project, run),  # promoted (since when) or the newest complete run
+            "live": request.app.state.live,  # promoted (since when) or the newest complete run
             "prediction_log": {"on": False}
             if log is None
             else {

@@ -13,9 +13,10 @@ from mlstarter import runs
 from .. import data, model, serve
 
 
-@pytest.fixture
-def client(runs_dir: Path, train_run):
-    run = train_run("--dry-run")
+@pytest.fixture(scope="module")
+def client(trained_once):
+    """One dry-run model served for the whole module: no test here changes it, so it is trained once, not per test."""
+    run = trained_once("--dry-run")
     with TestClient(serve.create_app()) as c:
         c.run_id = run.run_id
         yield c
