@@ -3,6 +3,7 @@
     $ make serve PROJECT=gan                      # in one terminal
     $ make simulate-drift PROJECT=gan [PORT=8000] # in another: 500 shifted requests
     $ make monitor PROJECT=gan                     # verdict: act
+    $ python -m projects.gan.simulate_drift [--port 8000] [--n 500] [--unshifted]
 
 Unshifted traffic is what the tests and the evaluation assume: requests for classes as often as the
 test split has them (a quarter of them with no class: every class in turn, the API's default), a

@@ -4,6 +4,7 @@
     $ make simulate-drift PROJECT=sentiment [PORT=8000]   # in another: 500 product reviews
     $ make monitor PROJECT=sentiment                       # verdict: act
     $ make simulate-drift PROJECT=sentiment ARGS="--shift shuffled"   # the other shift (see below)
+    $ python -m projects.sentiment.simulate_drift [--port 8000] [--n 500] [--shift shuffled] [--unshifted]
 
 The default shift (`--shift products`) is the one a sentiment model meets most: it was trained on film
 reviews, and someone points it at product reviews. Each shifted text joins one to three short product-
