@@ -90,11 +90,11 @@ def test_monitor_writes_the_report_exits_3_at_act_and_serves_gauges(tmp_root: Pa
     assert re.search(r'^mlstarter_drift_verdict\{run_id="[^"]+"\} 2\.0$', metrics, re.MULTILINE)
     assert 'mlstarter_drift_statistic{check="x",statistic="psi"}' in metrics
     assert 'mlstarter_drift_p_value{check="x",test="KS"}' in metrics
-    folder = monitoring.report_dir("demo")
+    folder = predlog.report_dir("demo")
     report = (folder / "report.md").read_text()
     assert "| x | act | psi |" in report and "300 logged predictions" in report
     assert (folder / "plots" / "drift.png").stat().st_size > 5000
-    assert monitoring.latest_report("demo")["verdict"] == ACT
+    assert predlog.latest_report("demo")["verdict"] == ACT
 
 
 def test_monitor_without_a_log_says_how_to_get_one(tmp_root: Path, capsys):

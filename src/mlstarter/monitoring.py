@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import sys
 import time
@@ -209,19 +208,6 @@ class Report:
         return {**asdict(self), "checks": [asdict(c) for c in self.checks]}
 
 
-def report_dir(project: str) -> Path:
-    return predlog.monitoring_dir(project) / "report"
-
-
-def latest_report(project: str) -> dict[str, Any] | None:
-    """The latest report's JSON (None before the first `make monitor`)."""
-    path = report_dir(project) / "report.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
-
-
 def summary(report: Report, min_predictions: int = MIN_PREDICTIONS) -> str:
     """The report's verdict in words."""
     if report.predictions < min_predictions:
@@ -340,7 +326,7 @@ def monitor(project: str, checks: ChecksFunction, args: argparse.Namespace) -> R
         notes = [*notes, "Not compared: " + ", ".join(f"{n:,} predictions of run {r}" for r, n in others.items())
                  + " (--run names the run to compare)."]  # fmt: skip
     report = Report(project, run.run_id, len(log), since, found, verdict(found, len(log)), time.time(), notes)
-    write_report(report, args.out or report_dir(project))
+    write_report(report, args.out or predlog.report_dir(project))
     return report
 
 
@@ -355,7 +341,7 @@ def monitor_main(project: str, checks: ChecksFunction, parser: argparse.Argument
     except (*USER_ERRORS, predlog.LogError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    out = args.out or report_dir(project)
+    out = args.out or predlog.report_dir(project)
     print(f"{summary(report)}\nReport: {paths.shown(out / 'report.md')}")
     return ACT_EXIT_CODE if report.verdict == ACT else 0
 

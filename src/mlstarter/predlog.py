@@ -54,6 +54,20 @@ def monitoring_dir(project: str) -> Path:
     return paths.runs_dir() / f"{project}-monitoring"
 
 
+def report_dir(project: str) -> Path:
+    """runs/<project>-monitoring/report/: the latest drift report of `make monitor`."""
+    return monitoring_dir(project) / "report"
+
+
+def latest_report(project: str) -> dict[str, Any] | None:
+    """The latest drift report's JSON (None before the first `make monitor`): what /metrics turns into gauges."""
+    path = report_dir(project) / "report.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
 def default_target(project: str) -> str:
     return str(monitoring_dir(project) / DATABASE)
 

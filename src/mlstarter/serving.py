@@ -575,9 +575,7 @@ class DriftGauges:
         self.project = project
 
     def collect(self) -> Any:
-        from .monitoring import latest_report  # the monitor's module, only when there is a report to read
-
-        report = latest_report(self.project)
+        report = predlog.latest_report(self.project)
         if report is None:
             return
         verdict = GaugeMetricFamily(
