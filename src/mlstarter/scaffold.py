@@ -28,7 +28,8 @@ def new_project(name: str, source: str) -> int:
     # in commands and paths: PROJECT=sentiment, projects.sentiment.train, runs/sentiment/. Prose such as
     # "the sentiment of a review" is left alone, and so is FROM=sentiment (the copy still came from it).
     in_command = (
-        r"(?:(?<=PROJECT=)|(?<=projects\.)|(?<=projects/)|(?<=runs/)|(?<=runs/\.)|(?<=bench/results/))"
+        r"(?:(?<=PROJECT=)|(?<=projects\.)|(?<=projects/)|(?<=runs/)|(?<=runs/\.)|(?<=bench/results/)"
+        r"|(?<=mlstarter monitor )|(?<=\d of ))"  # `mlstarter monitor credit_risk`; "Run 2026...-203926 of credit_risk"
         rf"{re.escape(source)}\b"
     )
     for path in [*target.rglob("*.py"), *target.rglob("*.md")]:
