@@ -13,8 +13,8 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from mlstarter import datasets, monitoring, predlog, runs, serving
 from mlstarter.config import apply_overrides
 
-from .conftest import data_args
+from .conftest import Started, data_args, side_by_side
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = sorted(p.name for p in (REPO / "projects").iterdir() if (p / "train.py").is_file())
@@ -166,14 +166,15 @@ def test_scripts_say_how_to_run_them_and_import_no_other_project(project: str):
 
 
 @pytest.mark.parametrize("project", PROJECTS)
-def test_dry_run_train_evaluate_serve(project: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    args = data_args(project)  # the dataset, or a sample of it (a skip that says why if neither is here)
-    monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path))
-    train = importlib.import_module(f"projects.{project}.train")
+def test_dry_run_train_evaluate_serve(project: str, dry_run_runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # The dry run (`train.main(["--dry-run", *data_args(project)]) == 0`, on the dataset or a sample of it, or a skip
+    # that says why) is trained once per session by conftest's dry_run_runs, which the fuzz and fault tests serve too.
+    # It is evaluated and served here from a copy, so nothing this test writes reaches the others.
+    shutil.copytree(dry_run_runs(project), tmp_path / "runs")
+    monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path / "runs"))
     evaluate = importlib.import_module(f"projects.{project}.evaluate")
     serve = importlib.import_module(f"projects.{project}.serve")
 
-    assert train.main(["--dry-run", *args]) == 0
     run = runs.latest_run(project)
     assert {"config.json", "metrics.json", "environment.json", "checksums.json"} <= {p.name for p in run.path.iterdir()}
     assert evaluate.main([]) == 0
@@ -279,38 +280,56 @@ print("copy ok", run.path)
 """
 
 
+@pytest.fixture(scope="module")
+def copies(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable]:
+    """`cp -r projects/<project> projects/my_copy` and COPY_SCRIPT run in it, for every project at once (see
+    conftest.side_by_side)."""
+
+    def start(project: str) -> Started:
+        args = data_args(project)  # the dataset, or a sample of it (a skip that says why if neither is here)
+        root = tmp_path_factory.mktemp(f"copy-{project}") / "repo"
+        (root / "projects").mkdir(parents=True)
+        shutil.copy(REPO / "pyproject.toml", root)
+        shutil.copy(REPO / "projects" / "__init__.py", root / "projects")
+        shutil.copytree(
+            REPO / "projects" / project, root / "projects" / "my_copy", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        data_dirs = [p for p in [os.environ.get("MLSTARTER_DATA_DIR", ""), str(REPO / "datasets")] if p]
+        env = {**os.environ, "MLSTARTER_ROOT": str(root), "MLSTARTER_DATA_DIR": os.pathsep.join(data_dirs)}
+        env.pop("MLSTARTER_RUNS_DIR", None)
+        env["OMP_NUM_THREADS"] = "1"  # one thread each: the copies run side by side on the machine's cores
+        return Started([sys.executable, "-c", COPY_SCRIPT, *args], root.parent, cwd=root, env=env)
+
+    yield from side_by_side(request, test_a_copied_project_works_with_no_edits, start)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("project", PROJECTS)
-def test_a_copied_project_works_with_no_edits(project: str, tmp_path: Path):
+def test_a_copied_project_works_with_no_edits(project: str, copies: Callable[[str], Started]):
     """`cp -r projects/<project> projects/my_copy`: it trains, evaluates and serves under its new name."""
-    args = data_args(project)
-    root = tmp_path / "repo"
-    (root / "projects").mkdir(parents=True)
-    shutil.copy(REPO / "pyproject.toml", root)
-    shutil.copy(REPO / "projects" / "__init__.py", root / "projects")
-    shutil.copytree(
-        REPO / "projects" / project, root / "projects" / "my_copy", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    data_dirs = [p for p in [os.environ.get("MLSTARTER_DATA_DIR", ""), str(REPO / "datasets")] if p]
-    env = {**os.environ, "MLSTARTER_ROOT": str(root), "MLSTARTER_DATA_DIR": os.pathsep.join(data_dirs)}
-    env.pop("MLSTARTER_RUNS_DIR", None)
-    command = [sys.executable, "-c", COPY_SCRIPT, *args]
-    done = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    copy = copies(project)  # started with the others' (a skip that says why if the project's data is not here)
+    done = copy.result(timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    root = copy.folder / "repo"
     [run_dir] = (root / "runs" / "my_copy").iterdir()  # runs take the copy's folder name
     assert f"copy ok {run_dir}" in done.stdout
     assert (run_dir / "MODEL_CARD.md").is_file()
 
 
+@pytest.fixture(scope="module")
+def bad_options(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable]:
+    """`python -m projects.<project>.train --set no_such.key=1` for every project at once (see conftest.side_by_side)."""
+
+    def start(project: str) -> Started:
+        command = [sys.executable, "-m", f"projects.{project}.train", "--set", "no_such.key=1"]
+        return Started(command, tmp_path_factory.mktemp(f"bad-option-{project}"), cwd=REPO)
+
+    yield from side_by_side(request, test_a_bad_option_is_one_clear_line_not_a_traceback, start)
+
+
 @pytest.mark.parametrize("project", PROJECTS)
-def test_a_bad_option_is_one_clear_line_not_a_traceback(project: str):
-    done = subprocess.run(
-        [sys.executable, "-m", f"projects.{project}.train", "--set", "no_such.key=1"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_a_bad_option_is_one_clear_line_not_a_traceback(project: str, bad_options: Callable[[str], Started]):
+    done = bad_options(project).result(timeout=120)
     assert done.returncode == 1
     assert done.stderr.startswith("error: Unknown config key 'no_such.key'. Valid keys: seed")
     assert "Traceback" not in done.stderr

@@ -31,7 +31,7 @@ from fastapi.testclient import TestClient
 
 from mlstarter import bench, loadgen, persistence, runs, serving
 
-from .conftest import PROJECTS, REPO
+from .conftest import PROJECTS, REPO, Started, side_by_side
 
 MODEL_SUFFIXES = (".skops", ".pt", ".pth")  # files a loader could unpickle
 PLAIN_MODEL_FILES = ("model.json",)  # a model saved as plain numbers (time_series): nothing to unpickle
@@ -48,15 +48,20 @@ def run_copy(dry_run_runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     def copy(project: str, plain: bool = False) -> list[Path]:
         shutil.copytree(dry_run_runs(project), tmp_path / "runs")
         monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path / "runs"))
-        run = runs.latest_run(project)
-        models = sorted(
-            p for p in run.path.rglob("*") if p.suffix in MODEL_SUFFIXES or (plain and p.name in PLAIN_MODEL_FILES)
-        )
-        if not models:
-            pytest.skip(f"{project} saves no model file named like {MODEL_SUFFIXES} or {PLAIN_MODEL_FILES}")
-        return models
+        return model_files(project, plain)
 
     return copy
+
+
+def model_files(project: str, plain: bool) -> list[Path]:
+    """The model files of the project's newest run (with `plain`, those holding plain numbers too), or a skip."""
+    run = runs.latest_run(project)
+    models = sorted(
+        p for p in run.path.rglob("*") if p.suffix in MODEL_SUFFIXES or (plain and p.name in PLAIN_MODEL_FILES)
+    )
+    if not models:
+        pytest.skip(f"{project} saves no model file named like {MODEL_SUFFIXES} or {PLAIN_MODEL_FILES}")
+    return models
 
 
 def refused(project: str) -> str | None:
@@ -93,19 +98,29 @@ def test_a_damaged_model_is_refused_with_a_clear_message(project: str, damage: s
     assert messages, f"no {damage} model file of {project} stopped the server"
 
 
+@pytest.fixture(scope="module")
+def truncated_serves(request: pytest.FixtureRequest, dry_run_runs, tmp_path_factory: pytest.TempPathFactory):
+    """`mlstarter serve` of a copy of each project's dry run whose model files are cut to 100 bytes, for every project
+    at once (see conftest.side_by_side)."""
+
+    def start(project: str) -> Started:
+        folder = tmp_path_factory.mktemp(f"truncated-{project}")
+        shutil.copytree(dry_run_runs(project), folder / "runs")
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("MLSTARTER_RUNS_DIR", str(folder / "runs"))
+            for model in model_files(project, plain=True):
+                model.write_bytes(model.read_bytes()[:100])
+            command = [sys.executable, "-m", "mlstarter.cli", "serve", project, "--port", str(loadgen.free_port())]
+            return Started(command, folder, cwd=REPO, env=dict(os.environ))
+
+    yield from side_by_side(request, test_mlstarter_serve_refuses_to_start_in_one_line, start)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("project", PROJECTS)
-def test_mlstarter_serve_refuses_to_start_in_one_line(project: str, run_copy):
+def test_mlstarter_serve_refuses_to_start_in_one_line(project: str, truncated_serves):
     """A truncated model stops `mlstarter serve` before uvicorn starts: exit 1, one line, no traceback."""
-    for model in run_copy(project, plain=True):
-        model.write_bytes(model.read_bytes()[:100])
-    done = subprocess.run(
-        [sys.executable, "-m", "mlstarter.cli", "serve", project, "--port", str(loadgen.free_port())],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = truncated_serves(project).result(timeout=300)
     assert done.returncode == 1, done.stderr
     errors = [line for line in done.stderr.splitlines() if not line.startswith("warning:")]
     assert len(errors) == 1 and errors[0].startswith("error: The model of"), done.stderr

@@ -111,9 +111,9 @@ def engine(target: str) -> Any:
         @sa.event.listens_for(found, "connect")
         def _pragmas(connection: Any, _: Any) -> None:
             cursor = connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=10000")  # first: another worker writing, even switching to WAL: wait
             cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; a crash never corrupts
             cursor.execute("PRAGMA synchronous=NORMAL")  # WAL's safe setting: a power cut loses the last batch only
-            cursor.execute("PRAGMA busy_timeout=10000")  # another worker writing: wait for it, up to 10 s
             cursor.close()
 
     try:

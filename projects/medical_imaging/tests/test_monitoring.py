@@ -25,7 +25,7 @@ def run(sample_npz: Path, trained_once):
     """One epoch on the real sample: its reference holds 2,000 training images' statistics and 270 validation
     images' scores, as a full run's does (a --dry-run's 128 and 64 are too few: their deciles alone look like
     drift). The test X-rays' answers are saved as evaluate.py saves them (without its plots and intervals)."""
-    run = trained_once("--data", str(sample_npz), "--set", "train.epochs=1")
+    run = trained_once("--data", str(sample_npz), "--set", "train.epochs=1", "--set", "model.channels=16,32,64")
     X_test, _ = data.read_npz(sample_npz)["test"]
     trained = model.load(run)
     p_test, _ = trained.predict(X_test)

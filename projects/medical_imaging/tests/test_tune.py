@@ -25,7 +25,7 @@ def test_every_searched_key_exists_and_both_ends_of_its_range_are_valid():
 
 def test_a_study_reports_every_epoch_and_its_best_config_trains(runs_dir: Path, toy_npz: Path, train_run):
     # a narrower network than the default (32, 64, 128): the width is not searched, and the study's 7 trials of up to
-    # 4 epochs each then take a third of the time. What is checked is the study, not how well the network learns
+    # 4 epochs each then take less than half the time. What is checked is the study, not how well the network learns
     args = ["--data", str(toy_npz), "--dry-run", "--set", "train.epochs=4", "--set", "model.channels=8,16,32"]
     args += ["--trials", "7", "--sampler-seed", "3"]
     assert tune.main(args) == 0
