@@ -8,6 +8,8 @@
 #   make predict PROJECT=credit_risk INPUT=applicants.csv OUTPUT=scores.csv [RUN=<run id>]
 #   make predict PROJECT=gan OUTPUT=samples/ ARGS="--n 64 --class 3 --seed 0"   (a generator takes no input)
 #   make examples PROJECT=medical_imaging               (example input files: runs/medical_imaging-examples/)
+#   make explore PROJECT=credit_risk [ARGS="--data applicants.csv"]   (a data report: runs/credit_risk-explore/)
+#   make notebook PROJECT=credit_risk                  (the walkthrough notebook in JupyterLab: pip install -e '.[notebook]')
 #   make serve PROJECT=credit_risk [RUN=<run id>] [PORT=8000] [WORKERS=2] [ARGS="--host 0.0.0.0"]
 #   make promote PROJECT=credit_risk RUN=<run id> [ARGS=--force]   (the run make serve uses by default)
 #   make monitor PROJECT=credit_risk [SINCE=7d]         (drift report from the prediction log; mlstarter monitor exits 3 at "act")
@@ -38,7 +40,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock train tune evaluate predict examples serve promote monitor simulate-drift test lint bench bench-serve bench-predict bench-monitor fuzz new list clean
+.PHONY: help setup lock train tune evaluate predict examples explore notebook serve promote monitor simulate-drift test lint bench bench-serve bench-predict bench-monitor fuzz new list clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +72,12 @@ predict: $(STAMP) ## score the file INPUT with PROJECT's newest (or RUN=id) run;
 
 examples: $(STAMP) ## write example input files for PROJECT (own data for --data, make predict and the API) to runs/PROJECT-examples/
 	$(BIN)/mlstarter examples $(PROJECT) $(ARGS)
+
+explore: $(STAMP) ## write a data report of PROJECT's data (own data: ARGS="--data file") to runs/PROJECT-explore/
+	$(BIN)/mlstarter explore $(PROJECT) $(ARGS)
+
+notebook: $(STAMP) ## open PROJECT's walkthrough.ipynb in JupyterLab (from the notebook extra; says how to install it)
+	$(BIN)/mlstarter notebook $(PROJECT)
 
 serve: $(STAMP) ## serve the promoted (else newest, or RUN=id) run of PROJECT on 127.0.0.1:PORT; logs predictions
 	$(BIN)/mlstarter serve $(PROJECT) $(if $(RUN),--run $(RUN)) --port $(PORT) --workers $(WORKERS) $(ARGS)

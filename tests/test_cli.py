@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,11 @@ def test_new_copies_a_project_and_renames_its_docs(tmp_path: Path, monkeypatch: 
     assert "credit_risk" not in outside_results.replace("FROM=credit_risk", "")
     assert "make bench PROJECT=credit_risk" in readme  # results measured on the source keep its name
     assert "german_credit" in (copy / "data.py").read_text()  # the dataset keeps its name
+    # the notebook and its text twin are renamed alike: they still hold the same cells
+    notebook = json.loads((copy / "walkthrough.ipynb").read_text())
+    text = (copy / "walkthrough.py").read_text()
+    assert "PROJECT=my_loans" in text and "credit_risk" not in text
+    assert all(line.rstrip("\n") in text for cell in notebook["cells"] for line in cell["source"])
 
 
 def test_new_renames_commands_and_paths_but_not_prose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -145,3 +152,22 @@ def test_nproc_may_also_follow_the_project(in_repo, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(cli, "launch_distributed", lambda project, n, args: launched.update(n=n, args=args) or 0)
     assert cli.main(["train", "gan", "--dry-run", "--nproc=2"]) == 0
     assert launched == {"n": 2, "args": ["--dry-run"]}
+
+
+def test_notebook_opens_the_walkthrough_in_jupyterlab_or_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # an environment without JupyterLab
+    assert cli.main(["notebook", "credit_risk"]) == 1
+    assert "pip install -e '.[notebook]'" in capsys.readouterr().err
+    lab = tmp_path / "jupyter-lab"  # a stand-in that records what it was asked to open
+    lab.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path / 'opened'}\n")
+    lab.chmod(0o755)
+    assert cli.main(["notebook", "credit_risk"]) == 0
+    assert (tmp_path / "opened").read_text().strip() == str(REPO / "projects" / "credit_risk" / "walkthrough.ipynb")
+
+
+def test_explore_writes_the_data_report_where_asked(in_repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["explore", "credit_risk", "--out", str(tmp_path / "report")]) == 0
+    assert {"report.md", "report.json", "plots"} <= {p.name for p in (tmp_path / "report").iterdir()}
+    assert "report.md" in capsys.readouterr().out

@@ -28,7 +28,7 @@ from .conftest import Started, data_args, side_by_side
 REPO = Path(__file__).resolve().parents[1]
 PROJECTS = sorted(p.name for p in (REPO / "projects").iterdir() if (p / "train.py").is_file())
 SCRIPTS = ["config.py", "data.py", "model.py", "train.py", "evaluate.py", "serve.py", "predict.py", "examples.py",
-           "monitor.py", "simulate_drift.py"]  # fmt: skip
+           "monitor.py", "simulate_drift.py", "explore.py"]  # fmt: skip
 
 
 def needs_data(project: str) -> None:
@@ -49,7 +49,7 @@ def test_there_are_projects():
 @pytest.mark.parametrize("project", PROJECTS)
 def test_folder_layout(project: str):
     folder = REPO / "projects" / project
-    for name in ["README.md", "__init__.py", *SCRIPTS, "tests/__init__.py"]:
+    for name in ["README.md", "__init__.py", *SCRIPTS, "walkthrough.py", "walkthrough.ipynb", "tests/__init__.py"]:
         assert (folder / name).is_file(), f"{project} lacks {name}"
 
 
@@ -64,6 +64,7 @@ VOCABULARY = {
     "examples.py": {"PROJECT", "main"},  # make examples: input files for every own-data path and the API
     "monitor.py": {"PROJECT", "checks", "parser", "main"},  # make monitor: the logged traffic against the training data
     "simulate_drift.py": {"PROJECT", "traffic", "main"},  # make simulate-drift: shifted traffic for the monitor to find
+    "explore.py": {"PROJECT", "report", "main"},  # make explore: the data report (report(cfg): in memory), before any model
 }
 RETIRED = {"fit_model", "fit_network", "load_model", "save_model", "checkpoint_path", "checkpoint_dir"}  # old names
 SPLITS = {"develop", "train", "val", "test", "series"}
@@ -157,6 +158,7 @@ def test_scripts_say_how_to_run_them_and_import_no_other_project(project: str):
         "examples.py",
         "monitor.py",
         "simulate_drift.py",
+        "explore.py",
     ]:
         doc = ast.get_docstring(ast.parse((REPO / "projects" / project / script).read_text()))
         # the name in it may still be the source project's in a folder copied with `cp -r`
@@ -276,6 +278,15 @@ with TestClient(serve.create_app()) as client:
         [route] = [r.path for r in serve.router.routes if "POST" in r.methods and "batch" not in r.path]
         assert client.post(route, json=json.loads(example.read_text())).status_code == 200
 assert pytest.main(["-q", "-p", "no:cacheprovider", "--collect-only", "projects/my_copy/tests"]) == 0
+
+# the copy's notebook imports the copy's modules: its first cells (the title, the imports), then a look at them
+import nbformat
+from nbclient import NotebookClient
+folder = Path("projects/my_copy").resolve()
+notebook = nbformat.read(folder / "walkthrough.ipynb", as_version=4)
+notebook.cells = notebook.cells[:2] + [nbformat.v4.new_code_cell("print(PROJECT, train.__file__, serve.__file__)")]
+NotebookClient(notebook, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+assert notebook.cells[-1].outputs[0]["text"].split() == ["my_copy", str(folder / "train.py"), str(folder / "serve.py")]
 print("copy ok", run.path)
 """
 

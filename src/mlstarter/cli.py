@@ -7,6 +7,7 @@
     $ mlstarter evaluate credit_risk [--run RUN_ID]
     $ mlstarter predict credit_risk applicants.csv scores.csv [--run RUN_ID]   # score a file
     $ mlstarter examples medical_imaging                 # example input files, in runs/medical_imaging-examples/
+    $ mlstarter explore credit_risk [--data FILE]        # a data report (Markdown, plots), in runs/credit_risk-explore/
     $ mlstarter serve credit_risk [--run RUN_ID] [--port 8000] [--workers 2] [--log-db URL | --no-log]
     $ mlstarter promote credit_risk RUN_ID [--force]     # the run serve uses by default
     $ mlstarter monitor credit_risk [--since 7d]         # drift report from the prediction log; exit 3 at "act"
@@ -15,6 +16,7 @@
     $ mlstarter bench-serve credit_risk     # load and latency of the served model, against bare FastAPI
     $ mlstarter fuzz credit_risk --seconds 600   # schemathesis, every check, against a served run
     $ mlstarter new my_loans --from credit_risk
+    $ mlstarter notebook credit_risk        # the walkthrough notebook in JupyterLab (the `notebook` extra)
 
 Each command imports `projects.<name>.<script>` from the repository and calls its `main`,
 the same function `python -m projects.<name>.<script>` runs.
@@ -26,6 +28,7 @@ import argparse
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from . import datasets, paths, runs, scaffold, server
 from .machine import usable_cores
@@ -47,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         (
             "examples",
             "write example input files for every own-data path and for the API (extra arguments go to its examples.py: --out)",
+        ),
+        (
+            "explore",
+            "write a data report of the project's data to runs/<project>-explore/ (extra arguments go to its "
+            "explore.py: --data, --set, --out)",
         ),
         ("bench", "full-size training and measurement; results go to bench/results/"),
         (
@@ -108,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     new.add_argument("project", help="the new project's name (a Python identifier, e.g. my_loans)")
     new.add_argument("--from", dest="source", required=True, help="the project to copy, e.g. credit_risk")
     commands.add_parser("list", help="the projects, their datasets and whether each is available offline")
+    notebook = commands.add_parser("notebook", help="open a project's walkthrough notebook in JupyterLab")
+    notebook.add_argument("project")
 
     args = parser.parse_args(argv)
     try:
@@ -128,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             return bench.bench_serve(args.project, args.run, args.requests, args.seconds, args.workers)
         if args.command == "promote":
             return promote(args.project, args.run, args.force)
+        if args.command == "notebook":
+            return open_notebook(args.project)
         if args.command == "bench-monitor":
             from . import monitoring
 
@@ -166,6 +178,19 @@ def promote(project: str, run_id: str, force: bool) -> int:
     print(f"Promoted {project} run {run_id}: make serve PROJECT={project} serves it from now on (a server already "
           "running keeps its model until restarted).")  # fmt: skip
     return 0
+
+
+def open_notebook(project: str) -> int:
+    """JupyterLab on the project's walkthrough.ipynb (from the `notebook` extra), or how to install it."""
+    train = Path(paths.import_script(project, "train").__file__)  # a clear error for an unknown project
+    notebook, lab = train.with_name("walkthrough.ipynb"), Path(sys.executable).with_name("jupyter-lab")
+    if not lab.is_file():
+        print(f"error: JupyterLab is not installed in this environment. Install it with\n"
+              f"  .venv/bin/pip install -e '.[notebook]'\nthen run make notebook PROJECT={project} again, or open "
+              f"{paths.shown(notebook)} in any Jupyter or in VS Code.", file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"Opening {paths.shown(notebook)} in JupyterLab (Ctrl-C here stops it).", flush=True)
+    return subprocess.run([str(lab), str(notebook)]).returncode
 
 
 def _take_nproc(args: list[str], nproc: int) -> tuple[int, list[str]]:

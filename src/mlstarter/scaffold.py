@@ -32,7 +32,8 @@ def new_project(name: str, source: str) -> int:
         r"|(?<=mlstarter monitor )|(?<=\d of ))"  # `mlstarter monitor credit_risk`; "Run 2026...-203926 of credit_risk"
         rf"{re.escape(source)}\b"
     )
-    for path in [*target.rglob("*.py"), *target.rglob("*.md")]:
+    # the notebook too: its JSON holds the same text as walkthrough.py, renamed alike, so the two still match
+    for path in [*target.rglob("*.py"), *target.rglob("*.md"), *target.rglob("*.ipynb")]:
         text = path.read_text(encoding="utf-8")
         # results measured for the source project keep its name: the copy has not been benchmarked yet
         blocks = r"(<!-- bench(?::\w+)?:start -->.*?<!-- bench(?::\w+)?:end -->)"  # bench:start, bench:tuning:start
