@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import socket
 import sys
 from pathlib import Path
 
+import jupytext
+import nbformat
 import pytest
 
 from mlstarter import cli
@@ -82,10 +83,10 @@ def test_new_copies_a_project_and_renames_its_docs(tmp_path: Path, monkeypatch: 
     assert "make bench PROJECT=credit_risk" in readme  # results measured on the source keep its name
     assert "german_credit" in (copy / "data.py").read_text()  # the dataset keeps its name
     # the notebook and its text twin are renamed alike: they still hold the same cells
-    notebook = json.loads((copy / "walkthrough.ipynb").read_text())
-    text = (copy / "walkthrough.py").read_text()
-    assert "PROJECT=my_loans" in text and "credit_risk" not in text
-    assert all(line.rstrip("\n") in text for cell in notebook["cells"] for line in cell["source"])
+    notebook, text = nbformat.read(copy / "walkthrough.ipynb", as_version=4), jupytext.read(copy / "walkthrough.py")
+    assert [c.source for c in notebook.cells] == [c.source for c in text.cells]
+    assert "PROJECT=my_loans" in (copy / "walkthrough.py").read_text()
+    assert "credit_risk" not in (copy / "walkthrough.py").read_text()
 
 
 def test_new_renames_commands_and_paths_but_not_prose(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -161,7 +162,7 @@ def test_notebook_opens_the_walkthrough_in_jupyterlab_or_says_how_to_install_it(
     assert cli.main(["notebook", "credit_risk"]) == 1
     assert "pip install -e '.[notebook]'" in capsys.readouterr().err
     lab = tmp_path / "jupyter-lab"  # a stand-in that records what it was asked to open
-    lab.write_text(f"#!/bin/sh\necho \"$@\" > {tmp_path / 'opened'}\n")
+    lab.write_text(f'#!/bin/sh\necho "$@" > {tmp_path / "opened"}\n')
     lab.chmod(0o755)
     assert cli.main(["notebook", "credit_risk"]) == 0
     assert (tmp_path / "opened").read_text().strip() == str(REPO / "projects" / "credit_risk" / "walkthrough.ipynb")

@@ -73,7 +73,8 @@ print(f"notebook ok: {len(notebook.cells)} cells, {shown} displays")
 def notebooks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable]:
     def start(project: str) -> Started:
         tools()
-        parameters = {"DRY_RUN": True, "DATA_ARGS": data_args(project)}  # a skip if the data is not here
+        # a dry run, on the data found here (a skip if there is none), without the notebook's own settings
+        parameters = {"DRY_RUN": True, "DATA_ARGS": data_args(project), "SETTINGS": []}
         folder = tmp_path_factory.mktemp(f"notebook-{project}")
         env = {**os.environ, "MLSTARTER_RUNS_DIR": str(folder / "runs"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "agg"}
         notebook = REPO / "projects" / project / "walkthrough.ipynb"

@@ -43,14 +43,14 @@ data, explore, train, evaluate, serve = (
 # %% tags=["parameters"]
 # What `make test` changes when it runs this notebook (papermill's "parameters" convention).
 DRY_RUN = False  # True: train on a tiny subset, in a second (the model is then no good)
-DATA_ARGS: list[str] = []  # e.g. ["--data", "my_applicants.csv"] for your own data (see the guide, section 1)
+DATA_ARGS: list[str] = []  # e.g. ["--data", "/path/to/applicants.csv"]: your own data (the guide, section 1)
 
 # %% [markdown]
 # ## 1. Look at the data first
 #
 # 1,000 German applicants from the 1990s, 20 attributes each, and whether they repaid. Before any model: how
 # many defaulted, which attributes separate good from bad payers (Information Value), which are sensitive
-# (sex, age, foreign worker: the fairness section needs their base rates), and which look too good to be true.
+# (sex and age: the fairness section starts from their base rates), and which look too good to be true.
 
 # %%
 assert explore.main(DATA_ARGS) == 0
@@ -108,7 +108,7 @@ print(f"Over 48 months instead of 6: P(default) {longer['probability_of_default'
 # - Another model: `train.main(["--set", "model.kind=boosting"])`, then evaluate it and compare the model cards
 #   (the guide's section 3 says what to expect).
 # - Another cost of a default: `--set cost.bad_as_good=10` moves the threshold; see the cost curve above.
-# - Your own applicants: `make examples PROJECT=credit_risk` writes a CSV in this format; pass it as
-#   `DATA_ARGS = ["--data", "runs/credit_risk-examples/applicants.csv"]` above and rerun every cell.
+# - Your own applicants: `examples.main([])` (or `make examples PROJECT=credit_risk`) writes a CSV in this format;
+#   set `DATA_ARGS = ["--data", str(examples_dir(PROJECT) / "applicants.csv")]` above and rerun every cell.
 # - Serve it for real: `make serve PROJECT=credit_risk`, then open http://127.0.0.1:8000/.
 # - The exercises at the end of [README.md](README.md).

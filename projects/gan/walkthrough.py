@@ -44,7 +44,7 @@ data, explore, train, evaluate, serve = (
 # %% tags=["parameters"]
 # What `make test` changes when it runs this notebook (papermill's "parameters" convention).
 DRY_RUN = False  # True: a few batches, in seconds (the generator then draws noise)
-DATA_ARGS: list[str] = []  # e.g. ["--data", "my_images.npz"]: your own .npz in the MedMNIST layout
+DATA_ARGS: list[str] = []  # the data, explored and trained on: ["--data", "/path/to/images.npz"] (MedMNIST layout)
 SETTINGS: list[str] = []  # e.g. ["--set", "model.loss=wgan-gp"]: any key of config.py
 
 # %% [markdown]
@@ -103,7 +103,7 @@ Image(data=answer.content)
 #
 # - Another loss: `SETTINGS = ["--set", "model.loss=wgan-gp"]`, rerun from step 2 and compare the Fréchet
 #   distances in the model cards.
-# - Bigger images: `SETTINGS = ["--set", "data.source=mnist"]` (28x28 MNIST; longer to train).
+# - Bigger images: `DATA_ARGS = ["--set", "data.source=mnist"]` (28x28 MNIST, explored and trained on; longer).
 # - Your own images: an .npz in the MedMNIST layout (`make examples PROJECT=gan` writes a small one); set
 #   `DATA_ARGS` above to it and rerun every cell, exploration included.
 # - Serve it for real: `make serve PROJECT=gan`, then open http://127.0.0.1:8000/.

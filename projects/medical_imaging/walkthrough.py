@@ -23,7 +23,7 @@
 # (`make explore PROJECT=medical_imaging`, ...); the guide, [README.md](README.md), explains each in depth.
 #
 # A teaching project, **not a medical device**: never use it on a patient. Run the cells from the top
-# (Shift+Enter). Training takes a few minutes on a laptop CPU.
+# (Shift+Enter). Training with the small settings below takes a few minutes on a laptop CPU.
 
 # %%
 import base64
@@ -46,8 +46,9 @@ data, explore, train, evaluate, serve, examples = (
 # %% tags=["parameters"]
 # What `make test` changes when it runs this notebook (papermill's "parameters" convention).
 DRY_RUN = False  # True: 128 images, two epochs, in seconds (the model is then no good)
-DATA_ARGS: list[str] = []  # e.g. ["--data", "my_xrays.npz"]: your own .npz in the MedMNIST layout
-SETTINGS: list[str] = []  # e.g. ["--set", "model.kind=resnet"]: any key of config.py
+DATA_ARGS: list[str] = []  # e.g. ["--data", "/path/to/xrays.npz"]: your own .npz in the MedMNIST layout
+# small settings: 5 epochs (the guide's full training, up to 30 epochs with early stopping: SETTINGS = [])
+SETTINGS: list[str] = ["--set", "train.epochs=5"]
 
 # %% [markdown]
 # ## 1. Look at the data first
@@ -105,7 +106,8 @@ Image(data=base64.b64decode(answer["gradcam_png"]))
 # %% [markdown]
 # ## 5. What to try next
 #
-# - A deeper network: `SETTINGS = ["--set", "model.kind=resnet"]`, rerun from step 2 and compare the model cards.
+# - The full training of the guide: `SETTINGS = []`; a deeper network: `SETTINGS = ["--set", "model.kind=resnet"]`;
+#   rerun from step 2 and compare the model cards.
 # - Your own images: an .npz in the MedMNIST layout (`make examples PROJECT=medical_imaging` writes a small
 #   one); set `DATA_ARGS` above to it and rerun every cell, exploration included.
 # - Something that is not an X-ray: the examples folder has a few (`unusual/`); which warnings fire?

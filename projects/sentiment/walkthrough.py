@@ -43,7 +43,7 @@ data, explore, train, evaluate, serve = (
 # %% tags=["parameters"]
 # What `make test` changes when it runs this notebook (papermill's "parameters" convention).
 DRY_RUN = False  # True: train on 400 sentences, in seconds (the model is then much worse)
-DATA_ARGS: list[str] = []  # e.g. ["--data", "my_reviews.csv"] for your own CSV with text and label columns
+DATA_ARGS: list[str] = []  # e.g. ["--data", "/path/to/reviews.csv"]: your own CSV with text and label columns
 SETTINGS: list[str] = []  # e.g. ["--set", "model.kind=nbsvm"]: any key of config.py
 
 # %% [markdown]
@@ -101,8 +101,8 @@ for text, answer in zip(sentences, answers, strict=True):
 #
 # - Another kind: `SETTINGS = ["--set", "model.kind=neural"]` (or `nbsvm`, `tfidf`), rerun from step 2 and
 #   compare the model cards; the guide's Results section has every kind's 10-fold accuracy.
-# - Your own reviews: `make examples PROJECT=sentiment` writes a CSV in the format `--data` takes; set
-#   `DATA_ARGS` above to it and rerun every cell, exploration included.
+# - Your own reviews: `make examples PROJECT=sentiment` writes a CSV in the format `--data` takes, in
+#   runs/sentiment-examples/; set `DATA_ARGS` above to its full path and rerun every cell, exploration included.
 # - Domain shift: ask the model about product reviews instead of movie reviews. Where does it go wrong?
 # - Serve it for real: `make serve PROJECT=sentiment`, then open http://127.0.0.1:8000/.
 # - The exercises at the end of [README.md](README.md).

@@ -182,12 +182,16 @@ def promote(project: str, run_id: str, force: bool) -> int:
 
 def open_notebook(project: str) -> int:
     """JupyterLab on the project's walkthrough.ipynb (from the `notebook` extra), or how to install it."""
-    train = Path(paths.import_script(project, "train").__file__)  # a clear error for an unknown project
-    notebook, lab = train.with_name("walkthrough.ipynb"), Path(sys.executable).with_name("jupyter-lab")
+    if project not in paths.project_names():
+        raise paths.ProjectError(f"No project {project!r} in {paths.projects_dir()}. Projects: "
+                                 f"{', '.join(paths.project_names())}")  # fmt: skip
+    notebook = paths.projects_dir() / project / "walkthrough.ipynb"
+    lab = Path(sys.executable).with_name("jupyter-lab")
     if not lab.is_file():
         print(f"error: JupyterLab is not installed in this environment. Install it with\n"
               f"  .venv/bin/pip install -e '.[notebook]'\nthen run make notebook PROJECT={project} again, or open "
-              f"{paths.shown(notebook)} in any Jupyter or in VS Code.", file=sys.stderr)  # fmt: skip
+              f"{paths.shown(notebook)} in VS Code or another Jupyter, with this .venv's Python as its kernel "
+              "(its mlstarter and packages).", file=sys.stderr)  # fmt: skip
         return 1
     print(f"Opening {paths.shown(notebook)} in JupyterLab (Ctrl-C here stops it).", flush=True)
     return subprocess.run([str(lab), str(notebook)]).returncode
