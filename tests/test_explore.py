@@ -57,14 +57,25 @@ def test_a_rerun_replaces_the_report_and_a_crash_leaves_the_old_one(tmp_path: Pa
 
 
 def test_a_folder_that_is_not_a_report_is_never_replaced(tmp_path: Path):
-    (tmp_path / "mine.txt").write_text("my notes")
-    with pytest.raises(paths.ProjectError, match="is not a data report"):
-        explore.write(small_report(), tmp_path)
-    assert (tmp_path / "mine.txt").read_text() == "my notes"
+    (tmp_path / "notes" / "mine.txt").parent.mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("my notes")
+    (tmp_path / "thesis" / "plots").mkdir(parents=True)  # a folder of your own that holds only a plots/ folder
+    (tmp_path / "thesis" / "plots" / "figure1.png").write_bytes(b"my figure")
+    (tmp_path / "half" / "plots").mkdir(parents=True)  # report.md and plots/ but no report.json: not written by us
+    (tmp_path / "half" / "report.md").write_text("# my own report")
+    for folder in ("notes", "thesis", "half"):
+        with pytest.raises(paths.ProjectError, match="is not a data report"):
+            explore.write(small_report(), tmp_path / folder)
+    assert (tmp_path / "notes" / "mine.txt").read_text() == "my notes"
+    assert (tmp_path / "thesis" / "plots" / "figure1.png").read_bytes() == b"my figure"
+    assert (tmp_path / "half" / "report.md").read_text() == "# my own report"
+    (tmp_path / "empty").mkdir()  # an empty folder is fine: nothing of yours to lose
+    assert explore.write(small_report(), tmp_path / "empty") == tmp_path / "empty" / "report.md"
 
 
 def test_the_default_folder_is_beside_the_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(tmp_path))
+    assert explore.report_dir is paths.explore_dir  # one definition, which the page reads the report from too
     assert explore.report_dir("credit_risk") == tmp_path / "credit_risk-explore"
     assert explore.explore_parser(None, "credit_risk").parse_args([]).out == tmp_path / "credit_risk-explore"
 
@@ -77,3 +88,16 @@ def test_nearest_distances_skip_the_image_itself_and_sample_is_seeded():
     assert explore.sample(5, 10, seed=0).tolist() == [0, 1, 2, 3, 4]
     assert explore.sample(100, 10, seed=0).tolist() == explore.sample(100, 10, seed=0).tolist()
     assert len(set(explore.sample(100, 10, seed=0))) == 10
+
+
+def test_nearest_distances_in_blocks_match_a_direct_search():
+    # 300 references searched in blocks of 8 x 4 = 32, queries 4 at a time, each query skipping itself
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (300, 5, 5), dtype=np.uint8)
+    queries = np.array([0, 31, 32, 33, 150, 299])
+    distance, index = explore.nearest_distances(images[queries], images, skip=queries, chunk=4)
+    flat = images.reshape(300, -1).astype(np.float64) / 255
+    direct = np.sqrt(((flat[queries, None, :] - flat[None, :, :]) ** 2).mean(axis=2))  # (6, 300)
+    direct[np.arange(len(queries)), queries] = np.inf  # not itself
+    assert index.tolist() == direct.argmin(axis=1).tolist()
+    assert distance == pytest.approx(direct.min(axis=1), abs=1e-6)

@@ -34,6 +34,7 @@ from .model import Generator, frechet_distance, gaussian_stats, generate, image_
 PROJECT = project_name(__package__)
 PER_CLASS = 100  # images generated for each class to measure the class accuracy of a conditional model
 NEIGHBOURS = 3  # k of the k-nearest-neighbour balls of precision and recall (the paper's choice)
+NEAR_COPY_PERCENTILE = 5  # a fake closer to a training image than 95% of real test images are is a near-copy
 # What `make promote` compares with the promoted run (and which way is better): the Fréchet distance as a share
 # of the untrained generator's, not the raw distance, because each run measures in the features of its own judge,
 # and the judge's accuracy on generated images of the requested class (conditional models only)
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     metrics["test_nn_distance_fake"] = float(np.median(fake_nn))
     metrics["test_nn_distance_real"] = float(np.median(real_nn))
     # share of fakes closer to a training image than 95% of real test images are: about 5% if nothing is copied
-    metrics["test_near_copies"] = float((fake_nn < np.percentile(real_nn, 5)).mean())
+    metrics["test_near_copies"] = float((fake_nn < np.percentile(real_nn, NEAR_COPY_PERCENTILE)).mean())
 
     # 5. Plots.
     plot_dir = run.path / "plots"

@@ -6,11 +6,12 @@
 Reads the prices through data.load, as train.py does (so --data explores your own file the same way), and
 writes runs/time_series-explore/: report.md (it reads on its own), report.json (its numbers) and plots/.
 1. the prices and the daily log returns the models forecast;
-2. the returns against a normal distribution: fat tails (excess kurtosis, the QQ plot), which is why the
-   volatility models use Student's t;
-3. the autocorrelation of returns and of squared returns: direction is barely predictable, the size of a
-   move is, which is what GARCH models;
-4. volatility clustering: calm and wild spells, and how often a large move follows a large move;
+2. the returns against a normal distribution: fat tails (excess kurtosis, the QQ plot, Jarque-Bera), which
+   is why the volatility models use Student's t;
+3. the autocorrelation of returns (with bands robust to volatility clustering) and of squared returns:
+   direction is barely predictable, the size of a move is, which is what GARCH models;
+4. volatility clustering: calm and wild spells, and how often a large move follows a large move (a binomial
+   test against independent days);
 5. gaps in the calendar: missing weeks that a model would read as one long day.
 """
 
@@ -37,13 +38,14 @@ MIN_RETURNS = 4 * LAGS  # Box & Jenkins: estimate autocorrelations up to a quart
 LARGE = 0.95  # a "large move": |return| above this quantile of the series' own |returns| (the top 5% of days)
 CLUSTERED = 3  # squared returns' Ljung-Box Q this many times the returns': "far more predictable" in the caption
 SIGMAS = 3  # a move beyond 3 standard deviations: a normal gives it on 0.27% of days
+FAT_KURTOSIS = 1.0  # excess kurtosis above which the tails count as fat (Student's t with 10 degrees of freedom: 1)
+SIGNIFICANT = 0.01  # p under which a test's verdict is stated: of a hundred series without the effect, one claims it
 
 
 def report(cfg: Config) -> Report:
     """The data report of the configured prices (the S&P 500 series in `arch`, or --data), built in memory."""
     prices = data.load(cfg).prices
     price, r = prices.frame["price"], prices.returns  # r: daily log returns in percent, 100 * log(P_t / P_t-1)
-    first, last = price.index[0].date(), price.index[-1].date()
     window = cfg.volatility.historical_window  # days of each realised volatility (section 4)
     needed = max(MIN_RETURNS, window + 1)
     if len(r) < needed:
@@ -51,10 +53,20 @@ def report(cfg: Config) -> Report:
             f"{prices.source}: {len(r)} daily returns; the report needs at least {needed} ({LAGS} lags of "
             f"autocorrelation want 4 times as many days, Box & Jenkins' rule, and a {window}-day volatility its window)"
         )
+    first, last = price.index[0].date(), price.index[-1].date()
     found = Report(PROJECT, f"{prices.source}: {len(price):,} daily prices, {first} to {last}.")
+    prices_and_returns(found, price, r)
+    distribution(found, r)
+    autocorrelation(found, r)
+    volatility_clustering(found, r, window)
+    calendar_gaps(found, price, prices.gaps, cfg.data.max_gap_days)
+    return found
 
-    # 1. The prices and the returns
+
+def prices_and_returns(found: Report, price: pd.Series, r: pd.Series) -> None:
+    """1. The price series, and the daily log returns the models forecast."""
     found.section("1. Prices and returns")
+    first, last = price.index[0].date(), price.index[-1].date()
     found.plot(
         "series",
         series_figure(price, r),
@@ -72,25 +84,35 @@ def report(cfg: Config) -> Report:
         "max_return_date": str(r.idxmax().date()),
     }
 
-    # 2. The return distribution against the normal: fat tails
+
+def distribution(found: Report, r: pd.Series) -> None:
+    """2. The returns against a normal with the same mean and spread: fat tails or not."""
     found.section("2. Returns against the normal distribution")
     mean, sd = float(r.mean()), float(r.std())
     kurtosis, skew = float(stats.kurtosis(r)), float(stats.skew(r))  # excess kurtosis: 0 for a normal
-    jb = stats.jarque_bera(r)
+    jb = stats.jarque_bera(r)  # JB = n/6 (skew^2 + kurtosis^2 / 4), chi^2 with 2 degrees of freedom if normal
     beyond = float((np.abs(r - mean) > SIGMAS * sd).mean())
     normal_beyond = float(2 * stats.norm.sf(SIGMAS))  # 0.27%
+    fat = kurtosis > FAT_KURTOSIS and jb.pvalue < SIGNIFICANT
     found.plot(
         "distribution",
         distribution_figure(r, mean, sd),
         f"Excess kurtosis {kurtosis:.1f} (a normal has 0), skewness {skew:.2f}: {percent(beyond, 2)} of days move more "
         f"than {SIGMAS} standard deviations, {beyond / normal_beyond:.1f}x the normal's {percent(normal_beyond, 2)}; "
-        f"the QQ plot's ends leave the line. Jarque-Bera test of normality: p {_p(jb.pvalue)}.",
-    )
+        + ("the QQ plot's ends leave the line: fat tails." if fat else
+           f"the QQ plot's ends stay near the line: no clear sign of fat tails (that takes excess kurtosis over "
+           f"{FAT_KURTOSIS:g} and Jarque-Bera p under {SIGNIFICANT}).")
+        + f" Jarque-Bera test of normality: p {_p(jb.pvalue)}.",
+    )  # fmt: skip
     found.text(
-        f"Mean {mean:.3f}% a day, standard deviation {sd:.2f}%. A normal with the same mean and spread (the red "
-        "line) has too few calm days and far too few extreme ones: a model that assumes it underrates crashes. "
-        "The volatility models use Student's t (config: volatility.distribution) for this reason."
-    )
+        f"Mean {mean:.3f}% a day, standard deviation {sd:.2f}%. "
+        + ("A normal with the same mean and spread (the red line) has too few calm days and far too few extreme "
+           "ones: a model that assumes it underrates crashes. The volatility models use Student's t (config: "
+           "volatility.distribution) for this reason." if fat else
+           "A normal with the same mean and spread (the red line) describes these returns' tails about as well as "
+           "any: the volatility models' Student's t (config: volatility.distribution) costs little here, as it "
+           "comes close to the normal when its degrees of freedom are many.")
+    )  # fmt: skip
     found.numbers["distribution"] = {
         "mean": mean,
         "sd": sd,
@@ -100,53 +122,94 @@ def report(cfg: Config) -> Report:
         "normal_share_beyond_3_sd": normal_beyond,
         "jarque_bera": float(jb.statistic),
         "jarque_bera_p": float(jb.pvalue),
+        "fat_tails": bool(fat),
     }
 
-    # 3. Autocorrelation of returns and of squared returns: why GARCH
+
+def robust_bands(r: pd.Series, lags: int) -> np.ndarray:
+    """(lags,) the 95% band of each autocorrelation of r when r has no autocorrelation but its variance moves
+    (volatility clustering), the heteroskedasticity-robust standard error (x: r minus its mean):
+        band_k = 1.96 sqrt(sum_t x_t^2 x_(t-k)^2) / sum_t x_t^2
+    For independent data it is the usual 1.96 / sqrt(n); where large moves cluster it is wider."""
+    x = (r - r.mean()).to_numpy()
+    return np.array([1.96 * np.sqrt((x[k:] ** 2 * x[:-k] ** 2).sum()) / (x**2).sum() for k in range(1, lags + 1)])
+
+
+def autocorrelation(found: Report, r: pd.Series) -> None:
+    """3. The autocorrelation of returns (direction) and of squared returns (size): why GARCH."""
     found.section("3. Autocorrelation: direction against size")
     lags = LAGS
     acf_r = acf(r, nlags=lags, fft=True)[1:]  # (lags,) corr(r_t, r_t-k) for k = 1..lags
     acf_r2 = acf(r**2, nlags=lags, fft=True)[1:]  # the same for squared returns: the size of the move
     band = 1.96 / np.sqrt(len(r))  # 95% band of an autocorrelation of independent data
-    ljung = acorr_ljungbox(r, lags=[lags]), acorr_ljungbox(r**2, lags=[lags])  # Q = n(n+2) sum_k acf_k^2 / (n-k)
+    robust = robust_bands(r, lags)  # (lags,) the same, for returns whose variance moves
+    # Ljung-Box Q = n(n+2) sum_k acf_k^2 / (n-k), chi^2(lags) for independent data; the robust Q* = sum_k
+    # (acf_k / se_k)^2 with the robust standard errors, chi^2(lags) for returns uncorrelated but clustered
+    ljung = acorr_ljungbox(r, lags=[lags]), acorr_ljungbox(r**2, lags=[lags])
     (q_r, p_r), (q_r2, p_r2) = ((float(t["lb_stat"].iloc[0]), float(t["lb_pvalue"].iloc[0])) for t in ljung)
+    q_robust = float(((acf_r / (robust / 1.96)) ** 2).sum())
+    p_robust = float(stats.chi2.sf(q_robust, lags))
+    outside, outside_iid = int((np.abs(acf_r) > robust).sum()), int((np.abs(acf_r) > band).sum())
+    garch = q_r2 > CLUSTERED * q_r and p_r2 < SIGNIFICANT
     verdict = (
         "the size of a move is predictable from recent sizes far more than its direction from recent directions. "
         "That is what GARCH models: the variance."
-        if q_r2 > CLUSTERED * q_r
-        else "in this series the size of a move is not much more predictable than its direction: a GARCH model "
+        if garch
+        else "in this series the size of a move is not clearly more predictable than its direction: a GARCH model "
         "has little more to work with than the baselines."
     )
     found.plot(
         "autocorrelation",
-        acf_figure(acf_r, acf_r2, band),
-        f"Returns: lag 1 {acf_r[0]:+.2f}, {int((np.abs(acf_r) > band).sum())} of {lags} lags outside the ±{band:.3f} "
-        f"band, Ljung-Box Q({lags}) {q_r:,.0f}; squared returns: lag 1 {acf_r2[0]:+.2f}, "
-        f"{int((np.abs(acf_r2) > band).sum())} of {lags} outside, Q({lags}) {q_r2:,.0f} (p {_p(p_r2)}): {verdict}",
+        acf_figure(acf_r, acf_r2, robust, band),
+        f"Returns: lag 1 {acf_r[0]:+.2f}, {outside} of {lags} lags outside their 95% band (±{robust.min():.3f} to "
+        f"±{robust.max():.3f}, robust to volatility clustering; the ±{band:.3f} of independent data would put "
+        f"{outside_iid} outside), robust Q({lags}) {q_robust:,.1f} (p {_p(p_robust)}; Ljung-Box Q {q_r:,.0f} assumes "
+        f"independent returns and overstates). Squared returns: lag 1 {acf_r2[0]:+.2f}, "
+        f"{int((np.abs(acf_r2) > band).sum())} of {lags} outside ±{band:.3f}, Ljung-Box Q({lags}) {q_r2:,.0f} "
+        f"(p {_p(p_r2)}): {verdict}",
+    )
+    found.text(
+        "The band of an autocorrelation assumes independent data; returns are not (their variance clusters), and "
+        "the usual ±1.96/√n band and Ljung-Box Q then flag lags by mistake. The returns' bands here use the "
+        "heteroskedasticity-robust standard error √(Σ x_t² x_{t−k}²) / Σ x_t²; squared returns keep the plain band, "
+        "as the question there is whether they are independent."
     )
     found.numbers["autocorrelation"] = {
         "lags": lags,
         "band": float(band),
+        "robust_bands": [float(b) for b in robust],
         "returns": [float(x) for x in acf_r],
         "squared_returns": [float(x) for x in acf_r2],
+        "returns_outside_robust_band": outside,
+        "returns_outside_iid_band": outside_iid,
+        "robust_q_returns": q_robust,
+        "robust_p_returns": p_robust,
         "ljung_box_q_returns": q_r,
         "ljung_box_q_squared_returns": q_r2,
         "ljung_box_p_returns": p_r,
         "ljung_box_p_squared_returns": p_r2,
+        "garch_verdict": bool(garch),
     }
 
-    # 4. Volatility clustering: large moves come in runs
+
+def volatility_clustering(found: Report, r: pd.Series, window: int) -> None:
+    """4. Realised volatility over time, and whether a large move follows a large move more than by chance."""
     found.section("4. Volatility clustering")
     volatility = data.realised_volatility(r, window)  # annualised %, sd of the last `window` days * sqrt(252)
     large = (r.abs() > r.abs().quantile(LARGE)).to_numpy()
-    after_large = float(large[1:][large[:-1]].mean()) if large[:-1].any() else float("nan")
+    followed, large_days = int(large[1:][large[:-1]].sum()), int(large[:-1].sum())  # k of m large days
+    after_large = followed / large_days if large_days else float("nan")
+    # binomial test: k of m large days followed by another, if each next day were large with chance 1 - LARGE
+    p = float(stats.binomtest(followed, large_days, 1 - LARGE, alternative="greater").pvalue) if large_days else 1.0
+    clustered = after_large > CLUSTERED * (1 - LARGE) and p < SIGNIFICANT
     found.plot(
         "volatility",
         volatility_figure(volatility, window),
         f"{window}-day volatility ran from {volatility.min():.0f}% a year ({volatility.idxmin().date()}) to "
-        f"{volatility.max():.0f}% ({volatility.idxmax().date()}). After a day in the top {percent(1 - LARGE)} of moves, the "
-        f"next day is in it too {percent(after_large)} of the time, against {percent(1 - LARGE)} if days were "
-        + ("independent: calm and wild spells last." if after_large > CLUSTERED * (1 - LARGE) else "independent."),
+        f"{volatility.max():.0f}% ({volatility.idxmax().date()}). After a day in the top {percent(1 - LARGE)} of moves, "
+        f"the next day is in it too {percent(after_large)} of the time ({followed} of {large_days}), against "
+        f"{percent(1 - LARGE)} if days were independent (binomial test p {_p(p)})"
+        + (": calm and wild spells last." if clustered else ": no clear sign of spells."),
     )
     found.numbers["volatility"] = {
         "window_days": window,
@@ -156,32 +219,35 @@ def report(cfg: Config) -> Report:
         "max_date": str(volatility.idxmax().date()),
         "large_after_large": after_large,
         "large_share": float(large.mean()),
+        "large_after_large_p": p,
+        "clustered": bool(clustered),
     }
 
-    # 5. Gaps in the calendar
+
+def calendar_gaps(found: Report, price: pd.Series, gaps: list[str], max_gap_days: int) -> None:
+    """5. Gaps in the calendar: a missing stretch that a model would read as one long day."""
     found.section("5. Gaps")
     days_apart = np.asarray((price.index[1:] - price.index[:-1]).days)  # calendar days between consecutive rows
     steps = pd.Series(days_apart).value_counts().sort_index()  # days apart -> how many times
     usual = int(steps.idxmax())
     found.plot(
         "gaps",
-        gaps_figure(steps, cfg.data.max_gap_days),
-        f"Consecutive prices are usually {usual} calendar day{'s' if usual != 1 else ''} apart ({percent(steps.max() / steps.sum())} "
-        f"of steps); {len(prices.gaps)} gap{'s are' if len(prices.gaps) != 1 else ' is'} longer than "
-        f"{cfg.data.max_gap_days} days (data.max_gap_days)"
-        + (f", the longest {int(steps.index.max())} days." if len(prices.gaps) else "."),
+        gaps_figure(steps, max_gap_days),
+        f"Consecutive prices are usually {usual} calendar day{'s' if usual != 1 else ''} apart "
+        f"({percent(steps.max() / steps.sum())} of steps); {len(gaps)} gap{'s are' if len(gaps) != 1 else ' is'} "
+        f"longer than {max_gap_days} days (data.max_gap_days)"
+        + (f", the longest {int(steps.index.max())} days." if len(gaps) else "."),
     )
-    if prices.gaps:
+    if gaps:
         found.text("The gaps (a model reads the return across one as a single day's):")
-        found.table(["gap"], [[g] for g in prices.gaps[:20]])
-        if len(prices.gaps) > 20:
-            found.text(f"... and {len(prices.gaps) - 20} more (report.json lists them all).")
+        found.table(["gap"], [[g] for g in gaps[:20]])
+        if len(gaps) > 20:
+            found.text(f"... and {len(gaps) - 20} more (report.json lists them all).")
     found.numbers["gaps"] = {
         "steps_days": {str(int(k)): int(v) for k, v in steps.items()},
-        "max_gap_days": cfg.data.max_gap_days,
-        "gaps": prices.gaps,
+        "max_gap_days": max_gap_days,
+        "gaps": gaps,
     }
-    return found
 
 
 def _p(p: float) -> str:
@@ -217,17 +283,24 @@ def distribution_figure(r: pd.Series, mean: float, sd: float) -> Figure:
     return fig
 
 
-def acf_figure(acf_r: np.ndarray, acf_r2: np.ndarray, band: float) -> Figure:
+def acf_figure(acf_r: np.ndarray, acf_r2: np.ndarray, robust: np.ndarray, band: float) -> Figure:
+    """The autocorrelations of returns (their robust band, one per lag) and of squared returns (the plain band)."""
     fig = Figure(figsize=(10, 3.8))
     lags = np.arange(1, len(acf_r) + 1)
-    for ax, values, title in zip(fig.subplots(1, 2, sharey=True), (acf_r, acf_r2), ("returns", "squared returns"),
-                                 strict=True):  # fmt: skip
+    returns, squared = fig.subplots(1, 2, sharey=True)
+    for ax, values, title in ((returns, acf_r, "returns"), (squared, acf_r2, "squared returns")):
         ax.bar(lags, values, color="#4C72B0")
-        ax.axhspan(-band, band, color="grey", alpha=0.25, label="95% band if independent")
         ax.axhline(0, color="black", linewidth=0.6)
         ax.set(xlabel="lag (trading days)", title=f"Autocorrelation of {title}")
-    fig.axes[0].set_ylabel("autocorrelation")
-    fig.axes[0].legend(fontsize=8)
+    edges = np.append(lags - 0.5, lags[-1] + 0.5)
+    returns.stairs(robust, edges, baseline=-robust, fill=True, color="grey", alpha=0.25,
+                   label="95% band, robust to clustering")  # fmt: skip
+    returns.axhline(band, color="grey", linestyle=":", linewidth=0.8, label="95% band if independent")
+    returns.axhline(-band, color="grey", linestyle=":", linewidth=0.8)
+    squared.axhspan(-band, band, color="grey", alpha=0.25, label="95% band if independent")
+    returns.set_ylabel("autocorrelation")
+    returns.legend(fontsize=8)
+    squared.legend(fontsize=8)
     return fig
 
 

@@ -37,9 +37,7 @@ from . import paths, plots, runs
 REPORT_FILES = ("report.md", "report.json")  # what makes a folder a data report, which a rerun may replace
 
 
-def report_dir(project: str) -> Path:
-    """Where `make explore` writes a project's data report: `runs/<project>-explore/`."""
-    return paths.runs_dir() / f"{project}-explore"
+report_dir = paths.explore_dir  # where `make explore` writes a project's data report: runs/<project>-explore/
 
 
 def explore_parser(description: str | None, project: str) -> argparse.ArgumentParser:
@@ -146,13 +144,13 @@ def write(report: Report, out: Path) -> Path:
     """Write report.md, report.json and plots/<name>.png into `out`, replacing a previous report there.
 
     Everything goes into a hidden folder beside `out` first, which is renamed to `out` only once complete. A
-    folder that holds something other than a data report is never replaced: it could be anything of yours.
+    folder that is not a data report is never replaced: it could be anything of yours.
     """
     out = Path(out).expanduser().resolve()
     if out.exists() and not _is_report(out):
         raise paths.ProjectError(
-            f"--out {out} exists and is not a data report (it has files other than {', '.join(REPORT_FILES)} and "
-            "plots/); choose a new folder, which will be created"
+            f"--out {out} exists and is not a data report (a report has report.json, and nothing but "
+            f"{', '.join(REPORT_FILES)} and plots/); choose a new folder, which will be created, or an empty one"
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".incomplete", dir=out.parent))
@@ -176,8 +174,13 @@ def write(report: Report, out: Path) -> Path:
 
 
 def _is_report(folder: Path) -> bool:
-    """An empty folder, or one that holds only what `write` writes."""
-    return folder.is_dir() and all(p.name in (*REPORT_FILES, "plots") for p in folder.iterdir())
+    """An empty folder, or a report `write` wrote: report.json there, and nothing else than what `write` writes.
+
+    A folder of your own with only a plots/ inside (a thesis, say) is not a report: report.json must be there."""
+    if not folder.is_dir():
+        return False
+    names = {p.name for p in folder.iterdir()}
+    return not names or ("report.json" in names and names <= {*REPORT_FILES, "plots"})
 
 
 def nearest_distances(
@@ -187,24 +190,31 @@ def nearest_distances(
 
     Images are uint8 (N, H, W[, C]); the distance is sqrt(mean((a - b)^2)) on pixels / 255, so 0.02 is about
     5 grey levels per pixel. `skip[i]` is a reference index query i may not match (itself, when the queries are
-    drawn from the references); -1 for none. Matrix products in float32, a chunk of queries at a time:
-        ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b     # (chunk, D) @ (D, M) -> (chunk, M)
+    drawn from the references); -1 for none. Matrix products in float32, a block of `chunk` queries against a
+    block of 8 x `chunk` references at a time, so memory stays bounded however many references (all of MNIST's
+    55,000 training images: a (1024, 8192) block, 32 MB):
+        ||a - b||^2 = ||a||^2 + ||b||^2 - 2 a.b     # (chunk, D) @ (D, 8 chunk) -> (chunk, 8 chunk)
     """
-    q = queries.reshape(len(queries), -1).astype(np.float32) / 255
-    r = references.reshape(len(references), -1).astype(np.float32) / 255
-    r_sq = (r * r).sum(axis=1)  # (M,)
-    best_d, best_i = np.empty(len(q), np.float32), np.empty(len(q), np.int64)
+    q = queries.reshape(len(queries), -1).astype(np.float32) / 255  # (N, D)
+    flat_refs = references.reshape(len(references), -1)  # (M, D) uint8: a block at a time becomes float32
+    best_d2, best_i = np.full(len(q), np.inf, np.float32), np.zeros(len(q), np.int64)
     for start in range(0, len(q), chunk):
         part = q[start : start + chunk]  # (c, D)
-        d2 = (part * part).sum(axis=1)[:, None] + r_sq[None, :] - 2 * part @ r.T  # (c, M)
-        if skip is not None:
-            rows = np.flatnonzero(skip[start : start + chunk] >= 0)
-            d2[rows, skip[start : start + chunk][rows]] = np.inf
-        i = d2.argmin(axis=1)
-        best_i[start : start + chunk] = i
-        # the nearest one's distance again, directly: the expansion above loses the last digits (a copy: 0.0002)
-        best_d[start : start + chunk] = np.sqrt(((part - r[i]) ** 2).mean(axis=1))
-    return best_d, best_i
+        part_sq, rows = (part * part).sum(axis=1)[:, None], np.arange(len(part))  # (c, 1), (c,)
+        for first in range(0, len(flat_refs), 8 * chunk):
+            block = flat_refs[first : first + 8 * chunk].astype(np.float32) / 255  # (m, D)
+            d2 = part_sq + (block * block).sum(axis=1)[None, :] - 2 * part @ block.T  # (c, m)
+            if skip is not None:  # a query's own image, when it falls in this block, is not its neighbour
+                own = skip[start : start + chunk] - first
+                inside = np.flatnonzero((own >= 0) & (own < len(block)))  # skip -1 (none): own < 0
+                d2[inside, own[inside]] = np.inf
+            i = d2.argmin(axis=1)
+            closer = d2[rows, i] < best_d2[start : start + chunk]
+            best_d2[start : start + chunk][closer] = d2[rows, i][closer]
+            best_i[start : start + chunk][closer] = first + i[closer]
+    # the nearest one's distance again, directly: the expansion above loses the last digits (a copy: 0.0002)
+    nearest = flat_refs[best_i].astype(np.float32) / 255  # (N, D)
+    return np.sqrt(((q - nearest) ** 2).mean(axis=1)), best_i
 
 
 def exact_duplicates(queries: np.ndarray, references: np.ndarray) -> np.ndarray:

@@ -72,6 +72,11 @@ def examples_dir(project: str) -> Path:
     return runs_dir() / f"{project}-examples"
 
 
+def explore_dir(project: str) -> Path:
+    """Where `make explore` writes a project's data report: `runs/<project>-explore/` (report.md, plots/)."""
+    return runs_dir() / f"{project}-explore"
+
+
 def shown(path: Path) -> str:
     """A path as a user would type it from here: relative to the working folder when inside it."""
     try:

@@ -14,7 +14,9 @@ copied project folder find these too, with no conftest.py to copy along:
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -78,3 +80,16 @@ def missing(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true, so this test must run, but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def written_report(folder: Path) -> dict:
+    """The report.json of a data report `make explore` wrote into `folder`, after checking that the report is
+    whole: report.md embeds every plot of report.json, in order, with its caption under it, and each plot is a
+    PNG file of its own in plots/ (no stray ones). What the captions say is each project's test to check."""
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    embedded = re.findall(r"!\[[^\]]*\]\((plots/[\w-]+\.png)\)\n\n\*(.+)\*", markdown)  # ![name](file) then *caption*
+    assert embedded == [(p["file"], p["caption"]) for p in report["plots"].values()], "report.md and report.json differ"
+    assert all((folder / file).read_bytes()[:4] == b"\x89PNG" for file, _ in embedded)
+    assert sorted(p.name for p in (folder / "plots").iterdir()) == sorted(Path(f).name for f, _ in embedded)
+    return report

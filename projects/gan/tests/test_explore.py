@@ -3,8 +3,6 @@ captions quote the data."""
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -13,22 +11,11 @@ import pytest
 from mlstarter.config import apply_overrides
 from mlstarter.datasets import DataError
 from mlstarter.explore import nearest_distances
+from mlstarter.testing import written_report
 
-from .. import examples, explore
+from .. import data, evaluate, examples, explore
 from ..config import Config
 from .conftest import toy_images, write_npz
-
-
-def written_report(folder: Path) -> dict:
-    """report.json, after checking that report.md embeds every plot, each with a caption, and that each exists."""
-    markdown = (folder / "report.md").read_text(encoding="utf-8")
-    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-    embedded = re.findall(r"!\[[^\]]*\]\((plots/[\w-]+\.png)\)\n\n\*(.+)\*", markdown)
-    assert embedded and [file for file, _ in embedded] == [p["file"] for p in report["plots"].values()]
-    assert all((folder / file).stat().st_size > 1000 for file, _ in embedded)
-    assert sorted(p.name for p in (folder / "plots").iterdir()) == sorted(Path(f).name for f, _ in embedded)
-    assert all(re.search(r"\d", caption) for _, caption in embedded), "every caption quotes the data"
-    return report
 
 
 def test_the_report_of_the_digits(runs_dir: Path, capsys: pytest.CaptureFixture[str]):
@@ -36,12 +23,41 @@ def test_the_report_of_the_digits(runs_dir: Path, capsys: pytest.CaptureFixture[
     folder = runs_dir / f"{explore.PROJECT}-explore"
     report = written_report(folder)
     assert f"Report: {folder / 'report.md'}" in capsys.readouterr().out
-    numbers = report["numbers"]
+    numbers, captions = report["numbers"], {name: plot["caption"] for name, plot in report["plots"].items()}
     assert numbers["classes"]["splits"] == {"train": 1257, "val": 270, "test": 270}
     assert sum(numbers["classes"]["train_per_class"]) == 1257
     neighbours = numbers["nearest_neighbours"]
     assert 0 < neighbours["near_copy_line"] < neighbours["median_test_to_train"]  # the 5th percentile, below the median
-    assert f"here {neighbours['near_copy_line']:.3f}" in report["plots"]["nearest_neighbours"]["caption"]
+    assert not neighbours["near_copy_line_estimated"]  # every test image against every training image, as evaluate.py
+    assert f"here {neighbours['near_copy_line']:.3f};" in captions["nearest_neighbours"]
+    assert f"of {numbers['pixels']['distinct_values']} distinct values" in captions["pixels"]
+    # the line is evaluate.py's own: its nearest-training-image distances of the test images, its percentile
+    X_train, X_test = (data.load(Config()).splits[name][0] for name in ("train", "test"))
+    real_nn, _ = evaluate.nearest_training_image(X_test, X_train)
+    assert neighbours["near_copy_line"] == pytest.approx(
+        np.percentile(real_nn, evaluate.NEAR_COPY_PERCENTILE), abs=1e-4
+    )
+
+
+def test_above_the_sample_size_the_line_is_an_estimate_from_random_images(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(explore, "MAX_COMPARED", 100)  # the digits' 270 test and 1,257 training images: a sample
+    searched = []  # the training images searched among the others (the `skip` they pass)
+
+    def spy(queries: np.ndarray, references: np.ndarray, skip: np.ndarray | None = None):
+        searched.append(skip)
+        return nearest_distances(queries, references, skip=skip)
+
+    monkeypatch.setattr(explore, "nearest_distances", spy)
+    report = explore.report(Config())
+    neighbours = report.numbers["nearest_neighbours"]
+    assert neighbours["near_copy_line_estimated"]
+    assert neighbours["compared"] == {"test": 100, "train": 100, "references": 1257}  # against every training image
+    caption = next(p.caption for p in report.plots if p.name == "nearest_neighbours")
+    assert f"here about {neighbours['near_copy_line']:.3f};" in caption
+    assert "(random samples: 100 of 270 test images and 100 of 1,257 training images searched among" in caption
+    # the training images searched among the others are drawn at random from all of them, not the first 100
+    own = next(skip for skip in searched if skip is not None)
+    assert len(own) == 100 and own.max() > 1000 and own.tolist() != list(range(100))
 
 
 def test_nearest_distances_by_hand():
