@@ -5,7 +5,7 @@
     $ curl -X POST localhost:8000/predict -d @projects/credit_risk/example.json
     $ curl -X POST 'localhost:8000/predict?explain=true' -d @projects/credit_risk/example.json
 
-Open http://127.0.0.1:8000/docs for a form with an example applicant.
+Open http://127.0.0.1:8000/ to try the model and see its run (page.js), or /docs for a form with an example applicant.
 `POST /predict` scores one applicant: the probability of default, the decision at the
 threshold chosen in training, and (with `?explain=true`) the attributes that moved the
 score most. `POST /predict/batch` scores up to 1000 applicants at once.
@@ -229,6 +229,7 @@ def create_app(run_id: str | None = None) -> FastAPI:
         input_model=Applicant,
         run_id=run_id,
         description=__doc__,
+        panel=Path(__file__).with_name("page.js"),  # the Try-it tab of the page at GET /
     )
 
 

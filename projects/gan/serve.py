@@ -5,8 +5,10 @@
     $ curl -o digits.png 'localhost:8000/generate?n=16&seed=3'
     $ curl -o sevens.png 'localhost:8000/generate?n=16&seed=3&class=7'      # a conditional model
     $ curl 'localhost:8000/generate?n=2&seed=3&format=json'                 # the pixels, 0-255
+    $ curl -o walk.png 'localhost:8000/walk?from_seed=3&to_seed=4&steps=8&class=7'   # seed 3's 7 into seed 4's
 
-Open http://127.0.0.1:8000/docs for a form. `GET /generate` draws `n` noise vectors from a
+Open http://127.0.0.1:8000/ to try the generator and see its run (page.js), or /docs for a form.
+`GET /generate` draws `n` noise vectors from a
 random number generator seeded with `seed`, so the same seed always gives the same images
 (and image i is the same whatever `n`). A conditional model draws the requested `class`, or,
 without one, cycles through its classes (0, 1, 2, ...). The answer is a PNG grid (`scale`
@@ -18,19 +20,31 @@ training uses to measure the generator) reads each image of a conditional model,
 does not read as the requested class is a `class_not_recognised` warning: in the JSON answer's
 `warnings`, and as `X-Warnings: class_not_recognised(class)` on a PNG.
 
+`GET /walk` draws the images on the way from one seed's noise vector to another's, in `steps`
+images of the same class (a conditional model; without `class`, class 0, as /generate?n=1 draws
+it): the first is /generate's image for `from_seed` with n=1, the last the one for `to_seed`, and
+the images between show what the generator makes of the latent space between them. A PNG strip,
+or with `format=json` the pixels and each image's position t on the path (0 to 1). The path is
+spherical, not straight: `slerp` says why. The judge's warnings are the same as /generate's.
+
 When the server logs predictions (`make serve` does), each request adds one row for drift
 monitoring (`make monitor PROJECT=gan`): its class, seed, n, format and scale, and how the judge
 reads what was served (its confidence in the requested class, image by image, and how many images it
 recognises as that class). Never the images: the run, the seed and the class draw them again, exactly, if one is ever in question.
+A walk is not logged: its images are points between two draws, not draws from the noise the run's
+reference describes, and the monitor reads every row of the log as such a draw (its class mix, the
+judge's confidence, repeated seeds), so walks would blur the very drift it looks for.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
+import torch
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -41,7 +55,7 @@ from mlstarter.paths import project_name
 from mlstarter.runs import Run
 
 from . import model
-from .model import generate, image_grid, judge_features
+from .model import generate, image_grid, judge_features, to_images
 
 PROJECT = project_name(__package__)
 MAX_IMAGES = 100  # per request: a 10 x 10 grid; larger batches are several requests
@@ -264,15 +278,160 @@ def log(
     serving.log_prediction(request, asked, answer, warnings)
 
 
+# A walk in latent space: from one seed's noise to another's
+
+
+MAX_STEPS = 16  # images in a walk: one row that still reads on a screen (16 digits of 8x8 at scale 8: 1,041 pixels)
+
+
+class WalkQuery(BaseModel):
+    """What /walk takes, as query parameters."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt parameter is a 422, not ignored
+
+    from_seed: int = Field(0, ge=0, le=2**32 - 1, description="The seed the walk starts from (its first image)")
+    to_seed: int = Field(1, ge=0, le=2**32 - 1, description="The seed the walk ends at (its last image)")
+    steps: int = Field(8, ge=2, le=MAX_STEPS, description=f"Images along the way, both ends included: 2 to {MAX_STEPS}")
+    class_: int | None = Field(
+        None,
+        alias="class",
+        ge=0,
+        description="The class of every image (conditional models only); default 0, the class /generate?n=1 draws",
+    )
+    format: Literal["png", "json"] = Field("png", description="png: one strip, left to right; json: the pixels")
+    scale: int | None = Field(
+        None,
+        ge=1,
+        le=16,
+        description="PNG only (refused with format=json, whose pixels come as they are): screen pixels per image "
+        "pixel; default 8 for 8x8 images, 2 for 28x28",
+    )
+
+    @model_validator(mode="after")
+    def scale_is_for_the_strip(self) -> WalkQuery:
+        if self.format == "json" and self.scale is not None:
+            raise ValueError(
+                "scale sets the size of the PNG strip; format=json gives the pixels as they are: leave out scale"
+            )
+        return self
+
+
+class WalkImages(BaseModel):
+    images: list = Field(description="steps images of uint8 pixels 0-255: (steps, height, width[, 3])")
+    t: list[float] = Field(description="Each image's place on the path: 0 at from_seed, 1 at to_seed")
+    classes: list[int] | None = Field(description="The class of each image (conditional models), else null")
+    from_seed: int
+    to_seed: int
+    image_size: list[int] = Field(min_length=2, max_length=2, description="Height and width of each image")
+    model_version: str = Field(description="The run id of the model that answered")
+    warnings: list[serving.PredictionWarning] = serving.warnings_field()
+
+
+def seed_noise(seed: int, latent_dim: int) -> np.ndarray:
+    """The noise vector z (latent_dim,) of `seed`: the one `model.generate` draws first, so the image it gives is
+    /generate?n=1&seed=<seed>'s."""
+    return np.random.default_rng(seed).standard_normal((1, latent_dim), dtype=np.float32)[0]
+
+
+def slerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Points on the great circle from z0 to z1 (each (d,)), at fractions t (k,) of the way: (k, d), float32.
+
+    # theta = arccos(z0 . z1 / (|z0| |z1|))                       the angle between the two vectors
+    # z(t)  = sin((1 - t) theta) / sin(theta) z0 + sin(t theta) / sin(theta) z1
+
+    Why not the straight line z0 + t (z1 - z0): noise drawn from N(0, I) in d dimensions lies near a sphere,
+    |z| close to sqrt(d), and the generator only ever saw such noise. The midpoint of two independent draws
+    has |z| close to sqrt(d / 2), 71% of that: the straight line cuts through the inside of the sphere, where
+    the generator's images fade. The great circle keeps |z| between |z0| and |z1| (White 2016, "Sampling
+    generative networks"). At t = 0 and t = 1 the weights are exactly (1, 0) and (0, 1): the ends are z0 and
+    z1 themselves. When z0 and z1 point the same way (theta near 0: the same seed) the circle and the line are
+    one, and the line is used (the sine would divide by zero).
+    """
+    a, b = z0.astype(np.float64), z1.astype(np.float64)
+    cos = np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    theta = np.arccos(np.clip(cos, -1.0, 1.0))
+    t = np.asarray(t, dtype=np.float64)[:, None]  # (k, 1)
+    if np.sin(theta) < 1e-6:
+        return ((1 - t) * a + t * b).astype(np.float32)
+    return ((np.sin((1 - t) * theta) * a + np.sin(t * theta) * b) / np.sin(theta)).astype(np.float32)
+
+
+def check_strip_size(query: WalkQuery, generator: ImageGenerator) -> None:
+    """Refuse, with the limit in the message, a strip too wide to build (the JSON answer is at most 16 images)."""
+    if query.format != "png":
+        return
+    scale = query.scale or max(1, 64 // generator.side)
+    width = query.steps * (generator.side * scale + 1) + 1  # one row: images of side * scale, 1 pixel between them
+    if width > MAX_GRID_SIDE:
+        raise serving.InvalidInputError(
+            f"a strip of {query.steps} images of {generator.side}x{generator.side} at scale {scale} would be "
+            f"{width:,} pixels wide; at most {MAX_GRID_SIDE}: use a smaller scale or fewer steps"
+        )
+
+
+@torch.no_grad()
+def walk(generator: ImageGenerator, query: WalkQuery) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(images (steps, H, W[, C]) uint8, t (steps,), labels (steps,) or None) along the walk."""
+    labels = generator.classes(1, query.class_)  # (1,): the class asked for, class 0, or None (unconditional)
+    labels = None if labels is None else np.repeat(labels, query.steps)  # one class all the way
+    z0 = seed_noise(query.from_seed, generator.model.latent_dim)
+    z1 = seed_noise(query.to_seed, generator.model.latent_dim)
+    t = np.linspace(0.0, 1.0, query.steps)  # exactly 0 and 1 at the ends
+    z = torch.from_numpy(slerp(z0, z1, t))  # (steps, latent_dim)
+    y = None if labels is None else torch.as_tensor(labels, dtype=torch.long)
+    return to_images(generator.model(z, y)), t, labels  # eval mode: each image depends on its own z only
+
+
+@router.get(
+    "/walk",
+    response_model=WalkImages,
+    responses={
+        200: {
+            "content": {"image/png": {}},
+            "description": "A PNG strip, from_seed's image on the left, or with format=json the pixels",
+            "headers": PNG_HEADERS,
+        }
+    },
+)
+def walk_images(generator: GeneratorDep, query: Annotated[WalkQuery, Query()]) -> Response | WalkImages:
+    """The images on the way from `from_seed`'s noise to `to_seed`'s, in `steps` images of one class."""
+    check_strip_size(query, generator)
+    images, t, labels = walk(generator, query)
+    # the judge reads each image of a conditional model: is it still the class asked for, all the way?
+    warnings = [] if labels is None else generator.unrecognised(labels, generator.judged(images))
+    classes = None if labels is None else [int(c) for c in labels]
+    if query.format == "json":
+        return WalkImages(
+            images=images.tolist(),
+            t=[round(float(x), 6) for x in t],
+            classes=classes,
+            from_seed=query.from_seed,
+            to_seed=query.to_seed,
+            image_size=list(images.shape[1:3]),
+            model_version=generator.run_id,
+            warnings=warnings,
+        )
+    strip = image_grid(images, columns=query.steps, scale=query.scale or max(1, 64 // generator.side))
+    buffer = io.BytesIO()
+    Image.fromarray(strip).save(buffer, format="PNG")
+    headers = {"X-Classes": ",".join(map(str, classes))} if classes is not None else {}
+    if warnings:
+        headers["X-Warnings"] = batch.cell([w.model_dump() for w in warnings])
+    return Response(buffer.getvalue(), media_type="image/png", headers=headers)
+
+
 def document_limits(schema: dict, generator: ImageGenerator) -> None:
     """The served model's classes in /openapi.json: 0 to n_classes - 1, or no `class` at all if unconditional."""
-    parameters = schema["paths"]["/generate"]["get"]["parameters"]
-    [wanted] = [p for p in parameters if p["name"] == "class"]
-    if generator.model.conditional:
-        next(o for o in wanted["schema"]["anyOf"] if o.get("type") == "integer")["maximum"] = generator.n_classes - 1
-        wanted["description"] = f"The class to draw, 0 to {generator.n_classes - 1}; default: every class in turn"
-    else:
-        parameters.remove(wanted)  # this model draws no chosen class: a `class` parameter is refused (422)
+    defaults = {"/generate": "every class in turn", "/walk": "0"}
+    for path, default in defaults.items():
+        parameters = schema["paths"][path]["get"]["parameters"]
+        [wanted] = [p for p in parameters if p["name"] == "class"]
+        if generator.model.conditional:
+            top = generator.n_classes - 1
+            next(o for o in wanted["schema"]["anyOf"] if o.get("type") == "integer")["maximum"] = top
+            wanted["description"] = f"The class to draw, 0 to {top}; default: {default}"
+        else:
+            parameters.remove(wanted)  # this model draws no chosen class: a `class` parameter is refused (422)
 
 
 def example_requests() -> dict[str, dict]:
@@ -293,6 +452,7 @@ def create_app(run_id: str | None = None) -> FastAPI:
         document_limits=document_limits,
         run_id=run_id,
         description=__doc__,
+        panel=Path(__file__).with_name("page.js"),  # the Try-it tab of the page at GET /
     )
 
 

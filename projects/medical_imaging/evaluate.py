@@ -11,11 +11,13 @@ Checks the out-of-distribution score: the share of real test X-rays it flags, an
 of black, white, noise and inverted images it catches. Draws Grad-CAM heatmaps beside correct
 and incorrect test images. Writes test_* metrics into metrics.json, plots/*.png,
 MODEL_CARD.md and the test answers the drift monitor compares with (test_answers.json) into the
-run folder.
+run folder, with a few test X-rays of each class in examples/ (xray-pneumonia-1.png, ...), which
+the page at GET / of `make serve` offers to click.
 """
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
+from PIL import Image
 from scipy.stats import DegenerateDataWarning, bootstrap, rankdata
 
 from mlstarter import datasets, model_card, plots, runs
@@ -37,6 +40,7 @@ from .config import Config
 from .model import TrainedModel
 
 PROJECT = project_name(__package__)
+EXAMPLES_PER_CLASS = 3  # test X-rays of each class saved with the run for the page: a row of six to click
 # make promote refuses (without --force) a run worse than the promoted one in any of these test metrics: how well
 # it ranks the X-rays, and how many pneumonias the screening decision finds
 PROMOTE_ON = {"test_roc_auc": "higher", "test_screening_sensitivity": "higher"}
@@ -147,6 +151,23 @@ def gradcam_grid(trained: TrainedModel, images, labels, p, path, per_row: int = 
     plots.save(fig, path)
 
 
+def save_examples(images: np.ndarray, labels: np.ndarray, folder: Path, per_class: int, seed: int) -> list[Path]:
+    """`per_class` test X-rays of each class, drawn at random, as PNGs named for their true label (xray-normal-1.png,
+    xray-pneumonia-1.png, ...): the examples the page offers (GET /page/run/examples/<name>). Written to a hidden
+    folder, then renamed, as a run is: a reader sees the old examples or the new ones, never half of them."""
+    rng = np.random.default_rng(seed)
+    tmp = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for label, name in enumerate(data.CLASS_NAMES):
+        found = np.flatnonzero(labels == label)  # your own file may hold fewer of a class (or none)
+        for i, index in enumerate(rng.choice(found, min(per_class, len(found)), replace=False), 1):
+            Image.fromarray(images[index]).save(tmp / f"xray-{name}-{i}.png")  # (H, W) uint8: an 8-bit grayscale PNG
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return sorted(folder.glob("*.png"))
+
+
 def ood_plot(test_scores: np.ndarray, unusual: dict[str, np.ndarray], threshold: float, path) -> None:
     """Histograms of the OOD score: real test X-rays against each kind of unusual image, with the threshold."""
     fig = Figure(figsize=(7.5, 4.8))
@@ -238,12 +259,14 @@ def main(argv: list[str] | None = None) -> int:
     ood_plot(ood_test, unusual, trained.ood_threshold, plot_dir / "ood_scores.png")
 
     # 5. Write everything into the run folder, with the test X-rays' answers, which the drift monitor compares the
-    #    served answers with (monitor.py): the answers these metrics describe.
+    #    served answers with (monitor.py): the answers these metrics describe; and a few test X-rays of each class,
+    #    which the page at GET / offers to click (a model never trains on the test split).
     all_metrics = runs.update_json(run.path / "metrics.json", metrics)
     runs.write_json(run.path / monitor.TEST_ANSWERS, monitor.answers_reference(p_test, trained.threshold))
     table = metrics_table(all_metrics, y_test)
     card = render_card(run, cfg, all_metrics, table, dataset.splits, official=data.is_official(dataset.files))
     runs.write_text(run.path / "MODEL_CARD.md", card)
+    save_examples(X_test, y_test, run.path / "examples", EXAMPLES_PER_CLASS, seed=cfg.seed)
 
     print(f"***** Evaluation of {PROJECT} run {run.run_id} on {len(y_test)} held-out X-rays *****")
     print(table)
@@ -252,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         + ", ".join(f"{metrics[f'ood_catch_rate_{kind}']:.0%} of {kind}" for kind in unusual)
         + " images."
     )
-    print(f"Plots (Grad-CAM in plots/gradcam.png) and MODEL_CARD.md written to {run.path}")
+    print(f"Plots (Grad-CAM in plots/gradcam.png), MODEL_CARD.md and example X-rays (examples/) written to {run.path}")
     return 0
 
 

@@ -6,7 +6,7 @@
     $ curl -F file=@runs/medical_imaging-examples/xrays/xray-pneumonia-1.png localhost:8000/predict
     $ curl -F file=@runs/medical_imaging-examples/xrays/xray-pneumonia-1.png 'localhost:8000/predict?gradcam=true'
 
-Open http://127.0.0.1:8000/docs for an upload form.
+Open http://127.0.0.1:8000/ to try the model and see its run (page.js), or /docs for an upload form.
 `POST /predict` takes one PNG or JPEG image of any size: it is turned upright (EXIF),
 converted to grayscale, centre-cropped to a square and shrunk to the training size, as the
 MedMNIST images were made. The answer: P(pneumonia), the label at the threshold chosen on
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
@@ -270,6 +271,7 @@ def create_app(run_id: str | None = None) -> FastAPI:
         run_id=run_id,
         description=__doc__,
         max_body_bytes=MAX_BYTES + 2**16,  # the file and the multipart form around it
+        panel=Path(__file__).with_name("page.js"),  # the Try-it tab of the page at GET /
     )
 
 

@@ -7,7 +7,8 @@
     $ make examples PROJECT=time_series    # writes runs/time_series-examples/request.json, a year of prices:
     $ curl -X POST localhost:8000/forecast -d @runs/time_series-examples/request.json
 
-Open http://127.0.0.1:8000/docs for a form. `POST /forecast` takes a horizon (trading days) and,
+Open http://127.0.0.1:8000/ to try the forecaster and see its run (page.js), or /docs for a form.
+`POST /forecast` takes a horizon (trading days) and,
 optionally, your own recent daily prices (oldest first, at least 60); without them it forecasts
 from the end of the training series. The answer: the median price each day with its interval,
 the daily volatility forecast, the run id of the model that answered, and `warnings` about sent
@@ -292,6 +293,7 @@ def create_app(run_id: str | None = None) -> FastAPI:
         document_limits=document_limits,
         run_id=run_id,
         description=__doc__,
+        panel=Path(__file__).with_name("page.js"),  # the Try-it tab of the page at GET /
     )
 
 

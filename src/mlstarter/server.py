@@ -138,7 +138,7 @@ def serve_project(
         serving.enable_log(app, log_target, retention)
     print(
         f"Serving {project} run {run.run_id} on http://{host}:{port} with {workers} worker(s)  "
-        f"(API docs: http://{host}:{port}/docs)\n"
+        f"(try it: http://{host}:{port}/ · API docs: http://{host}:{port}/docs)\n"
         + (f"Logging predictions to {predlog.shown(log_target)} for make monitor (kept {retention.max_age_days:g} "
            f"days, {retention.max_rows:,} rows at most; --no-log to turn it off)" if log_target else
            "Not logging predictions (--no-log)"),

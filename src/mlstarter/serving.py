@@ -32,6 +32,7 @@ import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -56,7 +57,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from threadpoolctl import threadpool_limits
 
-from . import persistence, predlog, runs
+from . import page, persistence, predlog, runs
 from .config import ConfigError
 from .machine import usable_cores
 
@@ -185,6 +186,7 @@ def create_app(
     max_body_bytes: int | None = None,
     model_threads: int | None = None,
     document_limits: Callable[[dict[str, Any], Any], None] | None = None,
+    panel: Path | None = None,
 ) -> FastAPI:
     """Build the app for `project`, serving `run_id` (default: the newest complete run).
 
@@ -197,7 +199,8 @@ def create_app(
     `model_threads` is how many requests may run their endpoint at once (default: one per core);
     the others wait their turn in a queue. `document_limits(schema, predictor)` writes the limits that
     come from the loaded model into the OpenAPI schema (e.g. the classes it draws, the longest forecast
-    its config allows), so that a request the schema allows is one the model takes.
+    its config allows), so that a request the schema allows is one the model takes. `panel` is the
+    project's script for the Try-it tab of the page at `GET /` (`projects/<name>/page.js`; see `mlstarter.page`).
     """
     max_body_bytes = int(os.environ.get("MLSTARTER_MAX_BODY_BYTES") or max_body_bytes or DEFAULT_MAX_BODY_BYTES)
 
@@ -248,7 +251,8 @@ def create_app(
         collector(registry=registry)
     drift = DriftGauges(project)  # the latest `make monitor` report's figures
     registry.register(drift)
-    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app)
+    # the HTTP metrics count the API's requests only: not the scrapes, nor the page at / and its files
+    Instrumentator(registry=registry, excluded_handlers=["/metrics", "^/$", "^/page/"]).instrument(app)
     app.add_middleware(LogPredictions)
     app.add_middleware(ModelVersionHeader)
     app.add_middleware(AccessLog)
@@ -318,6 +322,7 @@ def create_app(
         return JSONResponse(status_code=422, content={"detail": shown})
 
     app.include_router(router)
+    page.add_routes(app, project, panel)  # GET /: try the model, see its run (after the API's routes)
     openapi = app.openapi
 
     def openapi_with_errors() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlstarter import runs, testing
 from mlstarter.testing import shared_file
 
 SAMPLE = Path("pneumoniamnist-sample") / "pneumoniamnist_balanced.npz"
@@ -61,3 +62,13 @@ def write_idx(path: Path, array: np.ndarray) -> Path:
 def sample_npz() -> Path:
     """The real PneumoniaMNIST-format sample of MLSTARTER_DATA_DIR, or a skip that says how to provide it."""
     return shared_file(SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def served_dry_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, runs.Run]:
+    """One --dry-run of the default model (conditional, on the digits) that the API tests serve: trained once per
+    session, in a runs folder of its own, which those tests point MLSTARTER_RUNS_DIR at. Returns (folder, run)."""
+    folder = tmp_path_factory.mktemp("served-runs")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MLSTARTER_RUNS_DIR", str(folder))
+        return folder, testing.train(__package__, "--dry-run")

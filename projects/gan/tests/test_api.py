@@ -10,16 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from mlstarter import testing
-
 from .. import serve
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory):
+def client(served_dry_run):
+    folder, run = served_dry_run  # conditional, on the digits: 10 classes of 8x8 (conftest)
     mp = pytest.MonkeyPatch()
-    mp.setenv("MLSTARTER_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
-    run = testing.train(__package__, "--dry-run")  # conditional, on the digits
+    mp.setenv("MLSTARTER_RUNS_DIR", str(folder))
     with TestClient(serve.create_app()) as c:
         c.run_id, c.run = run.run_id, run
         yield c
