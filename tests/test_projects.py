@@ -49,7 +49,8 @@ def test_there_are_projects():
 @pytest.mark.parametrize("project", PROJECTS)
 def test_folder_layout(project: str):
     folder = REPO / "projects" / project
-    for name in ["README.md", "__init__.py", *SCRIPTS, "walkthrough.py", "walkthrough.ipynb", "tests/__init__.py"]:
+    notebook = ["walkthrough.py", "walkthrough.ipynb"]  # the walkthrough and its plain-text twin
+    for name in ["README.md", "__init__.py", *SCRIPTS, "page.js", *notebook, "tests/__init__.py"]:
         assert (folder / name).is_file(), f"{project} lacks {name}"
 
 
@@ -64,7 +65,7 @@ VOCABULARY = {
     "examples.py": {"PROJECT", "main"},  # make examples: input files for every own-data path and the API
     "monitor.py": {"PROJECT", "checks", "parser", "main"},  # make monitor: the logged traffic against the training data
     "simulate_drift.py": {"PROJECT", "traffic", "main"},  # make simulate-drift: shifted traffic for the monitor to find
-    "explore.py": {"PROJECT", "report", "main"},  # make explore: the data report (report(cfg): in memory), before any model
+    "explore.py": {"PROJECT", "report", "main"},  # make explore: the data report, before any model
 }
 RETIRED = {"fit_model", "fit_network", "load_model", "save_model", "checkpoint_path", "checkpoint_dir"}  # old names
 SPLITS = {"develop", "train", "val", "test", "series"}
