@@ -3,8 +3,9 @@
 At each origin t (a trading day) every model forecasts from returns up to day t only, and is
 scored against what happened after t. Every `refit_every` origins the models are fitted again on
 the window that ends at that origin (all the past, or the last `window_days`); between refits they
-only take in the new days. Features, targets and fits never see a day after the origin:
-tests/test_backtest.py changes the future and checks that no earlier forecast moves.
+only take in the new days. The opt-in sequence models (lstm, gru), whose refits train a network,
+refit every `sequence.refit_every` origins instead. Features, targets and fits never see a day
+after the origin: tests/test_backtest.py changes the future and checks that no earlier forecast moves.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from scipy.stats import binomtest
 from mlstarter.datasets import DataError
 
 from . import model
-from .config import Config
+from .config import SEQUENCE_MODELS, Config
 from .data import Prices, range_variance
 
 FEATURE_DAYS = 63  # the longest feature window (the 63-day volatility): origins start after it
@@ -49,28 +50,36 @@ def origins(n_returns: int, cfg: Config) -> tuple[np.ndarray, int]:
     return np.arange(first, last + 1), bt.warmup_days
 
 
-def refit_blocks(all_origins: np.ndarray, cfg: Config) -> list[tuple[int, np.ndarray]]:
-    """(first day of the fitting window, the block's origins): a refit at each block's first origin."""
+def refit_blocks(all_origins: np.ndarray, cfg: Config, every: int | None = None) -> list[tuple[int, np.ndarray]]:
+    """(first day of the fitting window, the block's origins): a refit at each block's first origin,
+    every `every` origins (default: backtest.refit_every)."""
     bt = cfg.backtest
+    every = every or bt.refit_every
     blocks = []
-    for start in range(0, len(all_origins), bt.refit_every):
-        block = all_origins[start : start + bt.refit_every]
+    for start in range(0, len(all_origins), every):
+        block = all_origins[start : start + every]
         first = 0 if bt.window == "expanding" else max(0, int(block[0]) + 1 - bt.window_days)
         blocks.append((first, block))
     return blocks
 
 
 def run_returns(
-    r: pd.Series, cfg: Config, all_origins: np.ndarray, progress: Callable[[str], None] = print
+    r: pd.Series,
+    cfg: Config,
+    all_origins: np.ndarray,
+    progress: Callable[[str], None] = print,
+    seconds: dict[str, float] | None = None,
 ) -> pd.DataFrame:
     """Every return model's forecast at every origin and horizon, in long form: one row per
-    (origin, horizon, model) with the forecast, the actual h-day return and the interval."""
+    (origin, horizon, model) with the forecast, the actual h-day return and the interval.
+    The sequence models (lstm, gru) are refitted every `sequence.refit_every` origins, the others every
+    `backtest.refit_every`. `seconds`, if given, receives each model's wall time (its fits and forecasts)."""
     values, X = r.to_numpy(), model.features(r, cfg.model.lags).to_numpy()
     horizons = cfg.backtest.horizons
-    blocks = refit_blocks(all_origins, cfg)
     frames = []
     for name in cfg.model.returns:
         started = time.perf_counter()
+        blocks = refit_blocks(all_origins, cfg, cfg.sequence.refit_every if name in SEQUENCE_MODELS else None)
         forecasts = np.concatenate(
             [
                 model.build(cfg, name)
@@ -95,7 +104,10 @@ def run_returns(
                     }
                 )
             )
-        progress(f"  returns    {name:<10} {len(blocks)} fits, {time.perf_counter() - started:5.1f} s")
+        took = time.perf_counter() - started
+        if seconds is not None:
+            seconds[name] = took
+        progress(f"  returns    {name:<10} {len(blocks)} fits, {took:5.1f} s")
     return pd.concat(frames, ignore_index=True)
 
 

@@ -1,13 +1,19 @@
 """Benchmark the time-series project: the walk-forward backtest's honesty and speed, and serving latency.
 
     $ make bench PROJECT=time_series
-    $ python -m projects.time_series.bench [--requests 500]
+    $ make bench PROJECT=time_series ARGS="--part sequence"     # only the LSTM and GRU backtest, and the price trap
+    $ python -m projects.time_series.bench [--requests 500] [--part all|sequence]
 
 Runs `train` then `evaluate` as a user runs them, with the default config (expanding window,
 monthly refits) and with a rolling four-year window refitted quarterly, on the S&P 500 series
 that ships with `arch`. Reports every model's out-of-sample scores with their significance,
 the intervals' coverage, and the backtest's wall time; then a load test of a real uvicorn
 server. Results go to bench/results/time_series.{json,md} and into this project's README.
+
+Then the opt-in sequence models: the default backtest again with the LSTM and the GRU beside the
+six others (each model's wall time recorded), and the price-level trap (price_trap.py) on the
+same series. Results: bench/results/time_series-sequence.{json,md} and the README's
+`bench:sequence` block.
 """
 
 from __future__ import annotations
@@ -25,13 +31,14 @@ from mlstarter.paths import project_name
 from mlstarter.scripts import run_script
 
 from . import backtest, data, evaluate, model
-from .config import Config
+from .config import RETURN_MODELS, SEQUENCE_MODELS, Config
 
 PROJECT = project_name(__package__)
 VARIANTS = {
     "expanding window, monthly refits (default)": [],
     "rolling 4-year window, quarterly refits": ["backtest.window=rolling", "backtest.refit_every=63"],
 }
+EVERY_RETURN_MODEL = [f"model.returns={','.join(RETURN_MODELS)}"]  # the six default models, the LSTM and the GRU
 
 
 def train_and_evaluate(overrides: list[str]) -> dict:
@@ -54,6 +61,8 @@ def train_and_evaluate(overrides: list[str]) -> dict:
     }
     return {
         "run_id": run.run_id,
+        "overrides": overrides,
+        "model_seconds": {m: run.metrics[f"backtest_seconds_{m}"] for m in cfg.model.returns},
         "origins": int(returns.origin.nunique()),
         "first": str(returns.origin.min().date()),
         "last": str(returns.origin.max().date()),
@@ -76,16 +85,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=500, help="Requests per serving scenario (default 500).")
     parser.add_argument(
+        "--part",
+        choices=["all", "sequence"],
+        default="all",
+        help="all: every measurement; sequence: only the backtest with the LSTM and GRU, and the price trap "
+        "(about half an hour on 2 busy cores).",
+    )
+    parser.add_argument(
         "--render",
         action="store_true",
         help="Measure nothing: write the README blocks again from the last results (bench/results/), "
         "after a change to how they are shown.",
     )
     args = parser.parse_args(argv)
+    folder = paths.repo_root() / "bench" / "results"
     if args.render:
-        results = json.loads((paths.repo_root() / "bench" / "results" / f"{PROJECT}.json").read_text(encoding="utf-8"))
+        results = json.loads((folder / f"{PROJECT}.json").read_text(encoding="utf-8"))
         results["summary"] = summarize(results)
         bench.write_results(PROJECT, results, render(results))
+        if (folder / f"{PROJECT}-sequence.json").is_file():
+            sequence = json.loads((folder / f"{PROJECT}-sequence.json").read_text(encoding="utf-8"))
+            bench.write_section(PROJECT, "sequence", sequence, render_sequence(sequence))
+        return 0
+    if args.part == "sequence":
+        sequence = bench_sequence()
+        bench.write_section(PROJECT, "sequence", sequence, render_sequence(sequence))
         return 0
     results: dict = {"project": PROJECT, "machine": machine.describe(), "load_average_before": load_average()}
     results["runs"] = {}
@@ -110,7 +134,28 @@ def main(argv: list[str] | None = None) -> int:
     results["summary"] = summarize(results)
     results["load_average_after"] = load_average()
     bench.write_results(PROJECT, results, render(results))  # also prints the results and where they went
+    sequence = bench_sequence()
+    bench.write_section(PROJECT, "sequence", sequence, render_sequence(sequence))
     return 0
+
+
+def bench_sequence() -> dict:
+    """The default backtest with the sequence models beside the others, then the price-level trap, as a user runs
+    them: `train` and `evaluate` with --set model.returns=...,lstm,gru, and `python -m ...price_trap`."""
+    results: dict = {"project": PROJECT, "machine": machine.describe(), "load_average_before": load_average()}
+    run = train_and_evaluate(EVERY_RETURN_MODEL)
+    cfg = model.load(runs.latest_run(PROJECT, run["run_id"])).cfg  # the settings the run was trained with
+    every = {m: cfg.sequence.refit_every if m in SEQUENCE_MODELS else cfg.backtest.refit_every for m in RETURN_MODELS}
+    all_origins = run["origins"] + cfg.backtest.warmup_days  # the warm-up origins are forecast (and fitted) too
+    run["refit_every"] = every
+    run["refits"] = {m: -(-all_origins // every[m]) for m in RETURN_MODELS}  # ceil(origins / every)
+    run["sequence_settings"] = vars(cfg.sequence)
+    results["run"] = run
+    speed = bench.timed_subprocess([sys.executable, "-m", f"projects.{PROJECT}.price_trap"])
+    trap = json.loads((paths.runs_dir() / f"{PROJECT}-price-trap" / "results.json").read_text(encoding="utf-8"))
+    results["price_trap"] = {**trap, "speed": speed}
+    results["load_average_after"] = load_average()
+    return results
 
 
 def summarize(results: dict) -> dict:
@@ -165,52 +210,7 @@ def render(results: dict) -> str:
             f"{v['backtest_seconds']:.0f} s, `train` {v['speed']['train']['seconds']:.0f} s in all "
             f"(peak {v['speed']['train']['peak_rss_mib']:.0f} MiB), `evaluate` {v['speed']['evaluate']['seconds']:.0f} s.\n"
         )
-        parts.append(
-            "**Returns** (MASE: MAE / the random walk's MAE on the same days; DM p: Diebold-Mariano test of "
-            "squared errors against the random walk, two-sided; direction p: binomial test against 50% on non-overlapping origins, one-sided):\n"
-        )
-        parts.append(
-            table(
-                [
-                    {
-                        "horizon": f"{r['horizon']} d",
-                        "model": r["model"],
-                        # shown: the drift's 0.9996 as "> 0.999", so rounding never ties it with the random walk
-                        "MASE": shown(r["mase"]),
-                        "RMSE (%)": f"{r['rmse']:.3f}",
-                        "DM p": _p(r["dm_p"]),
-                        "direction": _pct(r["direction"]),
-                        "direction p": _p(r["direction_p"]),
-                        "always up": _pct(r["up_share"]),
-                        "90% interval coverage": _pct(r["coverage"]),
-                    }
-                    for r in v["returns"]
-                ]
-            )
-        )
-        parts.append(
-            f"\n**All models at once** (Hansen's SPA test of 'no model beats the random walk' on squared errors, "
-            "which allows for picking the best of several: the consistent p-value with its lower and upper bounds; "
-            f"StepM names the models that beat it with a {evaluate.SIGNIFICANT:.0%} chance of naming any wrongly; "
-            "stationary block bootstrap, "
-            f"mean block {v['spa_settings']['block_days']} days, {v['spa_settings']['reps']:,} resamples, "
-            f"seed {v['spa_settings']['seed']}):\n"
-        )
-        parts.append(
-            table(
-                [
-                    {
-                        "horizon": f"{r['horizon']} d",
-                        "models": r["models"],
-                        "SPA p": _p(r["spa_p"]),
-                        "lower": _p(r["spa_p_lower"]),
-                        "upper": _p(r["spa_p_upper"]),
-                        "beat the random walk (StepM)": ", ".join(r["superior"]) or "none",
-                    }
-                    for r in v["spa"]
-                ]
-            )
-        )
+        parts += render_returns(v)
         parts.append(
             "\n**Volatility**, next day (QLIKE and MSE, lower is better; p: Diebold-Mariano test of QLIKE against "
             "each baseline, two-sided):\n"
@@ -239,6 +239,111 @@ def render(results: dict) -> str:
         f"**Serving** (uvicorn, 1 worker, on 127.0.0.1; load from a second process):\n\n"
         f"{bench.serving_table(results['serving'])}"
     )
+    return "\n".join(parts)
+
+
+def render_returns(v: dict) -> list[str]:
+    """A backtest's return scores and its verdict over all the models at once, as Markdown parts."""
+    return [
+        "**Returns** (MASE: MAE / the random walk's MAE on the same days; DM p: Diebold-Mariano test of "
+        "squared errors against the random walk, two-sided; direction p: binomial test against 50% on non-overlapping origins, one-sided):\n",
+        table(
+            [
+                {
+                    "horizon": f"{r['horizon']} d",
+                    "model": r["model"],
+                    # shown: the drift's 0.9996 as "> 0.999", so rounding never ties it with the random walk
+                    "MASE": shown(r["mase"]),
+                    "RMSE (%)": f"{r['rmse']:.3f}",
+                    "DM p": _p(r["dm_p"]),
+                    "direction": _pct(r["direction"]),
+                    "direction p": _p(r["direction_p"]),
+                    "always up": _pct(r["up_share"]),
+                    "90% interval coverage": _pct(r["coverage"]),
+                }
+                for r in v["returns"]
+            ]
+        ),
+        f"\n**All models at once** (Hansen's SPA test of 'no model beats the random walk' on squared errors, "
+        "which allows for picking the best of several: the consistent p-value with its lower and upper bounds; "
+        f"StepM names the models that beat it with a {evaluate.SIGNIFICANT:.0%} chance of naming any wrongly; "
+        "stationary block bootstrap, "
+        f"mean block {v['spa_settings']['block_days']} days, {v['spa_settings']['reps']:,} resamples, "
+        f"seed {v['spa_settings']['seed']}):\n",
+        table(
+            [
+                {
+                    "horizon": f"{r['horizon']} d",
+                    "models": r["models"],
+                    "SPA p": _p(r["spa_p"]),
+                    "lower": _p(r["spa_p_lower"]),
+                    "upper": _p(r["spa_p_upper"]),
+                    "beat the random walk (StepM)": ", ".join(r["superior"]) or "none",
+                }
+                for r in v["spa"]
+            ]
+        ),
+    ]
+
+
+def render_sequence(results: dict) -> str:
+    """The sequence models' backtest (what each model cost, and every score beside the others') and the price trap."""
+    v, trap, sc = results["run"], results["price_trap"], results["run"]["sequence_settings"]
+    cores, after = results["machine"]["cores"], ", ".join(map(str, results["load_average_after"]))
+    parts = [
+        f'Measured by `make bench PROJECT={results["project"]} ARGS="--part sequence"` (part of `make bench '
+        f"PROJECT={results['project']}`) on {machine.line(results['machine'])}, {after} after (1, 5 and 15 "
+        f"minutes), on {cores} cores: above {cores}, other work was waiting for the cores and slowed every timing "
+        "below (the scores do not depend on it).\n",
+        f"**The default backtest with the LSTM and the GRU.** `--set {v['overrides'][0]}`: {v['origins']:,} scored "
+        f"origins, {v['first']} to {v['last']}; backtest {v['backtest_seconds']:.0f} s, `train` "
+        f"{v['speed']['train']['seconds']:.0f} s in all (peak {v['speed']['train']['peak_rss_mib']:.0f} MiB), "
+        f"`evaluate` {v['speed']['evaluate']['seconds']:.0f} s. The sequence models: {sc['length']}-day sequences, "
+        f"hidden size {sc['hidden_size']}, up to {sc['epochs']} epochs (patience {sc['patience']}), refitted every "
+        f"{sc['refit_every']} origins; the others every {v['refit_every']['naive']}.\n",
+        "**What each return model cost** (its fits and forecasts over all origins, warm-up included):\n",
+        table(
+            [
+                {
+                    "model": m,
+                    "refits": v["refits"][m],
+                    "seconds": f"{seconds:.1f}",
+                    "seconds per refit": f"{seconds / v['refits'][m]:.2f}",
+                }
+                for m, seconds in v["model_seconds"].items()
+            ]
+        ),
+        "",
+        *render_returns(v),
+        "\n" + "\n".join(f"- {line}" for line in v["verdicts"] if not line.startswith("Volatility")) + "\n",
+        f"**The price-level trap.** `python -m projects.{results['project']}.price_trap`: the LSTM on windows of "
+        f"{trap['price_trap']['length']} prices ({trap['price_trap']['scaling']} scaling), tested on the last "
+        f"{trap['price_trap']['test_share']:.0%}, {trap['first']} to {trap['last']} ({trap['scores']['test_days']:,} "
+        f"days); {trap['epochs']} epochs (best {trap['best_epoch']}), trained in {trap['train_seconds']:.0f} s, "
+        f"{trap['speed']['seconds']:.0f} s in all. Report: `runs/{results['project']}-price-trap/report.md`.\n",
+        table(
+            [
+                {
+                    "forecast": "LSTM on prices",
+                    "R² on prices": f"{trap['scores']['r2_price']:.4f}",
+                    "MASE on returns": shown(trap["scores"]["mase"]),
+                    "DM p": _p(trap["scores"]["dm_p"]),
+                    "squared error vs the random walk": "higher" if trap["scores"]["dm_difference"] > 0 else "lower",
+                    "direction": _pct(trap["scores"]["direction"]),
+                    "always up": _pct(trap["scores"].get("up_share")),
+                },
+                {
+                    "forecast": "random walk (P_t)",
+                    "R² on prices": f"{trap['scores']['r2_price_random_walk']:.4f}",
+                    "MASE on returns": "1",
+                    "DM p": "-",
+                    "squared error vs the random walk": "-",
+                    "direction": "-",
+                    "always up": "-",
+                },
+            ]
+        ),
+    ]
     return "\n".join(parts)
 
 

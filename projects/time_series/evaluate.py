@@ -27,7 +27,7 @@ from mlstarter.paths import project_name
 from mlstarter.scripts import evaluate_parser, run_script
 
 from . import backtest, model
-from .config import Config
+from .config import SEQUENCE_MODELS, Config
 
 PROJECT = project_name(__package__)
 SIGNIFICANT = 0.05  # the p-value below which we call a difference real
@@ -158,6 +158,18 @@ def plot_volatility(volatility: pd.DataFrame, cfg: Config, path) -> None:
     plots.save(fig, path)
 
 
+def sequence_note(cfg: Config) -> str:
+    """What the model card says about the opt-in sequence models, when the run has them."""
+    sequence = [m for m in cfg.model.returns if m in SEQUENCE_MODELS]
+    if not sequence:
+        return ""
+    sc = cfg.sequence
+    return (
+        f" ({' and '.join(sequence)}: every {sc.refit_every} days, each refit a network trained on {sc.length}-day "
+        f"sequences with early stopping on the window's last {sc.val_share:.0%})"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = evaluate_parser(__doc__).parse_args(argv)
     run = runs.latest_run(PROJECT, args.run)
@@ -208,8 +220,9 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "How it was tested": (
                 f"Walk-forward backtest, {len(returns[returns.horizon == min(cfg.backtest.horizons)]) // len(cfg.model.returns):,} "
-                f"origins from {first} to {last}, {cfg.backtest.window} window, refits every {cfg.backtest.refit_every} days; "
-                "each forecast from the past only. MASE = MAE / MAE of the random walk on the same days (1 = no better). "
+                f"origins from {first} to {last}, {cfg.backtest.window} window, refits every {cfg.backtest.refit_every} days"
+                + sequence_note(cfg)
+                + "; each forecast from the past only. MASE = MAE / MAE of the random walk on the same days (1 = no better). "
                 "dm_p: Diebold-Mariano p-value of the squared-error difference against the random walk. "
                 "direction_p: one-sided binomial test against 50%. "
                 "SPA: Hansen's test of superior predictive ability over all the models at once, against the random "

@@ -6,7 +6,8 @@ percent, r_t = 100 * log(P_t / P_t-1); a horizon-h forecast is of their sum r_t+
 
 Return models: `naive` (the random walk: the price stays where it is, a forecast of 0), `drift`
 (the average return of the fitting window), `mean` (the average of the last year), `linear` and
-`boosting` (regressions on lagged features) and `arima` (statsmodels).
+`boosting` (regressions on lagged features) and `arima` (statsmodels); opt-in, `lstm` and `gru`
+(recurrent networks over the last days' features, trained with torch: sequence.py).
 Volatility models: `historical` (the mean squared return of the last month), `ewma` (RiskMetrics),
 and `garch`, `gjr`, `egarch` (the arch package).
 
@@ -35,7 +36,7 @@ from statsmodels.tsa.arima.model import ARIMA
 from mlstarter import runs
 from mlstarter.config import from_dict
 
-from .config import Config, VolatilityConfig
+from .config import SEQUENCE_MODELS, Config, VolatilityConfig
 
 
 def features(returns: pd.Series, lags: int) -> pd.DataFrame:
@@ -191,6 +192,10 @@ def build(cfg: Config, name: str) -> ReturnModel:
         )
     if name == "arima":
         return Arima(mc.arima_order)
+    if name in SEQUENCE_MODELS:
+        from .sequence import SequenceModel  # imported here: only the opt-in sequence models need torch
+
+        return SequenceModel(name, cfg.sequence, cfg.seed)
     raise ValueError(f"unknown return model {name!r}")
 
 

@@ -5,12 +5,14 @@
     $ make train PROJECT=time_series ARGS="--data runs/time_series-examples/prices.csv --set data.price_column=Close"
     $ python -m projects.time_series.train --set backtest.window=rolling --set backtest.refit_every=63
     $ python -m projects.time_series.train --dry-run     # seconds, on a short stretch of the series
+    $ python -m projects.time_series.train --set model.returns=naive,drift,mean,linear,boosting,arima,lstm,gru
 
 Steps:
 1. load the prices (`data.load`) and turn them into daily log returns (in percent);
 2. fit (`fit`): walk forward: at each of the last `test_days` trading days (the origins), every
    model forecasts the next day's and the next week's return, and the next day's variance, from the
-   past only; each model is built afresh (`model.build`) and refitted every `refit_every` days.
+   past only; each model is built afresh (`model.build`) and refitted every `refit_every` days (the
+   opt-in sequence models lstm and gru every `sequence.refit_every`: each refit trains a network).
    Then the served models are fitted on the whole series;
 3. score the forecasts against what happened (evaluate.py adds the tests, intervals and plots);
 4. save the run (`model.save`): the forecasts, the served models and the end of the series, and
@@ -38,7 +40,7 @@ from mlstarter.scripts import load_config, run_script, train_parser
 from mlstarter.seeding import seed_everything
 
 from . import backtest, data, model
-from .config import Config
+from .config import SEQUENCE_MODELS, Config
 from .data import Prices
 
 PROJECT = project_name(__package__)  # the folder name, so a copied project names its own runs
@@ -52,6 +54,8 @@ DRY_RUN_OVERRIDES = [
     "backtest.refit_every=30",
     "model.mean_window=100",
     "model.boosting_max_iter=20",
+    "sequence.epochs=2",  # only if model.returns lists lstm or gru: two epochs a refit, to check the code path
+    "sequence.refit_every=30",
 ]
 
 
@@ -63,6 +67,7 @@ class Fitted:
     volatility_forecasts: pd.DataFrame  # one row per origin: every volatility model's next-day variance
     served: dict[str, Any]  # the served models, fitted on the whole series (plain numbers, see model.fit_final)
     seconds: float  # the backtest's wall time
+    model_seconds: dict[str, float]  # each return model's share of it: its fits and forecasts
 
 
 def fit(cfg: Config, prices: Prices, origins: np.ndarray) -> Fitted:
@@ -72,12 +77,13 @@ def fit(cfg: Config, prices: Prices, origins: np.ndarray) -> Fitted:
     only fight over the cores."""
     r = prices.returns
     started = time.perf_counter()
+    model_seconds: dict[str, float] = {}
     with threadpool_limits(limits=1):
-        returns_forecasts = backtest.run_returns(r, cfg, origins)
+        returns_forecasts = backtest.run_returns(r, cfg, origins, seconds=model_seconds)
         volatility_forecasts = backtest.run_volatility(prices, r, cfg, origins)
         seconds = time.perf_counter() - started
         served = model.fit_final(r.to_numpy(), cfg)
-    return Fitted(returns_forecasts, volatility_forecasts, served, seconds)
+    return Fitted(returns_forecasts, volatility_forecasts, served, seconds, model_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  walk-forward: {n_scored:,} scored origins from {scored.date()} (after {warmup} warm-up origins), "
           f"horizons {', '.join(map(str, bt.horizons))} days, {bt.window} window, refit every {bt.refit_every} days")  # fmt: skip
     print(f"  return models: {', '.join(cfg.model.returns)}; volatility models: {', '.join(cfg.volatility.models)}")
+    if sequence := [m for m in cfg.model.returns if m in SEQUENCE_MODELS]:
+        sc = cfg.sequence
+        print(f"  {' and '.join(sequence)}: {sc.length}-day sequences, hidden size {sc.hidden_size}, up to {sc.epochs} "
+              f"epochs a refit (batch {sc.batch_size}, device {sc.device}), refit every {sc.refit_every} days")  # fmt: skip
 
     # 2. Build and fit: the walk-forward backtest (models built afresh at each refit), then the served models.
     fitted = fit(cfg, prices, origins)
@@ -119,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     proxy = "squared_return" if cfg.volatility.proxy == "squared" else "range_variance"
     volatility_scores = backtest.volatility_scores(volatility_scored, cfg.volatility.models, proxy)
     metrics: dict[str, float] = {"backtest_seconds": round(fitted.seconds, 1), "test_origins": n_scored}
+    for name, seconds in fitted.model_seconds.items():
+        metrics[f"backtest_seconds_{name}"] = round(seconds, 1)  # what each return model costs
     for row in return_scores.itertuples():
         metrics[f"test_h{row.horizon}_{row.model}_mase"] = row.mase
     for row in volatility_scores.itertuples():
