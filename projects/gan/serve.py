@@ -61,20 +61,12 @@ PROJECT = project_name(__package__)
 MAX_IMAGES = 100  # per request: a 10 x 10 grid; larger batches are several requests
 
 
-class GenerateQuery(BaseModel):
-    """What /generate takes, as query parameters."""
+class Picture(BaseModel):
+    """How /generate and /walk send their images: a PNG (a grid, or a strip for /walk) or the pixels as JSON."""
 
     model_config = ConfigDict(extra="forbid")  # a misspelt parameter is a 422, not ignored
 
-    n: int = Field(16, ge=1, le=MAX_IMAGES, description=f"How many images, 1 to {MAX_IMAGES}")
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="The noise's seed, 0 to 2**32 - 1: same seed, same images")
-    class_: int | None = Field(
-        None,
-        alias="class",
-        ge=0,
-        description="The class to draw (conditional models only); default: every class in turn",
-    )
-    format: Literal["png", "json"] = Field("png", description="png: one grid image; json: the pixels of every image")
+    format: Literal["png", "json"] = Field("png", description="png: one picture of all the images; json: the pixels")
     scale: int | None = Field(
         None,
         ge=1,
@@ -84,12 +76,25 @@ class GenerateQuery(BaseModel):
     )
 
     @model_validator(mode="after")
-    def scale_is_for_the_grid(self) -> GenerateQuery:
+    def scale_is_for_the_png(self) -> Picture:
         if self.format == "json" and self.scale is not None:
             raise ValueError(
-                "scale sets the size of the PNG grid; format=json gives the pixels as they are: leave out scale"
+                "scale sets the size of the PNG picture; format=json gives the pixels as they are: leave out scale"
             )
         return self
+
+
+class GenerateQuery(Picture):
+    """What /generate takes, as query parameters."""
+
+    n: int = Field(16, ge=1, le=MAX_IMAGES, description=f"How many images, 1 to {MAX_IMAGES}")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="The noise's seed, 0 to 2**32 - 1: same seed, same images")
+    class_: int | None = Field(
+        None,
+        alias="class",
+        ge=0,
+        description="The class to draw (conditional models only); default: every class in turn",
+    )
 
 
 class GeneratedImages(BaseModel):
@@ -284,10 +289,8 @@ def log(
 MAX_STEPS = 16  # images in a walk: one row that still reads on a screen (16 digits of 8x8 at scale 8: 1,041 pixels)
 
 
-class WalkQuery(BaseModel):
+class WalkQuery(Picture):
     """What /walk takes, as query parameters."""
-
-    model_config = ConfigDict(extra="forbid")  # a misspelt parameter is a 422, not ignored
 
     from_seed: int = Field(0, ge=0, le=2**32 - 1, description="The seed the walk starts from (its first image)")
     to_seed: int = Field(1, ge=0, le=2**32 - 1, description="The seed the walk ends at (its last image)")
@@ -298,22 +301,6 @@ class WalkQuery(BaseModel):
         ge=0,
         description="The class of every image (conditional models only); default 0, the class /generate?n=1 draws",
     )
-    format: Literal["png", "json"] = Field("png", description="png: one strip, left to right; json: the pixels")
-    scale: int | None = Field(
-        None,
-        ge=1,
-        le=16,
-        description="PNG only (refused with format=json, whose pixels come as they are): screen pixels per image "
-        "pixel; default 8 for 8x8 images, 2 for 28x28",
-    )
-
-    @model_validator(mode="after")
-    def scale_is_for_the_strip(self) -> WalkQuery:
-        if self.format == "json" and self.scale is not None:
-            raise ValueError(
-                "scale sets the size of the PNG strip; format=json gives the pixels as they are: leave out scale"
-            )
-        return self
 
 
 class WalkImages(BaseModel):
