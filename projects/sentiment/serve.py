@@ -5,7 +5,7 @@
     $ curl -X POST localhost:8000/predict -d @projects/sentiment/example.json
     $ curl -X POST localhost:8000/predict -H 'Content-Type: application/json' -d '{"text": "Not bad at all!"}'
 
-Open http://127.0.0.1:8000/docs for a form with an example.
+Open http://127.0.0.1:8000/ to try the model and see its run (page.js), or /docs for a form with an example.
 `POST /predict` labels one text: positive or negative, P(positive), and the words that pushed
 the decision most (effect = change in log-odds of positive when the word is removed).
 `POST /predict/batch` labels up to 100 texts at once. Any language and any Unicode
@@ -209,6 +209,7 @@ def create_app(run_id: str | None = None) -> FastAPI:
         input_model=Review,
         run_id=run_id,
         description=__doc__,
+        panel=Path(__file__).with_name("page.js"),  # the Try-it tab of the page at GET /
     )
 
 
