@@ -3,16 +3,19 @@
     $ make bench PROJECT=sentiment
     $ make bench PROJECT=sentiment ARGS="--part tuning"     # only the Optuna studies
     $ python -m projects.sentiment.bench [--folds 10] [--requests 1000]
+    $ python -m projects.sentiment.bench --kinds lstm,transformer     # only these kinds; the others' kept
 
 Quality is measured as the published results were: 10-fold cross-validation over all
 10,662 sentences. In each fold the scikit-learn models train on the other nine folds; the
-neural model holds out a ninth of them for early stopping, as train.py does with its
+networks hold out a ninth of them for early stopping, as train.py does with its
 validation split. Every model sees the same folds, so differences from the TF-IDF baseline
 are also given paired, fold by fold (mean ± standard error): a difference within about two
 standard errors of zero is not evidence of anything. Ablations switch off one design choice
 at a time. Speed is the wall time and peak memory of `train` and `evaluate` run as a user
-runs them; serving is a load test of a real uvicorn server on 127.0.0.1. Results go to
-bench/results/sentiment.{json,md} and into this project's README.
+runs them (the default kind and each network); serving is a load test of a real uvicorn server
+on 127.0.0.1. Results go to bench/results/sentiment.{json,md} and into this project's README.
+`--kinds` measures only some kinds (quality, speed and serving) and keeps every other result of
+the last full run as it was; the folds are the same (same seed), so the paired differences hold.
 
 Tuning: `tune.py` studies run as a user runs them (tfidf; the network, with pruning), timed;
 trial 0 of each is the default config. Results: bench/results/sentiment-tuning.{json,md}.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import tempfile
@@ -32,7 +36,7 @@ from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from tqdm import tqdm
 
-from mlstarter import bench, loadgen, machine, runs
+from mlstarter import bench, loadgen, machine, paths, runs
 from mlstarter.config import apply_overrides
 from mlstarter.model_card import table
 from mlstarter.paths import project_name
@@ -42,12 +46,12 @@ from mlstarter.seeding import seed_everything
 from . import data
 from .config import Config
 from .evaluate import PUBLISHED
-from .model import probability
+from .model import NETWORK_KINDS, probability
 from .serve import EXAMPLE
 from .train import fit
 
 PROJECT = project_name(__package__)
-KINDS = ("tfidf", "nbsvm", "ensemble", "neural")
+KINDS = ("tfidf", "nbsvm", "ensemble", "neural", "lstm", "transformer")
 ABLATIONS = {
     "tfidf without character n-grams": ["model.kind=tfidf", "model.char_ngrams="],
     "tfidf with C=3 (less freedom)": ["model.kind=tfidf", "model.tfidf_c=3"],
@@ -67,7 +71,7 @@ def cross_validate(cfg: Config, corpus: data.Data, folds: int, desc: str) -> dic
     for fit_idx, test_idx in tqdm(list(splitter.split(frame, y)), desc=desc, unit="fold"):
         train, test = frame.iloc[fit_idx], frame.iloc[test_idx]
         val = train.iloc[:0]
-        if cfg.model.kind == "neural":  # early stopping needs validation sentences: a ninth of the training folds
+        if cfg.model.kind in NETWORK_KINDS:  # early stopping needs validation sentences: a ninth of the training folds
             train, val = train_test_split(train, test_size=1 / 9, stratify=train[data.LABEL], random_state=cfg.seed)
         seed_everything(cfg.seed)  # every fold starts from the same random state, as train.py: a rerun repeats it
         start = time.perf_counter()
@@ -137,25 +141,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--part", choices=("all", "quality", "tuning"), default="all", help="What to measure (default all)."
     )
+    parser.add_argument(
+        "--kinds",
+        default=",".join(KINDS),
+        help="The model kinds to measure, comma-separated (default all). With only some, every other result "
+        "(other kinds, ablations) is kept from the last run's bench/results file.",
+    )
     args = parser.parse_args(argv)
-    if args.part in ("all", "tuning"):
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        parser.error(f"--kinds {args.kinds}: {', '.join(unknown) or 'no kind'} is not one of {', '.join(KINDS)}")
+    partial = set(kinds) != set(KINDS)
+    if args.part == "tuning" or (args.part == "all" and not partial):
         tuning_part()
-        if args.part == "tuning":
-            return 0
+    if args.part == "tuning":
+        return 0
     corpus = data.load(Config())
     results: dict = {"project": PROJECT, "machine": machine.describe(), "quality": {}, "ablations": {}, "speed": {}}
+    if partial:  # the last run's results; the measured kinds' are replaced below, with a note of when
+        previous = paths.repo_root() / "bench" / "results" / f"{PROJECT}.json"
+        if not previous.is_file():
+            parser.error(f"--kinds keeps the other kinds' results from {previous}, which does not exist: run all first")
+        results = json.loads(previous.read_text(encoding="utf-8"))
+        if len(results["quality"]["tfidf"]["accuracy"]["folds"]) != args.folds:
+            parser.error(
+                f"--kinds pairs the kinds' folds with the last run's, which had a different --folds than {args.folds}"
+            )
+        runs_so_far = [r for r in results.get("partial_runs", []) if set(r["kinds"]) - set(kinds)]
+        threads = os.environ.get("OMP_NUM_THREADS", "all cores")  # torch's threads: one each on a shared machine
+        results["partial_runs"] = [*runs_so_far, {"kinds": kinds, "machine": machine.describe(), "threads": threads}]
 
     # 1. Quality of every model kind, with the project's defaults, on the same folds.
-    for kind in KINDS:
+    for kind in kinds:
         cfg = apply_overrides(Config(), [f"model.kind={kind}"])
         scores = cross_validate(cfg, corpus, args.folds, f"{kind}: {args.folds}-fold CV")
         results["quality"][kind] = {name: bench.summary(values) for name, values in scores.items()}
+    results["quality"] = {kind: results["quality"][kind] for kind in KINDS if kind in results["quality"]}
     baseline = results["quality"]["tfidf"]["accuracy"]["folds"]
     for v in results["quality"].values():
         v["accuracy_vs_tfidf"] = bench.paired(v["accuracy"]["folds"], baseline)
 
     # 2. Ablations: one design choice switched off at a time, paired with the same kind's defaults.
-    for name, overrides in ABLATIONS.items():
+    for name, overrides in ABLATIONS.items() if not partial else ():
         cfg = apply_overrides(Config(), overrides)
         scores = cross_validate(cfg, corpus, args.folds, name)
         reference = results["quality"][cfg.model.kind]["accuracy"]["folds"]
@@ -165,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             "accuracy_vs_default": bench.paired(scores["accuracy"], reference),
         }
 
-    # 3. Speed: train + evaluate as `make train` / `make evaluate` run them: the default, then the neural model.
+    # 3. Speed: train + evaluate as `make train` / `make evaluate` run them: the default, then each network.
     served = {}
-    for kind in (Config().model.kind, "neural"):
+    for kind in [k for k in (Config().model.kind, *NETWORK_KINDS) if k in kinds]:
         command = [sys.executable, "-m", f"projects.{PROJECT}.train", "--set", f"model.kind={kind}"]
         results["speed"][f"train ({kind})"] = bench.timed_subprocess(command)
         served[kind] = runs.latest_run(PROJECT).run_id
@@ -175,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         results["speed"][f"evaluate ({kind})"] = bench.timed_subprocess(command)
 
     # 4. Serving: a real server in a subprocess, load from this process.
-    results["serving"] = {}
+    results["serving"] = {name: v for name, v in results.get("serving", {}).items() if name.split(":")[0] not in kinds}
     batch = {"texts": [EXAMPLE["text"]] * 100}
     for kind, run_id in served.items():
         with loadgen.serve_in_subprocess(PROJECT, run_id) as url:
@@ -260,8 +288,13 @@ def render(results: dict) -> str:
     )
     speed = bench.speed_table(results["speed"])
     serving = bench.serving_table(results["serving"])
+    later = "".join(
+        f" {', '.join(r['kinds'])}: measured later, by `make bench PROJECT={results['project']} "
+        f'ARGS="--kinds {",".join(r["kinds"])}"` on {machine.line(r["machine"])}; OMP_NUM_THREADS {r["threads"]}.'
+        for r in results.get("partial_runs", [])
+    )
     return (
-        f"Measured by `make bench PROJECT={results['project']}` on {machine.line(m)}.\n\n"
+        f"Measured by `make bench PROJECT={results['project']}` on {machine.line(m)}.{later}\n\n"
         f"**Quality**: mean ± sd over {folds} held-out folds of stratified cross-validation on all 10,662 "
         f"sentences, the protocol of the published results (which come from the papers, not from this machine). "
         f"`vs tfidf` is the paired difference from the TF-IDF baseline on the same folds (mean ± standard error).\n\n"

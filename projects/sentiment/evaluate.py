@@ -8,13 +8,18 @@ Measures the model on the test sentences that training never saw: accuracy and m
 probabilities be trusted?), the confusion matrix; lists the n-grams the model finds most
 positive and most negative; and writes an error analysis: the test sentences the model got
 wrong with the most confidence, with the words that misled it. Writes test_* metrics into
-metrics.json, plots/*.png, top_ngrams.json, errors.csv and MODEL_CARD.md into the run folder.
+metrics.json, plots/*.png, top_ngrams.json, errors.csv and MODEL_CARD.md into the run folder;
+for the transformer kind also its attention view: plots/attention.png and attention.json, which
+token each head of its last block looks at from each token, for two test sentences.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from mlstarter import datasets, model_card, plots, runs
 from mlstarter.config import from_dict
@@ -24,7 +29,7 @@ from mlstarter.scripts import evaluate_parser, run_script
 
 from . import data, model
 from .config import Config
-from .model import probability, top_ngrams, word_effects
+from .model import NETWORK_KINDS, attention_received, attention_weights, probability, top_ngrams, word_effects
 
 PROJECT = project_name(__package__)
 # make promote refuses (without --force) a run worse than the promoted one in either of these test metrics:
@@ -42,7 +47,10 @@ KIND_DESCRIPTIONS = {
     "nbsvm": "NB-SVM: a linear SVM on n-gram occurrences scaled by the naive-Bayes log-count ratio, Platt-scaled",
     "ensemble": "the mean probability of the tfidf and nbsvm models, on the same n-gram features",
     "neural": "fastText-style network: the mean of learned word and bigram embeddings, then a linear layer",
+    "lstm": "bidirectional LSTM over learned word embeddings, max-pooled over the words, then a linear layer",
+    "transformer": "Transformer encoder over learned word and position embeddings, mean-pooled, then a linear layer",
 }
+ATTENTION_TOKENS = (5, 12)  # the attention view shows sentences of 5 to 12 tokens: enough words, readable labels
 
 
 def error_analysis(test: pd.DataFrame, p: np.ndarray, classifier, n: int = N_ERRORS) -> pd.DataFrame:
@@ -60,6 +68,59 @@ def error_analysis(test: pd.DataFrame, p: np.ndarray, classifier, n: int = N_ERR
             "pushed_by": ["; ".join(f"{w} ({e:+.2f})" for w, e in effect) for effect in effects],
         }
     )
+
+
+def attention_examples(test: pd.DataFrame, p: np.ndarray) -> list[int]:
+    """Positions of the two test sentences the attention view shows: among those of ATTENTION_TOKENS tokens,
+    the one the model finds most positive and the one it finds most negative (the shortest two, if fewer fit)."""
+    lengths = test[data.TEXT].map(lambda text: len(data.tokenize(text))).to_numpy()
+    low, high = ATTENTION_TOKENS
+    fits = np.flatnonzero((lengths >= low) & (lengths <= high))
+    candidates = fits if len(fits) >= 2 else np.argsort(lengths, kind="stable")[:2]
+    return [int(candidates[np.argmax(p[candidates])]), int(candidates[np.argmin(p[candidates])])]
+
+
+def attention_view(classifier, test: pd.DataFrame, p: np.ndarray, plot_path: Path) -> dict | None:
+    """The transformer's last-block attention for two test sentences, drawn as one heatmap per head and
+    sentence (plots/attention.png) and returned for attention.json; None for a model without attention."""
+    rows = attention_examples(test, p)
+    texts = test[data.TEXT].iloc[rows].tolist()
+    views = attention_weights(classifier, texts)
+    if views is None:
+        return None
+    heads = views[0][1].shape[0]
+    fig = Figure(figsize=(3.1 * heads, 3.4 * len(views)))
+    axes = fig.subplots(len(views), heads, squeeze=False)
+    top = max(float(weights.max()) for _, weights in views)  # one colour scale for every panel
+    for row, (tokens, weights) in enumerate(views):
+        for head in range(heads):
+            ax = axes[row][head]
+            image = ax.imshow(weights[head], cmap="viridis", vmin=0, vmax=top)
+            ax.set_xticks(range(len(tokens)), tokens, rotation=90, fontsize=8)
+            ax.set_yticks(range(len(tokens)), tokens, fontsize=8)
+            ax.set_title(f"sentence {row + 1}, head {head + 1}", fontsize=9)
+            if head == 0:
+                ax.set_ylabel(f"P(positive) {p[rows[row]]:.2f}\nlooking: row", fontsize=8)
+            ax.set_xlabel("looked at: column", fontsize=8)
+        fig.colorbar(image, ax=axes[row][-1], label="attention weight")  # the same scale in every panel
+    fig.suptitle("Last block's self-attention, per head: how much each token (row) looks at each token (column)")
+    plots.save(fig, plot_path)
+    return {
+        "layer": "last block",
+        "weights": "weights[h][i][j]: how much token i looks at token j in head h; each row sums to 1",
+        "received": "received[h][j]: the mean of column j of weights[h], the share of head h's attention on token j",
+        "sentences": [
+            {
+                "text": text,
+                "label": data.LABEL_NAMES[int(test[data.LABEL].iloc[row])],
+                "p_positive": round(float(p[row]), 4),
+                "tokens": tokens,
+                "weights": np.round(weights, 4).tolist(),
+                "received": np.round(attention_received(weights), 4).tolist(),
+            }
+            for row, text, (tokens, weights) in zip(rows, texts, views, strict=True)
+        ],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,15 +169,18 @@ def main(argv: list[str] | None = None) -> int:
             mark_x=min(history, key=lambda h: h["val_loss"])["epoch"],
             mark_label="best epoch (kept)",
         )
+    attention = attention_view(classifier, test, p_test, plot_dir / "attention.png")  # transformer only
 
     # 4. Write everything into the run folder (each file atomically).
     all_metrics = runs.update_json(run.path / "metrics.json", metrics)
     runs.write_json(run.path / "top_ngrams.json", ngrams)
     runs.write_text(run.path / "errors.csv", errors.to_csv(index=False))
+    if attention is not None:
+        runs.write_json(run.path / "attention.json", attention)
     test_table = metrics_table(metrics)
     runs.write_text(
         run.path / "MODEL_CARD.md",
-        render_card(run, cfg, all_metrics, test_table, ngrams, errors, len(corpus.sentences)),
+        render_card(run, cfg, all_metrics, test_table, ngrams, errors, len(corpus.sentences), attention),
     )
 
     print(f"***** Evaluation of {PROJECT} run {run.run_id} on {len(test)} held-out sentences *****")
@@ -147,21 +211,39 @@ def metrics_table(metrics: dict) -> str:
 
 
 def render_card(
-    run: runs.Run, cfg: Config, metrics: dict, test_table: str, ngrams: dict, errors: pd.DataFrame, n_sentences: int
+    run: runs.Run,
+    cfg: Config,
+    metrics: dict,
+    test_table: str,
+    ngrams: dict,
+    errors: pd.DataFrame,
+    n_sentences: int,
+    attention: dict | None = None,
 ) -> str:
     if cfg.data.path:
         source = f"Your own file: `{cfg.data.path}`, {n_sentences} texts."
     else:
         source = f"{data.DATASET.description}. {data.DATASET.citation} License: {data.DATASET.license}."
     training = (
-        f"{cfg.neural.epochs} epochs at most, early stopping on validation loss (patience {cfg.neural.patience}), "
-        "the best epoch's weights kept"
-        if cfg.model.kind == "neural"
+        f"{cfg.network().epochs} epochs at most, early stopping on validation loss (patience "
+        f"{cfg.network().patience}), the best epoch's weights kept"
+        if cfg.model.kind in NETWORK_KINDS
         else "one fit on the training sentences; hyperparameters are the config defaults, chosen by 10-fold CV in `make bench`"
     )
     n_test = metrics["test_tn"] + metrics["test_fp"] + metrics["test_fn"] + metrics["test_tp"]
     spread = (metrics["test_accuracy"] * (1 - metrics["test_accuracy"]) / max(n_test, 1)) ** 0.5
     published = model_card.table([{"model (10-fold CV)": k, "accuracy": v} for k, v in PUBLISHED.items()])
+    sections = {}
+    if attention is not None:
+        shown = "; ".join(f'"{s["text"]}" (P(positive) {s["p_positive"]:.2f})' for s in attention["sentences"])
+        sections["What the attention heads look at"] = (
+            f"`plots/attention.png`: for two test sentences ({shown}), one heatmap per head of the last block: "
+            "row i, column j = how much token i looks at token j (softmax(QK^T/sqrt(d)), each row sums to 1). "
+            "`attention.json` holds the same weights, and for each head the share of its attention each token "
+            "receives (the mean of its column), as the API's `attention` field gives it. Attention shows where "
+            "the network looked, not why it decided: other weights could give the same answer (Jain & Wallace "
+            "2019; Wiegreffe & Pinter 2019). The word effects below measure what each word did to the decision."
+        )
     ngram_rows = [
         {"most positive": p[0], "log-odds": p[1], "most negative": n[0], "log-odds ": n[1]}
         for p, n in zip(ngrams["positive"][:10], ngrams["negative"][:10], strict=False)
@@ -204,6 +286,7 @@ def render_card(
                 "Each n-gram scored alone, as if it were a whole review (`top_ngrams.json`, `plots/top_ngrams.png`):\n\n"
                 + model_card.table(ngram_rows)
             ),
+            **sections,
             "Error analysis": (
                 f"The test sentences the model got wrong with the most confidence (the {N_ERRORS} most confident in `errors.csv`), "
                 "with the words that pushed the decision most: effect = change in log-odds of positive when the word "

@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def score(reviews: list[Review]) -> list[dict[str, Any]]:
         predictions = predictor.predict([r.text for r in reviews], explain=args.words)
-        rows = [p.model_dump(exclude={"words"}) for p in predictions]
+        # one CSV column per field; a transformer's attention (lists per head) is the API's alone
+        rows = [p.model_dump(exclude={"words", "attention"}) for p in predictions]
         if args.words:
             for row, p in zip(rows, predictions, strict=True):
                 row["words"] = " ".join(f"{w.word}:{w.effect:+.3f}" for w in p.words)

@@ -8,7 +8,13 @@
 Open http://127.0.0.1:8000/ to try the model and see its run (page.js), or /docs for a form with an example.
 `POST /predict` labels one text: positive or negative, P(positive), and the words that pushed
 the decision most (effect = change in log-odds of positive when the word is removed).
-`POST /predict/batch` labels up to 100 texts at once. Any language and any Unicode
+For the transformer kind (`--set model.kind=transformer`), the answer's `attention` also says which
+tokens each attention head of the network's last block looks at: per head, one weight per token, the
+share of the head's attention the token receives, averaged over the text's tokens as they look
+(received[j] = mean over i of A[i, j], A = softmax(QK^T / sqrt(d)); each in [0, 1], each head's sum 1).
+It is null for every other kind, which has no attention. Attention shows where the network looked,
+not why it decided: `words` measures what each word did to the decision.
+`POST /predict/batch` labels up to 100 texts at once, each answered as by `POST /predict`. Any language and any Unicode
 (accents, emoji, right-to-left scripts) is accepted, though the model only knows English reviews.
 `make serve` logs each prediction for `make monitor`: a summary of the text (its words, characters and
 share of known words), never the text itself, and the answer.
@@ -18,6 +24,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, model_validator
 
@@ -27,7 +34,7 @@ from mlstarter.runs import Run
 
 from . import model
 from .data import FEW_KNOWN_WORDS, LABEL_NAMES, known_share, summarize
-from .model import probability, word_effects
+from .model import attention_received, attention_weights, probability, word_effects
 
 PROJECT = project_name(__package__)
 MAX_CHARS = 5000  # per text; a review snippet is about 110 characters, a long review a few thousand
@@ -82,6 +89,22 @@ class WordEffect(BaseModel):
     effect: float = Field(description="Change in log-odds of positive when the word is removed; > 0 pushed to positive")
 
 
+Weight = Annotated[float, Field(ge=0, le=1)]
+
+
+class Attention(BaseModel):
+    tokens: list[str] = Field(
+        description="The tokens the network read, in order: the text lower-cased and split into words and "
+        "punctuation as in training, at most the run's transformer.max_length of them"
+    )
+    heads: list[list[Weight]] = Field(
+        description="For each attention head of the last block, one weight per token: the share of the head's "
+        "attention that the token receives, averaged over the text's tokens as they look, "
+        "received[j] = mean over i of A[i, j] with A = softmax(QK^T / sqrt(d)). Each head's weights sum to 1 "
+        "(up to rounding). Where the network looked, not why it decided (see `words`)"
+    )
+
+
 class Prediction(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -93,6 +116,7 @@ class Prediction(BaseModel):
                     "model_version": "20261126-150524",
                     "known_word_share": 1.0,
                     "warnings": [],
+                    "attention": None,
                 }
             ]
         }
@@ -107,6 +131,11 @@ class Prediction(BaseModel):
         description="The share of the text's words seen in training (None: a run saved without its reference)",
     )
     warnings: list[serving.PredictionWarning] = serving.warnings_field()
+    attention: Attention | None = Field(
+        default=None,
+        description="What each attention head of the last block looks at (model kind transformer); "
+        "null for the kinds without attention",
+    )
 
 
 class BatchPrediction(BaseModel):
@@ -125,9 +154,15 @@ class SentimentPredictor:
         self.vocabulary = set(reference["vocabulary"]) if reference else None
 
     def predict(self, texts: list[str], explain: bool = True) -> list[Prediction]:
-        """The label and probability of each text; with `explain`, also the words that moved it most."""
+        """The label and probability of each text; with `explain`, also the words that moved it most and,
+        for a transformer, what its attention heads look at."""
         p = probability(self.classifier, texts)
         effects = word_effects(self.classifier, texts, top=TOP_WORDS) if explain else [[] for _ in texts]
+        views = attention_weights(self.classifier, texts) if explain else None  # None: a kind without attention
+        attention = [
+            Attention(tokens=tokens, heads=np.round(attention_received(weights), 4).tolist())
+            for tokens, weights in views
+        ] if views is not None else [None] * len(texts)  # fmt: skip
         return [
             Prediction(
                 label=LABEL_NAMES[int(p_i >= 0.5)],
@@ -135,8 +170,9 @@ class SentimentPredictor:
                 words=[WordEffect(word=w, effect=round(e, 3)) for w, e in effect],
                 model_version=self.run_id,
                 **self.known_words(text),
+                attention=seen,
             )
-            for text, p_i, effect in zip(texts, p, effects, strict=True)
+            for text, p_i, effect, seen in zip(texts, p, effects, attention, strict=True)
         ]
 
     def known_words(self, text: str) -> dict:

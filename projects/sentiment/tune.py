@@ -2,6 +2,7 @@
 
     $ make tune PROJECT=sentiment TRIALS=50
     $ make tune PROJECT=sentiment ARGS="--set model.kind=neural"          # tune another kind, with pruning
+    $ make tune PROJECT=sentiment TRIALS=20 ARGS="--set model.kind=transformer"   # or lstm
     $ make train PROJECT=sentiment CONFIG=runs/sentiment-tuning/ensemble/best_config.json
     $ python -m projects.sentiment.tune --dry-run --trials 3             # seconds, on a tiny subset
 
@@ -10,8 +11,8 @@ Each trial:
 2. fits that model on the training sentences of train.py's split (the test sentences stay
    unseen, for evaluate.py);
 3. scores it by its accuracy on the validation sentences, the number train.py reports.
-   The neural model also reports its validation accuracy after every epoch, and a trial
-   below the median of earlier trials at the same epoch is stopped there (pruned).
+   The networks (neural, lstm, transformer) also report their validation accuracy after every
+   epoch, and a trial below the median of earlier trials at the same epoch is stopped there (pruned).
 The study folder then holds the best config, every trial and the plots of the search.
 """
 
@@ -24,13 +25,13 @@ from mlstarter.seeding import seed_everything
 
 from . import data
 from .config import Config, searchable
-from .model import probability
+from .model import NETWORK_KINDS, probability
 from .train import DRY_RUN_OVERRIDES, PROJECT, dry_run_subset, fit
 
 
 def validation_accuracy(cfg: Config, corpus: data.Data, report: tuning.Report) -> float:
     """Fit one trial's model on the training sentences and return its accuracy on the validation ones;
-    the network reports every epoch."""
+    a network reports every epoch."""
     seed_everything(cfg.seed)  # every trial starts from the same random state: trials differ by their knobs only
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     return tuning.run_study(
         PROJECT, cfg, searchable(cfg), objective, args,
         metric="val_accuracy", direction="maximize", study_name=cfg.model.kind,
-        pruning=cfg.model.kind == "neural",  # only the network has epochs to report
+        pruning=cfg.model.kind in NETWORK_KINDS,  # only the networks have epochs to report
     )  # fmt: skip
 
 

@@ -36,6 +36,7 @@ def test_predict_one_text(client: TestClient):
     words = [w["word"] for w in body["words"]]
     assert words[0] in {"brilliant", "charming"} and body["words"][0]["effect"] > 0
     assert len(words) <= serve.TOP_WORDS
+    assert body["attention"] is None  # only the transformer kind has attention (test_sequence.py)
 
 
 def test_predict_a_batch_in_order(client: TestClient):

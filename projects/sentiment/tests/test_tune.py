@@ -16,7 +16,7 @@ from .. import data, tune
 from ..config import Config, searchable
 from ..train import PROJECT, dry_run_subset
 
-KINDS = ("tfidf", "nbsvm", "ensemble", "neural")
+KINDS = ("tfidf", "nbsvm", "ensemble", "neural", "lstm", "transformer")
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -58,8 +58,9 @@ def toy_corpus(toy_csv: Path) -> data.Data:
     return corpus
 
 
-def test_the_network_reports_its_validation_accuracy_after_every_epoch(toy_corpus: data.Data):
-    cfg = apply_overrides(Config(), ["model.kind=neural", "neural.epochs=4", "neural.patience=4"])  # no early stop
+@pytest.mark.parametrize("kind", ["neural", "lstm", "transformer"])
+def test_a_network_reports_its_validation_accuracy_after_every_epoch(kind: str, toy_corpus: data.Data):
+    cfg = apply_overrides(Config(), [f"model.kind={kind}", f"{kind}.epochs=4", f"{kind}.patience=4"])  # no early stop
     calls: list[tuple[int, float]] = []
     accuracy = tune.validation_accuracy(cfg, toy_corpus, lambda epoch, score: calls.append((epoch, score)))
     assert [epoch for epoch, _ in calls] == [1, 2, 3, 4]
