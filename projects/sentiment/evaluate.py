@@ -44,8 +44,8 @@ PUBLISHED = {
 }
 KIND_DESCRIPTIONS = {
     "tfidf": "logistic regression on TF-IDF-weighted word and character n-grams",
-    "nbsvm": "NB-SVM: a linear SVM on n-gram occurrences scaled by the naive-Bayes log-count ratio, Platt-scaled",
-    "ensemble": "the mean probability of the tfidf and nbsvm models, on the same n-gram features",
+    "nbsvm": "NB-SVM: a linear SVM on word n-gram occurrences scaled by the naive-Bayes log-count ratio, Platt-scaled",
+    "ensemble": "the mean probability of the tfidf and nbsvm models, each on its own n-gram features",
     "neural": "fastText-style network: the mean of learned word and bigram embeddings, then a linear layer",
     "lstm": "bidirectional LSTM over learned word embeddings, max-pooled over the words, then a linear layer",
     "transformer": "Transformer encoder over learned word and position embeddings, mean-pooled, then a linear layer",

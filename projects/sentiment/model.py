@@ -3,8 +3,8 @@
 Every model takes raw texts and returns P(positive) through the same call,
 `probability(model, texts)`, so evaluate.py and serve.py never care which kind they hold.
 
-    tfidf        word 1-2-grams and character 2-5-grams weighted by TF-IDF -> logistic regression
-    nbsvm        which n-grams occur, scaled by the naive-Bayes log-count ratio -> linear SVM
+    tfidf        word 1-3-grams and character 2-5-grams weighted by TF-IDF -> logistic regression
+    nbsvm        which word 1-3-grams occur, scaled by the naive-Bayes log-count ratio -> linear SVM
                  (Wang & Manning 2012), its scores turned into probabilities by Platt scaling
     ensemble     the average of the two probabilities
     neural       the mean of learned word and bigram embeddings -> one linear layer (fastText)
@@ -16,6 +16,7 @@ The networks learn everything from the training sentences: no pretrained vectors
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections import Counter
@@ -125,22 +126,33 @@ def binary(X) -> sparse.csr_matrix:
     return X
 
 
-def pipeline(cfg: ModelConfig) -> Pipeline:
+def pipeline(cfg: ModelConfig) -> Pipeline | VotingClassifier:
     """An untrained scikit-learn model of kind tfidf, nbsvm or ensemble, taking normalised texts.
 
-    All three share the same n-gram features: one vocabulary, three ways to weigh the evidence.
+    tfidf reads word and character n-grams; nbsvm word n-grams only (unless model.nbsvm_chars), as in
+    Wang & Manning; the ensemble runs both pipelines side by side and averages their probabilities.
     """
-    logistic = LogisticRegression(C=cfg.tfidf_c, max_iter=3000)
+    if cfg.kind == "ensemble":  # each member with its own features: texts in, P(positive) out
+        members = [(kind, pipeline(dataclasses.replace(cfg, kind=kind))) for kind in ("tfidf", "nbsvm")]
+        return VotingClassifier(members, voting="soft")  # the mean of the two probabilities
+    if cfg.kind == "tfidf":
+        logistic = LogisticRegression(C=cfg.tfidf_c, max_iter=3000)
+        return Pipeline([("features", ngram_features(cfg)), ("classifier", logistic)])
     # Platt scaling: a sigmoid fitted on 3-fold out-of-sample SVM scores turns them into probabilities
     nbsvm = CalibratedClassifierCV(
         NBSVM(C=cfg.nbsvm_c, beta=cfg.nbsvm_beta, alpha=cfg.nbsvm_alpha), method="sigmoid", cv=3, ensemble=False
     )
-    classifier = {
-        "tfidf": logistic,
-        "nbsvm": nbsvm,
-        "ensemble": VotingClassifier([("tfidf", logistic), ("nbsvm", nbsvm)], voting="soft"),  # mean probability
-    }[cfg.kind]
-    return Pipeline([("features", ngram_features(cfg)), ("classifier", classifier)])
+    words = cfg if cfg.nbsvm_chars else dataclasses.replace(cfg, char_ngrams=())
+    return Pipeline([("features", ngram_features(words)), ("classifier", nbsvm)])
+
+
+def vectorizers(model: Pipeline | VotingClassifier) -> dict[str, TfidfVectorizer]:
+    """The fitted n-gram vectorizers of a scikit-learn model by name: "word" and "char", or in the ensemble
+    each member's ("tfidf/word", "tfidf/char", "nbsvm/word"). save() and load() keep their vocabularies apart."""
+    if isinstance(model, VotingClassifier):  # estimators_: the fitted members, in the order of estimators
+        members = zip((name for name, _ in model.estimators), model.estimators_, strict=True)
+        return {f"{name}/{part}": v for name, member in members for part, v in vectorizers(member).items()}
+    return dict(model.named_steps["features"].transformer_list)
 
 
 # --- the fastText network (model.kind=neural) ----------------------------------------------------
@@ -491,18 +503,18 @@ def save(run_dir: Path, model: Pipeline | NeuralClassifier, cfg: Config, metrics
         persistence.save_torch(run_dir / "model.pt", model.network.state_dict(), config=to_dict(cfg), metrics=metrics)
         model.vocab.save(run_dir / "vocab.json")
         return
-    vectorizers = dict(model.named_steps["features"].transformer_list)
-    vocabularies = {name: v.vocabulary_ for name, v in vectorizers.items()}
+    fitted = vectorizers(model)
+    vocabularies = {name: v.vocabulary_ for name, v in fitted.items()}
     (run_dir / "vocabulary.json").write_text(
         json.dumps({name: sorted(vocab, key=vocab.get) for name, vocab in vocabularies.items()}, ensure_ascii=False),
         encoding="utf-8",
     )
     try:
-        for v in vectorizers.values():
+        for v in fitted.values():
             v.vocabulary_ = {}
         persistence.save_sklearn(model, run_dir / "model.skops")
     finally:
-        for name, v in vectorizers.items():
+        for name, v in fitted.items():
             v.vocabulary_ = vocabularies[name]
 
 
@@ -516,7 +528,7 @@ def load(run: Run) -> Pipeline | NeuralClassifier:
         return NeuralClassifier(network, vocab)
     model = persistence.load_sklearn(run.path / "model.skops", TRUSTED_TYPES)
     saved = json.loads((run.path / "vocabulary.json").read_text(encoding="utf-8"))
-    for name, v in model.named_steps["features"].transformer_list:
+    for name, v in vectorizers(model).items():
         v.vocabulary_ = {ngram: column for column, ngram in enumerate(saved[name])}
     return model
 

@@ -92,6 +92,17 @@ def test_the_network_needs_its_vocabulary_to_be_built():
     assert network.embedding.weight.shape == (3, 8)
 
 
+def test_each_member_of_the_ensemble_reads_its_own_features(toy_corpus: data.Data):
+    """tfidf: word and character n-grams; nbsvm: word n-grams only, unless model.nbsvm_chars."""
+    texts = [normalize(t) for t in toy_corpus.splits["train"][data.TEXT]]
+    labels = toy_corpus.splits["train"][data.LABEL].to_numpy()
+    ensemble = model.build(Config()).fit(texts, labels)
+    assert sorted(model.vectorizers(ensemble)) == ["nbsvm/word", "tfidf/char", "tfidf/word"]
+    assert max(len(g.split()) for g in model.vectorizers(ensemble)["nbsvm/word"].vocabulary_) == 3  # up to trigrams
+    with_chars = model.build(apply_overrides(Config(), ["model.kind=nbsvm", "model.nbsvm_chars=true"]))
+    assert sorted(model.vectorizers(with_chars.fit(texts, labels))) == ["char", "word"]
+
+
 @pytest.mark.parametrize("kind", ["tfidf", "nbsvm", "ensemble", "neural"])
 def test_every_kind_learns_the_toy_task_and_survives_saving(kind: str, toy_corpus: data.Data, tmp_path: Path):
     train, test = toy_corpus.splits["train"], toy_corpus.splits["test"]
