@@ -59,7 +59,9 @@ ABLATIONS = {
     "nbsvm with character n-grams too": ["model.kind=nbsvm", "model.nbsvm_chars=true"],
     # the default before make bench of 2026-12-01: both members on word 1-2-grams and character n-grams
     "ensemble as before (word 1-2-grams, NB-SVM on characters too)": [
-        "model.kind=ensemble", "model.word_ngrams=2", "model.nbsvm_chars=true"
+        "model.kind=ensemble",
+        "model.word_ngrams=2",
+        "model.nbsvm_chars=true",
     ],
     "neural without bigrams": ["model.kind=neural", "neural.bigrams=false"],
     "neural keeping n-grams seen once (min_count=1)": ["model.kind=neural", "neural.min_count=1"],
