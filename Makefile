@@ -15,6 +15,7 @@
 #   make monitor PROJECT=credit_risk [SINCE=7d]         (drift report from the prediction log; mlstarter monitor exits 3 at "act")
 #   make simulate-drift PROJECT=credit_risk [PORT=8000] (shifted traffic to a running server)
 #   make bench-serve PROJECT=credit_risk [ARGS="--seconds 5 --workers 2"]
+#   make bench-page PROJECT=credit_risk                 (the page in Chromium: click-to-result time, projects/<p>/page.png)
 #   make fuzz PROJECT=credit_risk [SECONDS=600]         (schemathesis, every check, against a served run)
 #   make setup [TORCH=auto|cpu|cuda]                   (auto: the CPU build of PyTorch on Linux without an NVIDIA driver)
 
@@ -40,7 +41,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock train tune evaluate predict examples explore notebook serve promote monitor simulate-drift test lint bench bench-serve bench-predict bench-monitor fuzz new list clean
+.PHONY: help setup lock train tune evaluate predict examples explore notebook serve promote monitor simulate-drift test lint bench bench-serve bench-page bench-predict bench-monitor fuzz new list clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -104,6 +105,9 @@ bench: $(STAMP) ## full-size training and measurement of PROJECT (or all); resul
 
 bench-serve: $(STAMP) ## load-test the served PROJECT at 1, 8 and 64 clients; results in bench/results/
 	$(BIN)/mlstarter bench-serve $(PROJECT) $(if $(RUN),--run $(RUN)) $(ARGS)
+
+bench-page: $(STAMP) ## the served PROJECT's page in Chromium: click-to-result time and projects/PROJECT/page.png
+	$(BIN)/mlstarter bench-page $(PROJECT) $(if $(RUN),--run $(RUN))
 
 bench-predict: $(STAMP) ## make predict on a large input for PROJECT: rows per second and peak memory; results in bench/results/
 	$(BIN)/mlstarter bench-predict $(PROJECT) $(ARGS)

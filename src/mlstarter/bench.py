@@ -20,6 +20,7 @@ Its results go to `bench/results/<project>-serving.{json,md}`.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from . import loadgen, machine, model_card, paths, runs
 
@@ -437,3 +439,78 @@ def serving_table(serving: dict[str, dict[str, float]]) -> str:
             for name, v in serving.items()
         ]
     )
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's `chromium` package; MLSTARTER_CHROMIUM names another
+PAGE_CLICKS = 7  # clicks on the panel's first button, after the answer shown on load
+
+
+def bench_page(project: str, run_id: str | None = None) -> int:
+    """`make bench-page PROJECT=x`: the served run's page in Chromium, as a user sees it.
+
+    Writes the screenshot of the Try-it tab that the project README shows (projects/<x>/page.png, 256 colours)
+    and the time from a click on the panel's first button (Score, Forecast, an example...) to the result it
+    shows: bench/results/<x>-page.{json,md} and the README's `bench:page` block.
+    """
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise SystemExit("make bench-page drives Chromium with Playwright: .venv/bin/pip install -e '.[dev]'") from None
+    executable = os.environ.get("MLSTARTER_CHROMIUM", CHROMIUM)
+    if not Path(executable).is_file():
+        raise SystemExit(f"make bench-page needs Chromium at {executable} (Debian/Ubuntu: apt-get install -y chromium)")
+    run = runs.served_run(project, run_id)
+    if run.dry_run:
+        print(f"Note: run {run.run_id} is a dry run: the page shows what a few seconds of training learned.")
+    milliseconds: list[float] = []
+    screenshot = paths.projects_dir() / project / "page.png"
+    with (
+        loadgen.serve_in_subprocess(project, run.run_id) as url,
+        sync_playwright() as playwright,
+    ):
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=["--no-sandbox"] if os.geteuid() == 0 else []
+        )
+        page = browser.new_page(viewport={"width": 1100, "height": 860})
+        page.goto(url + "/")
+        result = page.locator("[data-result]")
+        result.wait_for(timeout=120_000)  # every panel shows an answer for its example as it loads
+        page.wait_for_load_state("networkidle")
+        button = page.locator("#try button").first  # the panel's first button: its main action or first example
+        label = button.get_attribute("aria-label") or button.inner_text().strip()  # an image button has no text
+        for _ in range(PAGE_CLICKS):
+            before = result.get_attribute("data-result")
+            start = time.perf_counter()
+            button.click()
+            page.wait_for_function(
+                "before => document.querySelector('[data-result]')?.getAttribute('data-result') !== before",
+                arg=before,
+                timeout=120_000,
+            )
+            milliseconds.append(round((time.perf_counter() - start) * 1000, 1))
+        page.wait_for_load_state("networkidle")
+        png = page.screenshot()
+        browser.close()
+    image = Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=256)  # a page's flat colours: ~4x smaller
+    image.save(screenshot, optimize=True)
+    results = {
+        "project": project,
+        "run_id": run.run_id,
+        "dry_run": run.dry_run,
+        "machine": machine.describe(),
+        "button": label,
+        "click_to_result_ms": summary_of(milliseconds[1:]),  # the first click warms up what the page loads once
+        "clicks_ms": milliseconds,
+        "screenshot": f"projects/{project}/page.png",
+        "screenshot_bytes": screenshot.stat().st_size,
+    }
+    timing = results["click_to_result_ms"]
+    markdown = (
+        f"Measured by `make bench-page PROJECT={project}` on {machine.line(results['machine'])}, run "
+        f"{run.run_id}{' (a dry run)' if run.dry_run else ''}: from a click on **{label}** to the result on the "
+        f"page, in Chromium, median {timing['median']:.0f} ms (min {timing['min']:.0f}, max {timing['max']:.0f}; "
+        f"{len(milliseconds) - 1} clicks after a first one). The screenshot above is the same page."
+    )
+    write_section(project, "page", results, markdown)
+    print(f"Screenshot: {screenshot} ({results['screenshot_bytes'] // 1024} KiB)")
+    return 0

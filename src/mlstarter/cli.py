@@ -89,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     bench_serve.add_argument("--requests", type=int, default=1000, help="requests per scenario at most (default 1000)")
     bench_serve.add_argument("--seconds", type=float, default=10, help="seconds per scenario at most (default 10)")
     bench_serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    bench_page = commands.add_parser(
+        "bench-page", help="the served run's page in Chromium: click-to-result time and the README's screenshot"
+    )
+    bench_page.add_argument("project")
+    bench_page.add_argument("--run", default=None, help="run id to serve (default: the served run)")
     bench_predict = commands.add_parser(
         "bench-predict",
         help="make predict on a large input: rows per second and peak memory; results in bench/results/",
@@ -136,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
 
             paths.import_script(args.project, "serve")  # a clear error for an unknown project
             return bench.bench_serve(args.project, args.run, args.requests, args.seconds, args.workers)
+        if args.command == "bench-page":
+            from . import bench
+
+            paths.import_script(args.project, "serve")  # a clear error for an unknown project
+            return bench.bench_page(args.project, args.run)
         if args.command == "promote":
             return promote(args.project, args.run, args.force)
         if args.command == "notebook":
