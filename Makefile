@@ -20,6 +20,7 @@
 #   make setup [TORCH=auto|cpu|cuda]                   (auto: the CPU build of PyTorch on Linux without an NVIDIA driver)
 
 PROJECT ?=
+TEST_WORKERS ?= auto
 FROM ?=
 RUN ?=
 INPUT ?=
@@ -93,8 +94,8 @@ monitor: $(STAMP) ## drift report of PROJECT's logged predictions (SINCE=7d) aga
 simulate-drift: $(STAMP) ## send shifted traffic to PROJECT's server running on PORT, for make monitor to find
 	$(BIN)/mlstarter simulate-drift $(PROJECT) --port $(PORT) $(ARGS)
 
-test: $(STAMP) ## the full offline test suite (what CI runs)
-	$(BIN)/python -m pytest $(ARGS)
+test: $(STAMP) ## the full offline test suite (what CI runs), one worker per core (TEST_WORKERS=0: one at a time, in make's process)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 --dist loadfile $(ARGS)
 
 lint: $(STAMP) ## check style with ruff
 	$(BIN)/ruff check src projects tests

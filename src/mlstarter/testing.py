@@ -27,6 +27,17 @@ from . import runs
 from .paths import project_name
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (`make test` runs one worker per core), give each worker's PyTorch its share of the cores:
+    two workers on 2 cores with two threads each would only wait on each other. Set before any test imports torch,
+    and inherited by the training and serving processes the tests start. An OMP_NUM_THREADS of your own wins."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers and "OMP_NUM_THREADS" not in os.environ:
+        from .machine import usable_cores
+
+        os.environ["OMP_NUM_THREADS"] = str(max(1, usable_cores() // int(workers)))
+
+
 def train(package: str, *args: str) -> runs.Run:
     """Run the train.py of the project that `package` belongs to (e.g. a test module's `__package__`,
     `projects.credit_risk.tests`) with these arguments; return the run it wrote."""
