@@ -13,13 +13,14 @@ copied project folder find these too, with no conftest.py to copy along:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -36,6 +37,27 @@ def pytest_configure(config: pytest.Config) -> None:
         from .machine import usable_cores
 
         os.environ["OMP_NUM_THREADS"] = str(max(1, usable_cores() // int(workers)))
+
+
+@contextlib.contextmanager
+def interrupted_in_epoch(module: Any, epoch: int = 2) -> Iterator[None]:
+    """Ctrl-C during the `epoch`-th training epoch: `module.train_one_epoch` raises KeyboardInterrupt on that call
+    (`module`: mlstarter.training, or a project's train.py that has a loop of its own). For resume tests:
+
+        with testing.interrupted_in_epoch(training), pytest.raises(KeyboardInterrupt):
+            train.main(args)
+    """
+    real, calls = module.train_one_epoch, []
+
+    def train_one_epoch(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == epoch:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "train_one_epoch", train_one_epoch)
+        yield
 
 
 def train(package: str, *args: str) -> runs.Run:

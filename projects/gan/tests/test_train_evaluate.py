@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mlstarter import runs
+from mlstarter import runs, testing
 from mlstarter.checkpoints import STATE, Checkpoint
 from mlstarter.config import ConfigError, from_dict, to_dict
 from mlstarter.scripts import load_config, train_parser
@@ -74,25 +74,15 @@ def test_colour_images_of_another_size_train_and_evaluate(tmp_path: Path, runs_d
 
 
 def test_an_interrupted_run_resumes_exactly_where_it_stopped(
-    runs_dir: Path, train_run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    runs_dir: Path, train_run, capsys: pytest.CaptureFixture[str]
 ):
     # a narrower network than the default (32 channels, not 128) for the three trainings here: resuming must
     # give the same numbers whatever the width
     args = ["--dry-run", "--set", "train.epochs=3", "--set", "model.channels=32"]
     whole = train_run(*args).read_json("history.json")["epochs"]  # the uninterrupted reference
 
-    real_epoch, calls = train.train_one_epoch, []
-
-    def interrupted_in_epoch_2(*a, **kw):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # Ctrl-C during the second epoch
-        return real_epoch(*a, **kw)
-
-    with monkeypatch.context() as m:
-        m.setattr(train, "train_one_epoch", interrupted_in_epoch_2)
-        with pytest.raises(KeyboardInterrupt):
-            train.main(args)
+    with testing.interrupted_in_epoch(train), pytest.raises(KeyboardInterrupt):  # Ctrl-C during epoch 2
+        train.main(args)
     assert len(runs.complete_runs(train.PROJECT)) == 1  # only the reference: nothing half-written is visible
     folder = checkpoint_of(*args).folder
     assert (folder / STATE).is_file() and (folder / "judge.pt").is_file()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlstarter import checkpoints, runs, training
+from mlstarter import checkpoints, runs, testing, training
 from mlstarter.checkpoints import Checkpoint
 from mlstarter.scripts import load_config
 
@@ -37,7 +37,7 @@ def test_a_short_training_learns_the_toy_task_and_evaluate_writes_everything(toy
 
 
 def test_an_interrupted_run_resumes_exactly_where_it_stopped(
-    toy_npz: Path, runs_dir: Path, train_run, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    toy_npz: Path, runs_dir: Path, train_run, capsys: pytest.CaptureFixture[str]
 ):
     # a narrower network than the default (32, 64, 128) for the three trainings here: resuming must give the same
     # numbers whatever the width
@@ -45,18 +45,8 @@ def test_an_interrupted_run_resumes_exactly_where_it_stopped(
     args += ["--set", "model.channels=8,16,32"]
     whole = train_run(*args).read_json("history.json")["epochs"]  # the uninterrupted reference
 
-    real_epoch, calls = training.train_one_epoch, []
-
-    def interrupted_in_epoch_2(*a, **kw):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # Ctrl-C during the second epoch
-        return real_epoch(*a, **kw)
-
-    with monkeypatch.context() as m:
-        m.setattr(training, "train_one_epoch", interrupted_in_epoch_2)
-        with pytest.raises(KeyboardInterrupt):
-            train.main(args)
+    with testing.interrupted_in_epoch(training), pytest.raises(KeyboardInterrupt):  # Ctrl-C during epoch 2
+        train.main(args)
     assert len(runs.complete_runs(train.PROJECT)) == 1  # only the reference: nothing half-written is visible
     cfg = load_config(Config, train.train_parser(None).parse_args(args))  # the settings train.py ran with
     checkpoint = Checkpoint.for_run(train.PROJECT, cfg, dry_run=False)

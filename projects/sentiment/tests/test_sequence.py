@@ -11,7 +11,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from mlstarter import checkpoints, runs, training
+from mlstarter import checkpoints, runs, testing, training
 from mlstarter.checkpoints import Checkpoint
 from mlstarter.config import apply_overrides, to_dict
 from mlstarter.scripts import load_config, train_parser
@@ -122,24 +122,14 @@ def test_only_the_transformer_has_attention(toy_corpus: data.Data):
 
 @pytest.mark.parametrize("kind", ["neural", "lstm", "transformer"])
 def test_an_interrupted_run_resumes_exactly_where_it_stopped(
-    kind: str, toy_csv: Path, runs_dir: Path, train_run, monkeypatch: pytest.MonkeyPatch, capsys
+    kind: str, toy_csv: Path, runs_dir: Path, train_run, capsys
 ):
     args = ["--data", str(toy_csv), "--set", f"model.kind={kind}", "--set", f"{kind}.epochs=3"]
     args += ["--set", f"{kind}.patience=3", "--set", f"{kind}.embedding_dim=16"]
     whole = train_run(*args).read_json("history.json")["epochs"]  # the uninterrupted reference
 
-    real_epoch, calls = training.train_one_epoch, []
-
-    def interrupted_in_epoch_2(*a, **kw):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt  # Ctrl-C during the second epoch
-        return real_epoch(*a, **kw)
-
-    with monkeypatch.context() as m:
-        m.setattr(training, "train_one_epoch", interrupted_in_epoch_2)
-        with pytest.raises(KeyboardInterrupt):
-            train.main(args)
+    with testing.interrupted_in_epoch(training), pytest.raises(KeyboardInterrupt):  # Ctrl-C during epoch 2
+        train.main(args)
     assert len(runs.complete_runs(train.PROJECT)) == 1  # only the reference: nothing half-written is visible
     checkpoint = Checkpoint.for_run(
         train.PROJECT, load_config(Config, train_parser(None).parse_args(args)), dry_run=False
