@@ -60,7 +60,8 @@ def line(info: dict[str, Any]) -> str:
     lock = f", requirements.lock {info['lock']}" if info.get("lock") else ""  # results before the lock have none
     load = info.get("load_average")  # nor before the load average was recorded
     busy = f"; load average {', '.join(f'{x:.2f}' for x in load)} when it began" if load else ""
+    cores = f"{info['cores']} core" + ("s" if info["cores"] != 1 else "")
     return (
-        f"{info['date']}, {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB RAM, {info['os']}, "
+        f"{info['date']}, {info['cpu']}, {cores}, {info['memory_gib']} GiB RAM, {info['os']}, "
         f"Python {info['python']}{lock}{busy}"
     )
