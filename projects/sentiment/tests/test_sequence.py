@@ -183,6 +183,7 @@ def test_the_api_says_what_each_head_looks_at(client: TestClient):
     assert len(attention["heads"]) == Config().transformer.heads
     for weights in attention["heads"]:  # one weight per token, each head's shares summing to 1
         assert len(weights) == len(attention["tokens"]) and all(0 <= w <= 1 for w in weights)
+        assert all(round(w, 4) == w for w in weights)  # 0.2114, not float32's 0.21140000224113464
         assert sum(weights) == pytest.approx(1, abs=1e-3)
     batch = client.post("/predict/batch", json={"texts": ["Dull.", "A brilliant, charming film."]}).json()
     assert batch["predictions"][1] == body  # a batch answers each text as /predict does
