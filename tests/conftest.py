@@ -124,8 +124,6 @@ def side_by_side(
 # side_by_side does above, the first page test to ask for a server starts every project's server and evaluation at
 # once, and each test then waits for its own.
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's `chromium` package; MLSTARTER_CHROMIUM names another
-
 
 class PageRuns:
     """`page_runs(project)`: a copy of the session's dry run of the project, evaluated (so it has the plots and the
@@ -272,22 +270,17 @@ def browser():
     loop marked as running, so asyncio.run() or anyio.run() in a test would fail ("cannot be called from a running
     event loop"). Closed at the end of its module, it leaves every later test unaffected, for one more launch of
     Chromium per module that uses it: 2-3 s on a loaded 2-core machine (the fixture's setup time in --durations)."""
-    import os
-
     from mlstarter import testing
+    from mlstarter.bench import chromium_path, launch_chromium
 
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         testing.missing("Playwright is not installed: .venv/bin/pip install -e '.[dev]'")
-    executable = os.environ.get("MLSTARTER_CHROMIUM", CHROMIUM)
-    if not Path(executable).is_file():
-        testing.missing(f"Chromium is not installed at {executable} (Debian/Ubuntu: apt-get install -y chromium)")
+    if not chromium_path().is_file():
+        testing.missing(f"Chromium is not installed at {chromium_path()} (Debian/Ubuntu: apt-get install -y chromium)")
     with sync_playwright() as playwright:
-        # as root (a container, CI) Chromium refuses to start without --no-sandbox
-        chromium = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox"] if os.geteuid() == 0 else []
-        )
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
 

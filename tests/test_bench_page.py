@@ -7,7 +7,6 @@ A real browser and a real server, on the session's evaluated dry run of credit_r
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -23,8 +22,10 @@ def test_bench_page_writes_the_screenshot_the_timing_and_the_readme_block(
         import playwright.sync_api  # noqa: F401
     except ImportError:
         testing.missing("Playwright is not installed: .venv/bin/pip install -e '.[dev]'")
-    if not Path(os.environ.get("MLSTARTER_CHROMIUM", bench.CHROMIUM)).is_file():
-        testing.missing(f"Chromium is not installed at {bench.CHROMIUM} (Debian/Ubuntu: apt-get install -y chromium)")
+    if not bench.chromium_path().is_file():
+        testing.missing(
+            f"Chromium is not installed at {bench.chromium_path()} (Debian/Ubuntu: apt-get install -y chromium)"
+        )
     monkeypatch.setenv("MLSTARTER_RUNS_DIR", str(page_runs("credit_risk")))  # evaluated: the model tab has plots
     readme = tmp_path / "projects" / "credit_risk" / "README.md"
     readme.parent.mkdir(parents=True)

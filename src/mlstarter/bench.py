@@ -442,6 +442,21 @@ def serving_table(serving: dict[str, dict[str, float]]) -> str:
 
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's `chromium` package; MLSTARTER_CHROMIUM names another
+
+
+def chromium_path() -> Path:
+    """The Chromium that Playwright drives here and in the browser tests (Playwright's own download is not used)."""
+    return Path(os.environ.get("MLSTARTER_CHROMIUM", CHROMIUM))
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Start Chromium headless through a started Playwright; as root (a container, CI) it refuses to start without
+    --no-sandbox."""
+    return playwright.chromium.launch(
+        executable_path=str(chromium_path()), args=["--no-sandbox"] if os.geteuid() == 0 else []
+    )
+
+
 PAGE_CLICKS = 7  # clicks on the panel's first button, after the answer shown on load
 
 
@@ -456,9 +471,10 @@ def bench_page(project: str, run_id: str | None = None) -> int:
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise SystemExit("make bench-page drives Chromium with Playwright: .venv/bin/pip install -e '.[dev]'") from None
-    executable = os.environ.get("MLSTARTER_CHROMIUM", CHROMIUM)
-    if not Path(executable).is_file():
-        raise SystemExit(f"make bench-page needs Chromium at {executable} (Debian/Ubuntu: apt-get install -y chromium)")
+    if not chromium_path().is_file():
+        raise SystemExit(
+            f"make bench-page needs Chromium at {chromium_path()} (Debian/Ubuntu: apt-get install -y chromium)"
+        )
     run = runs.served_run(project, run_id)
     if run.dry_run:
         print(f"Note: run {run.run_id} is a dry run: the page shows what a few seconds of training learned.")
@@ -468,9 +484,7 @@ def bench_page(project: str, run_id: str | None = None) -> int:
         loadgen.serve_in_subprocess(project, run.run_id) as url,
         sync_playwright() as playwright,
     ):
-        browser = playwright.chromium.launch(
-            executable_path=executable, args=["--no-sandbox"] if os.geteuid() == 0 else []
-        )
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1100, "height": 860})
         page.goto(url + "/")
         result = page.locator("[data-result]")
